@@ -1,0 +1,52 @@
+# gpucompare: `make report` then `make test` on a fresh machine with Python 3.11+ and make.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= reports/latest
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help env report notebooks test lint format bench lab clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+env: $(STAMP) ## create .venv and install the package with its test tools
+
+report: $(STAMP) ## build the default report into reports/latest/
+	$(BIN)/gpucompare report --out $(OUT) --jobs $(JOBS)
+
+notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs match the defaults
+	$(BIN)/gpucompare notebooks
+
+test: $(STAMP) ## unit tests, notebook tests (nbval) and the end-to-end build
+	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+lint: $(STAMP) ## ruff format check and lint (notebooks included)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(STAMP) ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## time a cold full build (results in bench/results/)
+	$(BIN)/python bench/bench_build.py
+
+lab: $(STAMP) ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks
+
+clean: ## remove the virtual environment, caches and built reports
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis bench/results
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,145 @@
+"""Command line: ``gpucompare report|gpus|models|notebooks``.
+
+Bad input exits with code 2 and one message on stderr; a failed build exits with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from gpucompare import catalog
+from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from gpucompare import build  # heavy imports (papermill, nbconvert) only for this command
+
+    manifest = build.build(
+        Path(args.out), args.params, args.set, jobs=args.jobs, timeout_s=args.timeout
+    )
+    total = sum(s["seconds"] for s in manifest["sections"])
+    print(
+        f"report written to {Path(args.out) / 'index.html'} ({len(manifest['sections'])} sections, {total:.1f} s of notebook time)"
+    )
+    return 0
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from gpucompare import build
+
+    for path in build.refresh_notebooks(timeout_s=args.timeout):
+        print(f"re-executed {path}")
+    return 0
+
+
+def _print_frame(frame, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(json.loads(frame.reset_index().to_json(orient="records")), indent=2))
+    else:
+        print(frame.to_string())
+
+
+def _cmd_gpus(args: argparse.Namespace) -> int:
+    frame = catalog.gpu_frame()
+    if not args.json:
+        frame = frame[
+            [
+                "name",
+                "architecture",
+                "sm_count",
+                "bf16_tensor_tflops",
+                "memory_gib",
+                "memory_bandwidth_gb_s",
+                "tdp_w",
+            ]
+        ]
+    _print_frame(frame, args.json)
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    frame = catalog.model_frame()
+    if not args.json:
+        frame = frame[
+            [
+                "name",
+                "kind",
+                "num_hidden_layers",
+                "hidden_size",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "parameters",
+            ]
+        ]
+    _print_frame(frame, args.json)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with code 2 and a one-line message on bad arguments (its default too)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"gpucompare: error: {message}\n")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    top = _Parser(
+        prog="gpucompare", description="Which GPU, for which LLM workload, at what price."
+    )
+    sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    rep = sub.add_parser("report", help="build the HTML report")
+    rep.add_argument(
+        "--params",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="parameters file over the defaults (repeatable; later wins)",
+    )
+    rep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter, e.g. price_usd.h100-sxm=25000 (repeatable; applied last)",
+    )
+    rep.add_argument(
+        "--out", default="reports/latest", help="output folder (default: reports/latest)"
+    )
+    rep.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run in parallel"
+    )
+    rep.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
+    rep.set_defaults(func=_cmd_report)
+
+    nbs = sub.add_parser(
+        "notebooks", help="re-execute the committed notebooks with the default parameters"
+    )
+    nbs.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
+    nbs.set_defaults(func=_cmd_notebooks)
+
+    for name, func, what in (("gpus", _cmd_gpus, "GPU"), ("models", _cmd_models, "model")):
+        p = sub.add_parser(name, help=f"list the {what} catalog")
+        p.add_argument("--json", action="store_true", help="all fields as JSON")
+        p.set_defaults(func=func)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gpucompare`` console script."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GpucompareError as exc:
+        print(f"gpucompare: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

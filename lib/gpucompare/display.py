@@ -1,0 +1,117 @@
+"""How notebooks show results: tables and figures as rich outputs the build can harvest.
+
+A :class:`Table` renders as HTML in Jupyter and in the published report, as text for
+nbval, and carries its full-precision CSV (``text/csv``) plus its name in the output
+metadata, from which the build writes ``tables/<name>.csv``. A :class:`Figure` renders as
+an HTML ``<figure>`` with an embedded high-DPI PNG, alt text and a caption.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import numbers
+from dataclasses import dataclass, field
+
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+#: Output-metadata key under which the build finds tables.
+META_KEY = "gpucompare"
+#: What a missing value (not applicable, does not fit) shows as.
+NA_TEXT = "—"
+
+
+def format_value(value: object, digits: int = 2) -> str:
+    """Human formatting: thousands separators, ``digits`` decimals for non-integers, — for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NA_TEXT
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}"
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1000 else f"{v:,.{digits}f}"
+    return str(value)
+
+
+@dataclass
+class Table:
+    """A named result table with a caption sentence; see the module docstring."""
+
+    frame: pd.DataFrame
+    name: str
+    caption: str = ""
+    digits: int = 2
+    formats: dict[str, int] = field(default_factory=dict)
+
+    def _styled_html(self) -> str:
+        shown = self.frame.copy()
+        for col in shown.columns:
+            d = self.formats.get(str(col), self.digits)
+            shown[col] = [format_value(v, d) for v in shown[col]]
+        body = shown.to_html(
+            escape=True, border=0, classes=["gc-table"], table_id=f"table-{self.name}"
+        )
+        cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
+        return f'<div class="gc-table-wrap" data-table="{html.escape(self.name)}">{body}{cap}</div>'
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        text = self.frame.to_string()
+        if self.caption:
+            text += "\n\n" + self.caption
+        data = {
+            "text/plain": text,
+            "text/html": self._styled_html(),
+            "text/csv": self.frame.to_csv(lineterminator="\n"),
+        }
+        return data, {META_KEY: {"table": self.name}}
+
+
+def table(
+    frame: pd.DataFrame, name: str, caption: str = "", digits: int = 2, **formats: int
+) -> Table:
+    """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence."""
+    return Table(frame, name, caption, digits, formats)
+
+
+@dataclass
+class Figure:
+    """A finished matplotlib figure with its name, caption sentence and alt text."""
+
+    figure: MplFigure
+    name: str
+    caption: str
+    alt: str
+    dpi: int = 150
+
+    def png_bytes(self) -> bytes:
+        """The figure as PNG; no timestamp or software metadata, so the bytes are reproducible."""
+        buf = io.BytesIO()
+        self.figure.savefig(
+            buf, format="png", dpi=self.dpi, bbox_inches="tight", metadata={"Software": None}
+        )
+        return buf.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        png = base64.b64encode(self.png_bytes()).decode("ascii")
+        fig_html = (
+            f'<figure class="gc-figure" id="figure-{html.escape(self.name)}">'
+            f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.alt)}" '
+            f'style="max-width:100%;height:auto">'
+            f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"
+        )
+        data = {
+            "text/plain": f"[figure {self.name}] {self.caption}",
+            "text/html": fig_html,
+            "image/png": png,
+        }
+        return data, {META_KEY: {"figure": self.name}, "image/png": {"alt": self.alt}}
+
+
+def figure(fig: MplFigure, name: str, caption: str, alt: str | None = None) -> Figure:
+    """Show a figure made with :mod:`gpucompare.figures` with its caption and alt text."""
+    return Figure(fig, name, caption, alt or caption)

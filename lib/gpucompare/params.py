@@ -1,0 +1,215 @@
+"""Report parameters: one schema, the defaults in ``params/default.yaml``, overrides on top.
+
+Resolution order (later wins): ``params/default.yaml``, each ``--params`` file, each
+``--set key=value``. Everything is validated here before any notebook starts, and each
+notebook validates the values it was given again (:func:`notebook_params`).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gpucompare import catalog, paths
+from gpucompare.errors import InputError, did_you_mean
+from gpucompare.validation import input_error
+
+Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Workload(_Strict):
+    """One LLM serving workload: a model at a precision, batch size and context length."""
+
+    name: str = Field(description="Label used in tables")
+    model: str = Field(description="Model catalog id (data/models.yaml)")
+    weights: Precision = Field("fp16", description="Weight precision")
+    kv_cache: Precision = Field("fp16", description="KV-cache precision")
+    batch_size: PositiveInt = Field(description="Concurrent sequences")
+    context_tokens: PositiveInt = Field(description="Tokens per sequence (prompt + output)")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        if v not in catalog.model_ids():
+            allowed = catalog.model_ids()
+            raise ValueError(
+                f"unknown model '{v}'{did_you_mean(v, allowed)}; allowed: {', '.join(allowed)}"
+            )
+        return v
+
+
+def _check_gpu_id(v: str) -> str:
+    allowed = catalog.gpu_ids()
+    if v not in allowed:
+        raise ValueError(
+            f"unknown GPU '{v}'{did_you_mean(v, allowed)}; allowed: {', '.join(allowed)}"
+        )
+    return v
+
+
+class Params(_Strict):
+    """Every parameter of the report, with units in the names."""
+
+    title: str = Field(description="Report title")
+    gpus: list[str] = Field(
+        min_length=1,
+        description="GPU catalog ids to compare; the first is the reference for ratios",
+    )
+    price_usd: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Purchase price per GPU id (USD), overriding the catalog's dated price",
+    )
+    electricity_usd_per_kwh: PositiveFloat = Field(description="Electricity price (USD/kWh)")
+    pue: float = Field(
+        ge=1.0, le=3.0, description="Data-centre power usage effectiveness (dimensionless, >= 1)"
+    )
+    utilization: float = Field(gt=0.0, le=1.0, description="Fraction of hours the GPU serves (0-1]")
+    years: float = Field(gt=0.0, le=20.0, description="Depreciation / TCO horizon (years)")
+    workloads: list[Workload] = Field(
+        min_length=1, description="Workloads compared in the throughput and cost sections"
+    )
+
+    @field_validator("gpus")
+    @classmethod
+    def _known_gpus(cls, v: list[str]) -> list[str]:
+        for gpu_id in v:
+            _check_gpu_id(gpu_id)
+        if len(set(v)) != len(v):
+            raise ValueError(f"duplicate GPU ids in {v}")
+        return v
+
+    @field_validator("price_usd")
+    @classmethod
+    def _known_price_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        for gpu_id in v:
+            _check_gpu_id(gpu_id)
+        return v
+
+    def price_of(self, gpu_id: str) -> float:
+        """Purchase price in USD: the parameter if given, else the catalog's dated price."""
+        return self.price_usd.get(gpu_id, catalog.get_gpu(gpu_id).price.value_usd)
+
+
+def default_file() -> Path:
+    """``params/default.yaml``."""
+    return paths.params_dir() / "default.yaml"
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    raw = paths.load_yaml(path)
+    if raw is None:
+        raise InputError(
+            f"{path}: the parameters file is empty; expected a mapping of parameter: value"
+        )
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"{path}: expected a mapping of parameter: value, got {type(raw).__name__}"
+        )
+    return raw
+
+
+def defaults_dict() -> dict[str, Any]:
+    """The default parameters as plain data."""
+    return _read_mapping(default_file())
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge mappings; lists and scalars in ``override`` replace those in ``base``."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
+    """Apply one ``--set key=value``; ``key`` is dotted (``price_usd.h100-sxm``, ``workloads.0.batch_size``)
+    and ``value`` is read as YAML (so ``25000`` is a number and ``[a, b]`` a list)."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--set {assignment!r}: expected key=value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InputError(f"--set {key}: value {text!r} is not valid YAML") from None
+    out = copy.deepcopy(data)
+    node: Any = out
+    parts = key.strip().split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise InputError(f"--set {key}: '{part}' is not an index of a list of {len(node)}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise InputError(f"--set {key}: '{'.'.join(parts[:i])}' is not a mapping or list")
+    return out
+
+
+def validate(data: dict[str, Any], where: str = "parameters") -> Params:
+    """Validate plain data against :class:`Params`; problems raise one InputError."""
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise input_error(exc, Params, where) from None
+
+
+def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[Params, dict[str, Any]]:
+    """Defaults, then each file, then each ``--set``: the validated Params and the merged data."""
+    data = defaults_dict()
+    sources = [str(default_file())]
+    for f in files:
+        data = _merge(data, _read_mapping(Path(f)))
+        sources.append(str(f))
+    for s in sets:
+        data = apply_set(data, s)
+    where = " + ".join(sources) + ("" if not sets else " + --set")
+    return validate(data, where), data
+
+
+def notebook_params(**values: Any) -> Params:
+    """Validate a notebook's parameters cell: its values over the defaults, same schema as the build."""
+    bad = [k for k in values if k not in Params.model_fields]
+    if bad:
+        raise InputError(
+            f"notebook parameters: unknown parameter(s) {bad}; allowed: {sorted(Params.model_fields)}"
+        )
+    for k, v in values.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f"notebook parameters: {k}: must be finite (got {v})")
+    return validate({**defaults_dict(), **values}, "notebook parameters")
+
+
+def non_default_keys(data: dict[str, Any]) -> list[str]:
+    """Top-level parameter names whose value differs from ``params/default.yaml``."""
+    defaults = defaults_dict()
+    return sorted(k for k in data if data.get(k) != defaults.get(k))
+
+
+def describe() -> list[dict[str, str]]:
+    """One row per parameter: name and description (from the schema)."""
+    return [
+        {"parameter": name, "description": f.description or ""}
+        for name, f in Params.model_fields.items()
+    ]

@@ -1,0 +1,85 @@
+"""Notebook conventions: one parameters cell whose defaults are params/default.yaml, one title,
+thin cells (no def/class), clean metadata, and every notebook present in the report's contents."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+from gpucompare import build, params, paths
+
+NOTEBOOKS = sorted(paths.notebooks_dir().glob("*.ipynb"))
+
+
+def test_there_are_section_notebooks():
+    assert [p.name for p in NOTEBOOKS if p.name.startswith("01_")] == ["01_specs.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_defaults_match_default_yaml(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    tree = ast.parse(cells[0].source)
+    defaults = params.defaults_dict()
+    assert tree.body, "empty parameters cell"
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.AnnAssign), "parameters are type-annotated assignments"
+        name = stmt.target.id
+        assert name in defaults, f"{name} is not in params/default.yaml"
+        assert ast.literal_eval(stmt.value) == defaults[name], name
+    # A unit or meaning comment on every line.
+    for line in cells[0].source.splitlines():
+        assert "#" in line, f"parameter line without a comment: {line!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_outline_and_thin_cells(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    titles = [
+        ln
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for ln in c.source.splitlines()
+        if ln.startswith("# ")
+    ]
+    assert len(titles) == 1
+    headings = [
+        ln
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for ln in c.source.splitlines()
+        if ln.startswith("## ")
+    ]
+    assert headings[:2] == ["## Parameters", "## Setup"]
+    assert headings[-1] == "## Sources"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            tree = ast.parse(cell.source)
+            assert not any(
+                isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in ast.walk(tree)
+            ), cell.source
+            assert "../data" not in cell.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_metadata_is_clean(path: Path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata.kernelspec.name == "python3"
+    assert "papermill" not in nb.metadata
+    for cell in nb.cells:
+        assert "papermill" not in cell.metadata and "execution" not in cell.metadata
+        if cell.cell_type == "code":
+            assert (
+                cell.outputs
+                or "parameters" in cell.metadata.get("tags", [])
+                or cell.source.startswith(("from ", "import ", "p = ", "assert"))
+            ), f"committed without outputs: {cell.source[:60]!r}"
+
+
+def test_every_notebook_is_a_report_section():
+    sections = build.discover()
+    assert [s.path for s in sections] == [p for p in NOTEBOOKS if p.name[:2].isdigit()]
+    assert all(s.title for s in sections)
