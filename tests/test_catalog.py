@@ -123,9 +123,13 @@ def test_mig_profiles_agree_with_max_instances():
             assert g.mig_profiles == [], g.id
         else:
             assert max(m.instances_max for m in g.mig_profiles) == g.spec("mig_max_instances"), g.id
-            assert all(
-                m.memory_gib * m.instances_max <= g.spec("memory_gib") for m in g.mig_profiles
-            ), g.id
+            # Profile names round each slice up to a whole GB (H200 "3g.71gb" x 2 = 142 of 141),
+            # so allow one unit of rounding per instance.
+            for m in g.mig_profiles:
+                assert m.memory_gib * m.instances_max <= g.spec("memory_gib") + m.instances_max, (
+                    g.id,
+                    m.profile,
+                )
 
 
 def test_unknown_ids_name_the_allowed_ones():

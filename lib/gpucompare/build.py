@@ -128,6 +128,7 @@ def _execute(
             str(out_path),
             parameters=injected,
             kernel_name="python3",
+            language="python",
             progress_bar=False,
             log_output=False,
             cwd=str(section.path.parent),
