@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from gpucompare import build, paths
 from gpucompare.errors import BuildError
 
@@ -61,6 +62,15 @@ def test_tables_csv_carry_the_parameter_override(report):
     csv = (out / "tables" / "spec_table.csv").read_text()
     price_row = next(line for line in csv.splitlines() if line.startswith("price (USD)"))
     assert "1999" in price_row
+
+
+def test_rebuild_gives_identical_tables(report, tmp_path):
+    out, _ = report
+    again = tmp_path / "again"
+    build.build(again, sets=["price_usd.rtx-4090=1999"], jobs=2)
+    first = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
+    second = {p.name: p.read_bytes() for p in (again / "tables").iterdir()}
+    assert first == second
 
 
 def test_failed_build_keeps_previous_report(report, tmp_path):

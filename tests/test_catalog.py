@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gpucompare import catalog
 from gpucompare.errors import InputError
 

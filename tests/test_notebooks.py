@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from gpucompare import build, params, paths
 
 NOTEBOOKS = sorted(paths.notebooks_dir().glob("*.ipynb"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from gpucompare import params
 from gpucompare.errors import InputError
 
@@ -94,5 +95,5 @@ def test_notebook_params_reject_unknown_names():
 
 
 def test_non_default_keys():
-    _, data = params.resolve(sets=["pue=1.5"])
-    assert params.non_default_keys(data) == ["pue"]
+    p, _ = params.resolve(sets=["pue=1.5", "years=3.0"])  # 3.0 equals the default 3
+    assert params.non_default_keys(p) == ["pue"]

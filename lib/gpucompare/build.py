@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 import nbformat
 import papermill
+import yaml
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 from papermill.exceptions import PapermillExecutionError
@@ -240,15 +241,25 @@ def provenance(built_at: str) -> dict[str, Any]:
     }
 
 
-def _parameter_rows(p: params.Params, data: dict[str, Any]) -> list[dict[str, Any]]:
-    defaults = params.defaults_dict()
+def _show(value: Any) -> str:
+    """A parameter value as compact YAML (one workload per line)."""
+    return (
+        yaml.safe_dump(value, default_flow_style=None, sort_keys=False, width=10_000)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
+
+
+def _parameter_rows(p: params.Params) -> list[dict[str, Any]]:
     resolved = p.model_dump()
-    changed = set(params.non_default_keys(resolved))
+    defaults = params.validate(params.defaults_dict(), str(params.default_file())).model_dump()
+    changed = set(params.non_default_keys(p))
     return [
         {
             "name": row["parameter"],
-            "value": json.dumps(resolved.get(row["parameter"])),
-            "default": json.dumps(defaults.get(row["parameter"])),
+            "value": _show(resolved[row["parameter"]]),
+            "default": _show(defaults[row["parameter"]]),
             "description": row["description"],
             "changed": row["parameter"] in changed,
         }
@@ -265,7 +276,7 @@ def render_index(
         autoescape=False,
         keep_trailing_newline=True,
     )
-    rows = _parameter_rows(p, data)
+    rows = _parameter_rows(p)
     return env.get_template("report_index.html.j2").render(
         title=p.title,
         css=_css(),
@@ -376,7 +387,7 @@ def build(
             "title": p.title,
             "provenance": prov,
             "parameters": values,
-            "non_default_parameters": params.non_default_keys(values),
+            "non_default_parameters": params.non_default_keys(p),
             "sections": [
                 {
                     "notebook": s.path.name,

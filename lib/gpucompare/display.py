@@ -25,7 +25,7 @@ NA_TEXT = "—"
 
 
 def format_value(value: object, digits: int = 2) -> str:
-    """Human formatting: thousands separators, ``digits`` decimals for non-integers, — for missing."""
+    """Human formatting: thousands separators, ``digits`` decimals for non-integral numbers, — for missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NA_TEXT
     if isinstance(value, bool):
@@ -34,7 +34,7 @@ def format_value(value: object, digits: int = 2) -> str:
         return f"{value:,}"
     if isinstance(value, numbers.Real):
         v = float(value)
-        return f"{v:,.0f}" if v.is_integer() and abs(v) >= 1000 else f"{v:,.{digits}f}"
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.{digits}f}"
     return str(value)
 
 
@@ -53,8 +53,11 @@ class Table:
         for col in shown.columns:
             d = self.formats.get(str(col), self.digits)
             shown[col] = [format_value(v, d) for v in shown[col]]
+        # The index becomes ordinary leading column(s): one header row, not pandas' two.
+        if any(name is not None for name in shown.index.names):
+            shown = shown.reset_index()
         body = shown.to_html(
-            escape=True, border=0, classes=["gc-table"], table_id=f"table-{self.name}"
+            escape=True, border=0, index=False, classes=["gc-table"], table_id=f"table-{self.name}"
         )
         cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
         return f'<div class="gc-table-wrap" data-table="{html.escape(self.name)}">{body}{cap}</div>'

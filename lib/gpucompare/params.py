@@ -201,10 +201,10 @@ def notebook_params(**values: Any) -> Params:
     return validate({**defaults_dict(), **values}, "notebook parameters")
 
 
-def non_default_keys(data: dict[str, Any]) -> list[str]:
-    """Top-level parameter names whose value differs from ``params/default.yaml``."""
-    defaults = defaults_dict()
-    return sorted(k for k in data if data.get(k) != defaults.get(k))
+def non_default_keys(p: Params) -> list[str]:
+    """Parameter names whose validated value differs from the validated defaults."""
+    resolved, defaults = p.model_dump(), validate(defaults_dict(), str(default_file())).model_dump()
+    return sorted(k for k in resolved if resolved[k] != defaults[k])
 
 
 def describe() -> list[dict[str, str]]:

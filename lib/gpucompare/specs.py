@@ -45,6 +45,14 @@ SPEC_ROWS: list[tuple[str, str]] = [
     ("mig_max_instances", "MIG instances (max)"),
 ]
 
+#: Rows whose ratio means nothing (identifiers and generations, not amounts).
+NO_RATIO_ROWS = {
+    "compute_capability",
+    "pcie_generation",
+    "memory_bus_width_bits",
+    "mig_max_instances",
+}
+
 #: Throughput spec fields and the key of their per-SM rate in ``data/architectures.yaml``.
 TENSOR_RATES: dict[str, str] = {
     "fp16_tensor_fp32acc_tflops": "fp16_fp32acc",
