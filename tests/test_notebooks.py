@@ -31,9 +31,11 @@ def test_parameters_cell_defaults_match_default_yaml(path: Path):
         name = stmt.target.id
         assert name in defaults, f"{name} is not in params/default.yaml"
         assert ast.literal_eval(stmt.value) == defaults[name], name
-    # A unit or meaning comment on every line.
-    for line in cells[0].source.splitlines():
-        assert "#" in line, f"parameter line without a comment: {line!r}"
+    # A unit or meaning comment on every parameter (anywhere in its, possibly wrapped, lines).
+    lines = cells[0].source.splitlines()
+    for stmt in tree.body:
+        text = "\n".join(lines[stmt.lineno - 1 : stmt.end_lineno])
+        assert "#" in text, f"parameter without a comment: {text!r}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -132,7 +132,6 @@ def _execute(
             language="python",
             progress_bar=False,
             log_output=False,
-            cwd=str(section.path.parent),
             execution_timeout=timeout_s,
             shutdown_kernel="immediate",
         )

@@ -223,6 +223,44 @@ class ArchCatalog(_Strict):
         return self
 
 
+class WeightFormat(_Strict):
+    """A weight storage format: bits per weight plus group-wise scale/zero overhead."""
+
+    id: str
+    bits: int
+    group_size: int | None
+    scale_bits: int
+    zero_bits: int
+    embeddings_bits: int
+    source: str
+    note: str | None = None
+
+
+class KvFormat(_Strict):
+    """A KV-cache storage format: bits per element."""
+
+    id: str
+    bits: int
+    source: str
+    note: str | None = None
+
+
+class PrecisionCatalog(_Strict):
+    """``data/precisions.yaml``."""
+
+    schema_version: Literal[1]
+    sources: dict[str, Source]
+    precisions: list[WeightFormat]
+    kv_precisions: list[KvFormat]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PrecisionCatalog:
+        used = [(f"precisions.{w.id}", w.source) for w in self.precisions]
+        used += [(f"kv_precisions.{k.id}", k.source) for k in self.kv_precisions]
+        _check_source_ids(self.sources, used)
+        return self
+
+
 def _load(path: Path, schema: type[BaseModel]):
     raw = paths.load_yaml(path)
     if not isinstance(raw, dict):
@@ -259,6 +297,32 @@ def arch_variant(gpu_id: str) -> ArchVariant:
         if gpu_id in v.applies_to:
             return v
     raise InputError(f"data/architectures.yaml: no variant lists GPU '{gpu_id}' in applies_to")
+
+
+@functools.cache
+def _precision_catalog(path: Path) -> PrecisionCatalog:
+    return _load(path, PrecisionCatalog)
+
+
+def precision_catalog() -> PrecisionCatalog:
+    """The validated number-format catalog (cached per file path)."""
+    return _precision_catalog(paths.data_dir() / "precisions.yaml")
+
+
+def weight_format(precision: str, key: str = "weights") -> WeightFormat:
+    """The weight format ``precision``; unknown ids raise InputError naming the allowed ones."""
+    formats = {w.id: w for w in precision_catalog().precisions}
+    if precision not in formats:
+        raise unknown("weight precision", key, precision, formats)
+    return formats[precision]
+
+
+def kv_format(precision: str, key: str = "kv_cache") -> KvFormat:
+    """The KV-cache format ``precision``; unknown ids raise InputError naming the allowed ones."""
+    formats = {k.id: k for k in precision_catalog().kv_precisions}
+    if precision not in formats:
+        raise unknown("KV-cache precision", key, precision, formats)
+    return formats[precision]
 
 
 def gpu_catalog() -> GpuCatalog:
@@ -324,4 +388,18 @@ def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
     rows = [
         {"source": sid, **cat.sources[sid].model_dump(exclude={"note"})} for sid in sorted(used)
     ]
+    return pd.DataFrame(rows).set_index("source")
+
+
+def model_sources_frame() -> pd.DataFrame:
+    """The sources of the model catalog and of the number formats, one row per source."""
+    rows = []
+    for file, sources in (
+        ("models.yaml", model_catalog().sources),
+        ("precisions.yaml", precision_catalog().sources),
+    ):
+        rows += [
+            {"source": sid, "file": file, **src.model_dump(exclude={"note"})}
+            for sid, src in sorted(sources.items())
+        ]
     return pd.DataFrame(rows).set_index("source")

@@ -36,6 +36,51 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _cmd_memory(args: argparse.Namespace) -> int:
+    from gpucompare import memory, params
+
+    p, _ = params.resolve(args.params, args.set)
+    catalog.get_model(args.model, "--model")
+    catalog.weight_format(args.weights, "--weights")
+    catalog.kv_format(args.kv, "--kv")
+    gpu_ids = args.gpu or p.gpus
+    for g in gpu_ids:
+        catalog.get_gpu(g, "--gpu")
+    result = memory.requirement(
+        args.model,
+        args.weights,
+        args.kv,
+        args.batch,
+        args.context,
+        gpu_ids,
+        memory.Overheads.from_params(p),
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(
+        f"{args.model}: weights {args.weights} {result['weights_gb']:.2f} GB + KV cache {args.kv} "
+        f"{result['kv_cache_gb']:.2f} GB (batch {args.batch} x {args.context} tokens) = {result['total_gb']:.2f} GB"
+    )
+    for g in result["gpus"]:
+        need = g["gpus_needed"] if g["gpus_needed"] is not None else "more than 8"
+        print(
+            f"  {g['gpu']:<14} usable {g['usable_gb']:.1f} GB  fits: {'yes' if g['fits'] else 'no '}  "
+            f"headroom {g['headroom_gb']:+.1f} GB  max batch {g['max_batch']}  GPUs needed {need}"
+        )
+    return 0
+
+
 def _print_frame(frame, as_json: bool) -> None:
     if as_json:
         print(json.dumps(json.loads(frame.reset_index().to_json(orient="records")), indent=2))
@@ -123,6 +168,31 @@ def parser() -> argparse.ArgumentParser:
     )
     nbs.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
     nbs.set_defaults(func=_cmd_notebooks)
+
+    mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
+    mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")
+    mem.add_argument(
+        "--weights", default="fp16", help="weight precision (fp32, bf16, fp16, fp8, int8, int4)"
+    )
+    mem.add_argument(
+        "--kv", default="fp16", help="KV-cache precision (fp32, bf16, fp16, fp8, int8, int4)"
+    )
+    mem.add_argument("--context", type=_positive_int, default=4096, help="tokens per sequence")
+    mem.add_argument("--batch", type=_positive_int, default=1, help="concurrent sequences")
+    mem.add_argument(
+        "--gpu",
+        action="append",
+        default=[],
+        help="GPU catalog id (repeatable; default: the gpus parameter)",
+    )
+    mem.add_argument(
+        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
+    )
+    mem.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one parameter"
+    )
+    mem.add_argument("--json", action="store_true", help="JSON output (decimal GB)")
+    mem.set_defaults(func=_cmd_memory)
 
     for name, func, what in (("gpus", _cmd_gpus, "GPU"), ("models", _cmd_models, "model")):
         p = sub.add_parser(name, help=f"list the {what} catalog")

@@ -13,6 +13,7 @@ import html
 import io
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -47,18 +48,37 @@ class Table:
     caption: str = ""
     digits: int = 2
     formats: dict[str, int] = field(default_factory=dict)
+    #: Optional CSS class per data cell value (e.g. colour a fit matrix); index columns stay plain.
+    cell_class: Callable[[object], str] | None = None
 
     def _styled_html(self) -> str:
         shown = self.frame.copy()
+        raw = self.frame
         for col in shown.columns:
             d = self.formats.get(str(col), self.digits)
             shown[col] = [format_value(v, d) for v in shown[col]]
         # The index becomes ordinary leading column(s): one header row, not pandas' two.
+        n_index = 0
         if any(name is not None for name in shown.index.names):
+            n_index = shown.index.nlevels
             shown = shown.reset_index()
-        body = shown.to_html(
-            escape=True, border=0, index=False, classes=["gc-table"], table_id=f"table-{self.name}"
-        )
+        if self.cell_class is None:
+            body = shown.to_html(
+                escape=True,
+                border=0,
+                index=False,
+                classes=["gc-table"],
+                table_id=f"table-{self.name}",
+            )
+        else:
+            classes = pd.DataFrame("", index=shown.index, columns=shown.columns)
+            for j, col in enumerate(raw.columns):
+                classes.iloc[:, n_index + j] = [self.cell_class(v) for v in raw[col]]
+            styler = shown.style.hide(axis="index").set_td_classes(classes)
+            styler = styler.set_uuid(self.name).set_table_attributes(
+                f'class="gc-table" id="table-{self.name}"'
+            )
+            body = styler.to_html()
         cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
         return f'<div class="gc-table-wrap" data-table="{html.escape(self.name)}">{body}{cap}</div>'
 
@@ -75,10 +95,23 @@ class Table:
 
 
 def table(
-    frame: pd.DataFrame, name: str, caption: str = "", digits: int = 2, **formats: int
+    frame: pd.DataFrame,
+    name: str,
+    caption: str = "",
+    digits: int = 2,
+    cell_class: Callable[[object], str] | None = None,
+    **formats: int,
 ) -> Table:
-    """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence."""
-    return Table(frame, name, caption, digits, formats)
+    """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence;
+    ``formats`` sets decimals per column, ``cell_class`` a CSS class per data cell."""
+    return Table(frame, name, caption, digits, formats, cell_class)
+
+
+def gpus_needed_class(value: object) -> str:
+    """Fit-matrix colours: one GPU (gc-good), several (gc-warn), none within a node (gc-bad)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "gc-bad"
+    return "gc-good" if value == 1 else "gc-warn"
 
 
 @dataclass

@@ -42,6 +42,23 @@ def new(
     return fig, ax
 
 
+def new_row(
+    title: str, panel_titles: list[str], xlabel: str, ylabel: str, panel_in: float = 4.2
+) -> tuple[Figure, list[Axes]]:
+    """A figure with one row of panels sharing the y axis, each with its own title."""
+    if not (title and xlabel and ylabel):
+        raise ValueError("every figure needs a title and axis labels with units")
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(panel_in * len(panel_titles), 4.4), layout="constrained")
+        axes = list(fig.subplots(1, len(panel_titles), sharey=True, squeeze=False)[0])
+        fig.suptitle(title, fontweight="bold")
+        for ax, panel in zip(axes, panel_titles, strict=True):
+            ax.set_title(panel, fontsize=10)
+            ax.set_xlabel(xlabel)
+        axes[0].set_ylabel(ylabel)
+    return fig, axes
+
+
 def colour(i: int) -> str:
     """The palette colour for the i-th series."""
     return PALETTE[i % len(PALETTE)]

@@ -79,6 +79,30 @@ class Params(_Strict):
     workloads: list[Workload] = Field(
         min_length=1, description="Workloads compared in the throughput and cost sections"
     )
+    gpu_memory_utilization: float = Field(
+        gt=0.0,
+        le=1.0,
+        description="Fraction of GPU memory an inference engine may use (vLLM's default gpu_memory_utilization is 0.9)",
+    )
+    activation_reserve_gib: float = Field(
+        ge=0.0,
+        description="GiB per GPU kept for activations and CUDA graphs inside that fraction (an assumption; vLLM measures it by profiling)",
+    )
+    memory_weight_precisions: list[Precision] = Field(
+        min_length=1, description="Weight precisions in the fit matrix"
+    )
+    memory_kv_cache: Precision = Field(
+        description="KV-cache precision of the fit matrix and max-batch tables"
+    )
+    memory_context_tokens: PositiveInt = Field(
+        description="Context (tokens per sequence) of the fit matrix"
+    )
+    memory_batch_size: PositiveInt = Field(
+        description="Batch (concurrent sequences) of the fit matrix"
+    )
+    sweep_context_tokens: list[PositiveInt] = Field(
+        min_length=1, description="Contexts (tokens) of the max-batch table and chart"
+    )
 
     @field_validator("gpus")
     @classmethod

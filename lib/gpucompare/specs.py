@@ -313,3 +313,25 @@ def roofline_caption(p: Params, field: str = "bf16_tensor_tflops") -> str:
         f"Ridge points ({RIDGE_PRECISIONS[field]}, FLOP/byte): {', '.join(parts)}; "
         "batch-1 decode (about 1 FLOP/byte) sits far left of every ridge, so it is bandwidth-bound on all of them."
     )
+
+
+def derivation_figure():
+    """Bars: the article's stated FP16 peak, what its own per-SM inputs give, and the datasheet."""
+    t = article_derivation_table()
+    fig, ax = new(
+        "Peak FP16 tensor throughput: article vs its own inputs",
+        "GPU (article claim)",
+        "TFLOPS (dense)",
+    )
+    x = np.arange(len(t))
+    series = [
+        ("article's result (TFLOPS)", "article states"),
+        ("inputs actually give (TFLOPS)", "article's inputs give"),
+        ("datasheet (TFLOPS)", "datasheet"),
+    ]
+    width = 0.27
+    for i, (col, label) in enumerate(series):
+        ax.bar(x + (i - 1) * width, t[col].astype(float), width, label=label, color=colour(i))
+    ax.set_xticks(x, t.index)
+    ax.legend()
+    return fig
