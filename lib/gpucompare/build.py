@@ -410,10 +410,15 @@ def build(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def refresh_notebooks(nb_dir: Path | None = None, timeout_s: int = CELL_TIMEOUT_S) -> list[Path]:
-    """Re-execute the committed notebooks in place with their default parameters (``make notebooks``)."""
+def refresh_notebooks(
+    nb_dir: Path | None = None, timeout_s: int = CELL_TIMEOUT_S, only: list[str] = ()
+) -> list[Path]:
+    """Re-execute the committed notebooks in place with their default parameters (``make notebooks``);
+    ``only`` restricts to notebooks whose file name contains one of the given strings."""
     done = []
     for s in discover(nb_dir):
+        if only and not any(o in s.path.name for o in only):
+            continue
         with tempfile.TemporaryDirectory() as tmpdir:
             out_path = Path(tmpdir) / s.path.name
             try:

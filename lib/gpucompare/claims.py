@@ -1,7 +1,7 @@
-"""The article's claims (``data/claims.yaml``): loading and selection.
+"""The article's claims (``data/claims/<section>.yaml``): loading and selection.
 
 A claim holds what the article says (quote, value, unit) and how the report recomputes it
-(``check``); it never holds a "correct" value.
+(``check``); it never holds a "correct" value. See ``data/claims/README.md``.
 """
 
 from __future__ import annotations
@@ -32,30 +32,33 @@ class Claim(BaseModel):
 
 
 class ClaimFile(BaseModel):
-    """``data/claims.yaml``."""
+    """One ``data/claims/<section>.yaml``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1]
-    article: dict[str, str]
     claims: list[Claim]
 
 
 @functools.cache
-def _load(path: Path) -> ClaimFile:
-    raw = paths.load_yaml(path)
-    try:
-        return ClaimFile.model_validate(raw)
-    except ValidationError as exc:
-        raise input_error(exc, ClaimFile, path) from None
+def _load_dir(folder: Path) -> tuple[Claim, ...]:
+    found: list[Claim] = []
+    for path in sorted(folder.glob("*.yaml")):
+        raw = paths.load_yaml(path)
+        try:
+            found += ClaimFile.model_validate(raw).claims
+        except ValidationError as exc:
+            raise input_error(exc, ClaimFile, path) from None
+    ids = [c.id for c in found]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise InputError(f"{folder}: duplicate claim ids {dupes}")
+    return tuple(found)
 
 
 def claims(kind: str | None = None, section: str | None = None) -> list[Claim]:
     """The article's claims, optionally only those of one check kind and/or section."""
-    found = _load(paths.data_dir() / "claims.yaml").claims
-    ids = [c.id for c in found]
-    if len(ids) != len(set(ids)):
-        raise InputError("data/claims.yaml: duplicate claim ids")
+    found = _load_dir(paths.data_dir() / "claims")
     return [
         c
         for c in found

@@ -6,6 +6,7 @@ Bad input exits with code 2 and one message on stderr; a failed build exits with
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 
 from gpucompare import catalog
 from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
+
+#: Section modules that add subcommands through ``add_cli(subparsers)``.
+SECTION_CLI_MODULES: tuple[str, ...] = ()
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -31,7 +35,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_notebooks(args: argparse.Namespace) -> int:
     from gpucompare import build
 
-    for path in build.refresh_notebooks(timeout_s=args.timeout):
+    for path in build.refresh_notebooks(timeout_s=args.timeout, only=args.only):
         print(f"re-executed {path}")
     return 0
 
@@ -78,6 +82,22 @@ def _cmd_memory(args: argparse.Namespace) -> int:
             f"  {g['gpu']:<14} usable {g['usable_gb']:.1f} GB  fits: {'yes' if g['fits'] else 'no '}  "
             f"headroom {g['headroom_gb']:+.1f} GB  max batch {g['max_batch']}  GPUs needed {need}"
         )
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from gpucompare import audit
+
+    rows = audit.run(args.section)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        print(
+            f"{r['verdict']:<12} {r['id']:<28} article {r['seed_value']} {r['unit']}: {r['explanation']}"
+        )
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in audit.VERDICTS}
+    print(", ".join(f"{n} {v}" for v, n in counts.items()))
     return 0
 
 
@@ -167,7 +187,27 @@ def parser() -> argparse.ArgumentParser:
         "notebooks", help="re-execute the committed notebooks with the default parameters"
     )
     nbs.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
+    nbs.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only notebooks whose file name contains NAME (repeatable)",
+    )
     nbs.set_defaults(func=_cmd_notebooks)
+
+    aud = sub.add_parser("audit", help="recompute every claim of the article and classify it")
+    aud.add_argument(
+        "--json",
+        action="store_true",
+        help="a list of objects (id, section, claim, seed_value, computed_value, unit, verdict, explanation)",
+    )
+    aud.add_argument("--section", help="only this section's claims")
+    aud.set_defaults(func=_cmd_audit)
+
+    # Section modules add their own subcommands (``add_cli(subparsers)``).
+    for name in SECTION_CLI_MODULES:
+        importlib.import_module(f"gpucompare.{name}").add_cli(sub)
 
     mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
     mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")

@@ -428,3 +428,28 @@ def max_batch_caption(p, weights: str = "fp16") -> str:
         f"At {wl.context_tokens:,} tokens, {wl.model} with {weights} weights serves at most: {', '.join(parts)} "
         "concurrent sequences; every doubling of context halves the batch once the weights are loaded."
     )
+
+
+# --- Claims audit -----------------------------------------------------------------------------
+
+#: Relative tolerance for a memory figure (the article rounds to 2-3 digits).
+MEMORY_TOLERANCE = 0.05
+
+
+def _check_memory(c):
+    """A memory figure against the exact value (catalog configuration, stated formats); the
+    explanation also gives what the article's own formula returns for its own inputs."""
+    from gpucompare.audit import Finding, relative_verdict
+
+    q = c.check["quantity"]
+    exact = exact_memory(**c.check)[q]
+    own = article_formula(**c.check)[q]
+    verdict = relative_verdict(float(c.value), exact, MEMORY_TOLERANCE)
+    consistent = relative_verdict(float(c.value), own, MEMORY_TOLERANCE) == "ok"
+    why = f"exact: {exact:.2f} GB; the article's own formula with its inputs gives {own:.2f} GB"
+    if not consistent:
+        why += " (the printed figure does not follow from its own code)"
+    return Finding(exact, verdict, why)
+
+
+CLAIM_CHECKS = {"memory": _check_memory}

@@ -1,0 +1,100 @@
+"""The claims audit: recompute every claim of the article with the library and classify it.
+
+Verdicts:
+
+* ``ok``: the recomputed value agrees within the claim kind's tolerance;
+* ``wrong``: the article's own formula or inputs, or the datasheet, give another number;
+* ``misleading``: arithmetically right, but the conclusion does not follow or it mixes units
+  (e.g. bidirectional vs per-direction bandwidth);
+* ``unverifiable``: no way to recompute it from public data.
+
+Each section module registers its recomputations in ``CLAIM_CHECKS`` (check kind -> function
+of the claim returning a :class:`Finding`); this module only dispatches and tabulates.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from gpucompare import claims
+from gpucompare.errors import InputError
+
+Verdict = Literal["ok", "wrong", "misleading", "unverifiable"]
+VERDICTS: tuple[Verdict, ...] = ("ok", "wrong", "misleading", "unverifiable")
+
+#: Library modules whose ``CLAIM_CHECKS`` the audit uses.
+CHECK_MODULES = ("specs", "memory")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The recomputation of one claim."""
+
+    computed_value: float | bool | None
+    verdict: Verdict
+    explanation: str
+
+
+def relative_verdict(claimed: float, computed: float, tolerance: float) -> Verdict:
+    """``ok`` when |claimed / computed - 1| <= tolerance, else ``wrong``."""
+    if computed == 0:
+        return "ok" if claimed == 0 else "wrong"
+    return "ok" if abs(claimed / computed - 1) <= tolerance else "wrong"
+
+
+def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
+    """Every registered check kind and its recomputation."""
+    registry: dict[str, Callable[[claims.Claim], Finding]] = {}
+    for name in CHECK_MODULES:
+        module = importlib.import_module(f"gpucompare.{name}")
+        for kind, func in getattr(module, "CLAIM_CHECKS", {}).items():
+            if kind in registry:
+                raise RuntimeError(f"claim check kind '{kind}' registered twice")
+            registry[kind] = func
+    return registry
+
+
+def run(section: str | None = None) -> list[dict]:
+    """Recompute every claim (optionally of one section): the ``gpucompare audit --json`` payload."""
+    registry = checks()
+    rows = []
+    for c in claims.claims(section=section):
+        kind = c.check.get("kind")
+        if kind not in registry:
+            raise InputError(
+                f"data/claims/{c.section}.yaml: claim {c.id}: unknown check kind '{kind}'; "
+                f"allowed: {', '.join(sorted(registry))}"
+            )
+        f = registry[kind](c)
+        if f.verdict not in VERDICTS:
+            raise RuntimeError(f"{kind}: verdict {f.verdict!r} is not one of {VERDICTS}")
+        rows.append(
+            {
+                "id": c.id,
+                "section": c.section,
+                "claim": c.quote,
+                "seed_value": c.value,
+                "computed_value": f.computed_value,
+                "unit": c.unit,
+                "verdict": f.verdict,
+                "explanation": f.explanation,
+            }
+        )
+    return rows
+
+
+def audit_table(section: str | None = None) -> pd.DataFrame:
+    """The audit as a table, one row per claim (index ``id``)."""
+    return pd.DataFrame(run(section)).set_index("id")
+
+
+def verdict_counts(section: str | None = None) -> pd.DataFrame:
+    """Number of claims per verdict (all four verdicts listed, zeros included)."""
+    t = audit_table(section)
+    counts = t["verdict"].value_counts().reindex(list(VERDICTS), fill_value=0)
+    return counts.rename("claims").to_frame().rename_axis("verdict")
