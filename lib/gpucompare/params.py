@@ -22,6 +22,7 @@ from gpucompare.validation import input_error
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class _Strict(BaseModel):
@@ -103,6 +104,58 @@ class Params(_Strict):
     sweep_context_tokens: list[PositiveInt] = Field(
         min_length=1, description="Contexts (tokens) of the max-batch table and chart"
     )
+    # --- tco section ---
+    host_usd_per_gpu: dict[Literal["datacenter", "workstation", "consumer"], NonNegativeFloat] = (
+        Field(
+            description="Server/host cost per GPU by segment (USD): chassis, CPUs, RAM, network share (an assumption)"
+        )
+    )
+    busy_power_fraction: float = Field(
+        gt=0.0, le=1.0, description="Average board power while serving, as a fraction of TDP"
+    )
+    idle_power_fraction: float = Field(
+        ge=0.0, le=1.0, description="Board power while idle, as a fraction of TDP"
+    )
+    resale_fraction: float = Field(
+        ge=0.0,
+        lt=1.0,
+        description="Resale value at the end of the horizon, as a fraction of the purchase price",
+    )
+    cloud_usd_per_gpu_hour: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Rental price per GPU id (USD/GPU-hour), overriding data/cloud_prices.yaml",
+    )
+    mc_draws: int = Field(gt=0, le=10_000_000, description="Monte Carlo draws")
+    mc_seed: int = Field(ge=0, description="Monte Carlo random seed")
+    mc_price_spread: float = Field(
+        ge=0.0, lt=1.0, description="GPU price uncertainty: uniform +/- this fraction"
+    )
+    mc_throughput_spread: float = Field(
+        ge=0.0, lt=1.0, description="Throughput uncertainty: uniform +/- this fraction"
+    )
+    mc_utilization_range: tuple[float, float] = Field(
+        description="Utilization drawn uniformly in [low, high] (fractions)"
+    )
+    mc_electricity_range_usd_per_kwh: tuple[float, float] = Field(
+        description="Electricity price drawn uniformly in [low, high] (USD/kWh)"
+    )
+    min_user_tokens_per_s: PositiveFloat = Field(
+        description="Decode speed each sequence must get for the recommender (tokens/s per user)"
+    )
+
+    @field_validator("mc_utilization_range", "mc_electricity_range_usd_per_kwh")
+    @classmethod
+    def _ordered_positive_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not (0 < v[0] <= v[1]):
+            raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
+        return v
+
+    @field_validator("cloud_usd_per_gpu_hour")
+    @classmethod
+    def _known_cloud_keys(cls, v: dict[str, float]) -> dict[str, float]:
+        for gpu_id in v:
+            _check_gpu_id(gpu_id)
+        return v
 
     @field_validator("gpus")
     @classmethod
