@@ -11,7 +11,7 @@ OUT ?= reports/latest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg
 
-.PHONY: help env report notebooks test lint format bench lab clean
+.PHONY: help env report pdf notebooks test lint format bench lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ env: $(STAMP) ## create .venv and install the package with its test tools
 
 report: $(STAMP) ## build the default report into reports/latest/
 	$(BIN)/gpucompare report --out $(OUT) --jobs $(JOBS)
+
+pdf: $(STAMP) ## the report plus reports/latest/report.pdf (needs the chromium package)
+	$(BIN)/gpucompare report --out $(OUT) --jobs $(JOBS) --pdf
 
 notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs match the defaults
 	$(BIN)/gpucompare notebooks

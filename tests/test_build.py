@@ -3,6 +3,9 @@ bad input writes nothing; a failing notebook leaves the previous report untouche
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import re
 import shutil
@@ -10,8 +13,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
+from matplotlib.figure import Figure
 
-from gpucompare import build, paths
+from gpucompare import build, params, paths, pdf
 from gpucompare.errors import BuildError
 
 
@@ -123,3 +128,141 @@ def test_cli_lists_catalogs(run_cli):
     assert res.returncode == 0
     models = {row["model_id"]: row for row in json.loads(res.stdout)}
     assert models["llama-2-70b"]["num_key_value_heads"] == 8
+
+
+# --- pages: parameters, sections, code, print version; helpers; --pdf without Chromium ---------
+
+
+def test_parameters_page_has_every_parameter_its_default_and_the_sources(report):
+    out, _ = report
+    page = (out / "parameters.html").read_text()
+    for name in params.Params.model_fields:
+        assert f"<code>{name}</code>" in page, name
+    # The changed parameter: highlighted, badged, its default ({} = no override) shown.
+    row = re.search(r'<tr class="gc-nondefault"><th><code>price_usd</code>.*?</tr>', page).group(0)
+    assert (
+        "changed" in row and "{rtx-4090: 1999.0}" in row and '<pre class="gc-value">{}</pre>' in row
+    )
+    assert page.count('class="gc-nondefault"') == 1
+    # Every data file with a `sources:` table, read here independently, with every link.
+    for path in sorted(paths.data_dir().glob("*.yaml")):
+        sources = (yaml.safe_load(path.read_text()) or {}).get("sources") or {}
+        if sources:
+            assert f'id="sources-{path.stem}"' in page, path.name
+        for source_id, s in sources.items():
+            assert f"<code>{source_id}</code>" in page
+            if str(s.get("url", "")).startswith("https://"):
+                assert f'href="{html.escape(s["url"])}"' in page, source_id
+    assert page.index('id="sources-gpus"') < page.index('id="sources-models"')
+
+
+def test_section_pages_have_contents_navigation_and_a_show_code_link(report):
+    out, manifest = report
+    for s in manifest["sections"]:
+        page = (out / s["html"]).read_text()
+        assert '<nav class="gc-toc' in page and "On this page" in page
+        for other in manifest["sections"]:
+            assert f'href="{other["html"]}"' in page
+        assert 'href="parameters.html"' in page
+        assert f'<a class="gc-button" href="{s["code_html"]}">Show code</a>' in page
+        code = (out / s["code_html"]).read_text()
+        code_text = re.sub(r"<[^>]+>", "", code)
+        assert "from gpucompare import" in code_text, "the code page shows the code"
+        assert 'href="../index.html"' in code and f'href="../{s["html"]}"' in code
+    # Figures carry their size in CSS pixels (crisp at 2 device pixels per CSS pixel).
+    specs = (out / "01_specs.html").read_text()
+    assert re.search(r'<img width="\d+"[^>]* src="data:image/png;base64,', specs)
+
+
+def test_print_version_has_every_section_and_unique_ids(report):
+    out, manifest = report
+    page = (out / "print.html").read_text()
+    positions = [
+        page.index(f'<section class="gc-print-part" id="{s["html"][:-5]}"')
+        for s in manifest["sections"]
+    ]
+    assert positions == sorted(positions)
+    assert page.index('id="parameters"') > positions[-1]
+    ids = re.findall(r'\sid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "ids are prefixed per part"
+    assert not re.search(r'href="0\d_[a-z_]+\.html', page), (
+        "section links point inside the document"
+    )
+
+
+def test_cli_pdf_without_chromium_exits_2_and_keeps_the_report(report, run_cli, monkeypatch):
+    out, _ = report
+    before = {p: p.read_bytes() for p in (out / "index.html", out / "manifest.json")}
+    monkeypatch.setenv(pdf.CHROMIUM_ENV, str(out / "no-such-chromium"))
+    res = run_cli("report", "--out", str(out), "--pdf")
+    assert res.returncode == 2
+    assert (
+        "--pdf: headless Chromium is needed" in res.stderr
+        and "apt-get install chromium" in res.stderr
+    )
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (out / "report.pdf").exists()
+
+
+def test_add_toc_lists_the_h2_headings_with_their_h3():
+    page = (
+        '<nav class="gc-nav"><a href="x.html">x</a></nav><main><h1 id="T">Title</h1><!--gc:toc-->'
+        '<h2 id="a">First<a class="anchor-link" href="#a">¶</a></h2><h3 id="a1">Inner</h3>'
+        '<h2 id="b">Second <code>x</code></h2></main>'
+    )
+    done = build.add_toc(page)
+    toc = re.search(r'<nav class="gc-toc[^"]*".*?</nav>', done).group(0)
+    assert re.findall(r'href="#([^"]+)"', toc) == ["a", "a1", "b"]
+    assert "¶" not in toc and "Second <code>x</code>" in toc
+    assert done.index(toc) < done.index('<h2 id="a">')
+    # One heading is no contents: no table of contents, marker removed.
+    single = build.add_toc('<main><!--gc:toc--><h2 id="a">Only</h2></main>')
+    assert "gc-toc" not in single and "<!--" not in single
+
+
+def test_png_css_width_is_the_size_in_inches_at_96_px():
+    fig = Figure(figsize=(3.0, 1.0))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200)
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    # 3 in at 200 dpi = 600 px; shown at 96 CSS px per inch: 3 * 96 = 288 px.
+    assert build.png_css_width(b64) == 288
+    sized = build.size_figures(f'<img src="data:image/png;base64,{b64}" alt="a">')
+    assert sized.startswith('<img width="288" src=')
+
+
+def test_classify_tables_marks_number_and_text_columns():
+    table = (
+        '<table class="dataframe gc-table" id="table-t"><thead><tr><th>gpu</th>'
+        "<th>memory_bandwidth_gb_s</th><th>note</th></tr></thead><tbody>"
+        "<tr><td>h100-sxm</td><td>3,350</td><td>HBM3</td></tr>"
+        "<tr><td>rtx-4090</td><td>—</td><td>" + "long text " * 5 + "</td></tr></tbody></table>"
+    )
+    done = build.classify_tables(table)
+    assert '<th class="gc-text gc-nowrap">gpu</th>' in done
+    assert '<td class="gc-num">3,350</td>' in done and '<td class="gc-num">—</td>' in done
+    assert '<td class="gc-text">long text' in done  # long text may wrap
+    assert "memory_<wbr>bandwidth_<wbr>gb_<wbr>s" in done
+    assert 'class="gc-short dataframe gc-table"' in done
+
+
+def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
+    (tmp_path / "b.yaml").write_text(
+        "sources:\n  s1: {title: Doc one, url: 'https://example.org/1', publisher: P, date: 2024-01,"
+        " verified: true}\n  s2: {title: Doc two, url: 'javascript:alert(1)', publisher: Q,"
+        " verified: false}\n"
+    )
+    (tmp_path / "a.yaml").write_text("no_sources: here\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.yaml").write_text("sources: {s3: {title: Three}}\n")
+    files = build.data_sources(tmp_path)
+    assert [f["name"] for f in files] == ["b.yaml", "sub/c.yaml"]
+    s1, s2 = files[0]["sources"]
+    assert (s1["id"], s1["url"], s1["date"], s1["verified"]) == (
+        "s1",
+        "https://example.org/1",
+        "2024-01",
+        True,
+    )
+    assert s2["url"] == "", "only http(s) URLs become links"
+    assert files[1]["slug"] == "sub-c" and files[1]["sources"][0]["title"] == "Three"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
+import pytest
 
 from gpucompare import display, figures
+from gpucompare.errors import InputError
 
 
 def test_format_value():
@@ -40,3 +43,30 @@ def test_figure_bundle_is_reproducible_and_described():
         and "<figcaption>What it shows.</figcaption>" in data["text/html"]
     )
     assert meta["gpucompare"] == {"figure": "f1"}
+
+
+def test_highlight_marks_the_best_cell_in_html_only():
+    frame = pd.DataFrame(
+        {"price_usd": [30000.0, 1999.0, 1999.0], "memory_gib": [80.0, 24.0, 32.0]},
+        index=pd.Index(["h100", "4090", "5090"], name="gpu"),
+    )
+    plain, _ = display.table(frame, "t2", "Caption.")._repr_mimebundle_()
+    marked, _ = display.table(
+        frame, "t2", "Caption.", highlight={"price_usd": "min", "memory_gib": "max"}
+    )._repr_mimebundle_()
+    # Text and CSV (what nbval compares) are unchanged.
+    assert marked["text/plain"] == plain["text/plain"]
+    assert marked["text/csv"] == plain["text/csv"]
+    html = marked["text/html"]
+    best = re.findall(r'<td[^>]*class="[^"]*\bgc-best\b[^"]*"[^>]*>([^<]*)</td>', html)
+    # Cheapest: both 1,999 cells (a tie marks both); most memory: 80.
+    assert sorted(best) == ["1,999", "1,999", "80"]
+    assert 'id="table-t2"' in html
+
+
+def test_highlight_rejects_unknown_columns_and_directions():
+    frame = pd.DataFrame({"price_usd": [1.0, 2.0]})
+    with pytest.raises(InputError, match=r"highlight: unknown column 'cost'.*allowed: price_usd"):
+        display.table(frame, "t3", highlight={"cost": "min"})._repr_mimebundle_()
+    with pytest.raises(InputError, match=r"allowed: max, min"):
+        display.table(frame, "t3", highlight={"price_usd": "lowest"})._repr_mimebundle_()

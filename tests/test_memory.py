@@ -237,5 +237,5 @@ def test_cli_memory_bad_input_exits_2(run_cli, args, message):
 
 
 def test_notebook_params_include_memory_section():
-    p = params.notebook_params(memory_kv_cache="fp8")
+    p = params.make(memory_kv_cache="fp8")
     assert p.memory_kv_cache == "fp8"

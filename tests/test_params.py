@@ -97,3 +97,16 @@ def test_notebook_params_reject_unknown_names():
 def test_non_default_keys():
     p, _ = params.resolve(sets=["pue=1.5", "years=3.0"])  # 3.0 equals the default 3
     assert params.non_default_keys(p) == ["pue"]
+
+
+def test_sections_cannot_read_undeclared_parameters():
+    # The build injects only a notebook's declared parameters; reading another one would
+    # silently use its default, so the notebook view refuses it.
+    p = params.notebook_params(gpus=["h100-sxm"])
+    assert p.gpus == ["h100-sxm"]
+    with pytest.raises(
+        InputError, match=r"reads parameter 'pue' but its parameters cell does not declare it"
+    ):
+        _ = p.pue
+    with pytest.raises(InputError, match=r"'price_usd'"):
+        p.price_of("h100-sxm")

@@ -9,7 +9,7 @@ from gpucompare import params, specs, units
 
 @pytest.fixture
 def p():
-    return params.notebook_params(gpus=["h100-sxm", "rtx-4090"], price_usd={})
+    return params.make(gpus=["h100-sxm", "rtx-4090"], price_usd={})
 
 
 def test_peak_tflops_hand_calculation():
@@ -71,9 +71,7 @@ def test_bandwidth_table_hand_calculation(p):
 
 
 def test_spec_table_ratios_and_price_override():
-    p = params.notebook_params(
-        gpus=["h100-sxm", "rtx-4090"], price_usd={"h100-sxm": 25000, "rtx-4090": 2000}
-    )
+    p = params.make(gpus=["h100-sxm", "rtx-4090"], price_usd={"h100-sxm": 25000, "rtx-4090": 2000})
     t = specs.spec_table(p)
     ratio = t.columns[2]
     assert t.loc["memory bandwidth (GB/s)", ratio] == pytest.approx(3350 / 1008)

@@ -14,7 +14,7 @@ from gpucompare.errors import InputError
 @pytest.fixture
 def p():
     # Round numbers so the hand calculations below are easy to follow.
-    return params.notebook_params(
+    return params.make(
         gpus=["h100-sxm", "rtx-4090"],
         price_usd={"h100-sxm": 30000, "rtx-4090": 1800},
         electricity_usd_per_kwh=0.10,
@@ -76,9 +76,9 @@ def test_cost_per_token_falls_with_throughput_and_rises_with_tco(tco_usd, tps, u
 
 def test_tco_rises_with_price_and_electricity(p):
     base = tco.tco_usd(p, "h100-sxm")
-    pricier = params.notebook_params(**{**p.model_dump(), "price_usd": {"h100-sxm": 31000}})
+    pricier = params.make(**{**p.model_dump(), "price_usd": {"h100-sxm": 31000}})
     assert tco.tco_usd(pricier, "h100-sxm") > base
-    dearer_power = params.notebook_params(**{**p.model_dump(), "electricity_usd_per_kwh": 0.2})
+    dearer_power = params.make(**{**p.model_dump(), "electricity_usd_per_kwh": 0.2})
     assert tco.tco_usd(dearer_power, "h100-sxm") > base
 
 
@@ -121,7 +121,7 @@ def test_monte_carlo_is_seeded_and_never_prices_a_misfit(p):
 
 def test_monte_carlo_median_matches_deterministic_cost_at_the_centre(p):
     # With zero spreads and degenerate ranges, every draw equals the deterministic formula.
-    fixed = params.notebook_params(
+    fixed = params.make(
         **{
             **p.model_dump(),
             "mc_price_spread": 0.0,

@@ -28,7 +28,7 @@ Verdict = Literal["ok", "wrong", "misleading", "unverifiable"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "wrong", "misleading", "unverifiable")
 
 #: Library modules whose ``CLAIM_CHECKS`` the audit uses.
-CHECK_MODULES = ("specs", "memory", "tco")
+CHECK_MODULES = ("specs", "memory", "tco", "reliability", "gemm", "throughput", "interconnect")
 
 
 @dataclass(frozen=True)

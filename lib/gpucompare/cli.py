@@ -16,19 +16,21 @@ from gpucompare import catalog
 from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
-SECTION_CLI_MODULES: tuple[str, ...] = ()
+SECTION_CLI_MODULES: tuple[str, ...] = ("measure",)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from gpucompare import build  # heavy imports (papermill, nbconvert) only for this command
 
     manifest = build.build(
-        Path(args.out), args.params, args.set, jobs=args.jobs, timeout_s=args.timeout
+        Path(args.out), args.params, args.set, jobs=args.jobs, timeout_s=args.timeout, pdf=args.pdf
     )
     total = sum(s["seconds"] for s in manifest["sections"])
     print(
         f"report written to {Path(args.out) / 'index.html'} ({len(manifest['sections'])} sections, {total:.1f} s of notebook time)"
     )
+    if manifest["pages"]["pdf"]:
+        print(f"PDF written to {Path(args.out) / manifest['pages']['pdf']}")
     return 0
 
 
@@ -181,6 +183,12 @@ def parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run in parallel"
     )
     rep.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
+    rep.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the whole report to report.pdf with headless Chromium "
+        "(without Chromium: exit code 2 before anything is built)",
+    )
     rep.set_defaults(func=_cmd_report)
 
     nbs = sub.add_parser(

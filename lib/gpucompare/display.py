@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from gpucompare.errors import InputError
+
 #: Output-metadata key under which the build finds tables.
 META_KEY = "gpucompare"
 #: What a missing value (not applicable, does not fit) shows as.
@@ -50,6 +52,24 @@ class Table:
     formats: dict[str, int] = field(default_factory=dict)
     #: Optional CSS class per data cell value (e.g. colour a fit matrix); index columns stay plain.
     cell_class: Callable[[object], str] | None = None
+    #: Optional winners: ``{column: "max" | "min"}`` marks that column's best cell(s) with the
+    #: CSS class ``gc-best`` (HTML only; the text and CSV outputs do not change).
+    highlight: dict[str, str] = field(default_factory=dict)
+
+    def _best_classes(self) -> pd.DataFrame:
+        """``gc-best`` where a data cell holds its column's best value per :attr:`highlight`."""
+        classes = pd.DataFrame("", index=self.frame.index, columns=self.frame.columns)
+        for col, direction in self.highlight.items():
+            if col not in self.frame.columns:
+                allowed = ", ".join(map(str, self.frame.columns))
+                raise InputError(f"highlight: unknown column {col!r}; allowed: {allowed}")
+            if direction not in ("max", "min"):
+                raise InputError(f"highlight[{col!r}]: {direction!r}; allowed: max, min")
+            values = pd.to_numeric(self.frame[col], errors="coerce")
+            best = values.max() if direction == "max" else values.min()
+            if pd.notna(best):
+                classes[col] = ["gc-best" if v == best else "" for v in values]
+        return classes
 
     def _styled_html(self) -> str:
         shown = self.frame.copy()
@@ -62,7 +82,7 @@ class Table:
         if any(name is not None for name in shown.index.names):
             n_index = shown.index.nlevels
             shown = shown.reset_index()
-        if self.cell_class is None:
+        if self.cell_class is None and not self.highlight:
             body = shown.to_html(
                 escape=True,
                 border=0,
@@ -72,8 +92,12 @@ class Table:
             )
         else:
             classes = pd.DataFrame("", index=shown.index, columns=shown.columns)
+            best = self._best_classes()
             for j, col in enumerate(raw.columns):
-                classes.iloc[:, n_index + j] = [self.cell_class(v) for v in raw[col]]
+                own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
+                classes.iloc[:, n_index + j] = [
+                    " ".join(c for c in pair if c) for pair in zip(own, best[col], strict=True)
+                ]
             styler = shown.style.hide(axis="index").set_td_classes(classes)
             styler = styler.set_uuid(self.name).set_table_attributes(
                 f'class="gc-table" id="table-{self.name}"'
@@ -100,11 +124,13 @@ def table(
     caption: str = "",
     digits: int = 2,
     cell_class: Callable[[object], str] | None = None,
+    highlight: dict[str, str] | None = None,
     **formats: int,
 ) -> Table:
     """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence;
-    ``formats`` sets decimals per column, ``cell_class`` a CSS class per data cell."""
-    return Table(frame, name, caption, digits, formats, cell_class)
+    ``formats`` sets decimals per column, ``cell_class`` a CSS class per data cell, ``highlight``
+    the columns whose best value is marked (``{"price_usd": "min", "bf16_tensor_tflops": "max"}``)."""
+    return Table(frame, name, caption, digits, formats, cell_class, dict(highlight or {}))
 
 
 def gpus_needed_class(value: object) -> str:
@@ -122,7 +148,9 @@ class Figure:
     name: str
     caption: str
     alt: str
-    dpi: int = 150
+    #: 200 dpi: the report shows figures at their size in inches (96 CSS px each), so
+    #: about 2 device pixels per CSS pixel, sharp on high-DPI screens and in print.
+    dpi: int = 200
 
     def png_bytes(self) -> bytes:
         """The figure as PNG; no timestamp or software metadata, so the bytes are reproducible."""

@@ -142,6 +142,147 @@ class Params(_Strict):
     min_user_tokens_per_s: PositiveFloat = Field(
         description="Decode speed each sequence must get for the recommender (tokens/s per user)"
     )
+    # --- gemm and throughput section ---
+    achievable_tflops_fraction: float = Field(
+        gt=0.0,
+        le=1.0,
+        description="Fraction of the dense tensor peak a large GEMM attains (dimensionless); default 0.8 "
+        "from the H100 SXM measurement 798 / 989.4 TFLOPS (bf16 8192^3, PyTorch 2.11, CUDA 13; "
+        "data/measurements/kernels.csv)",
+    )
+    achievable_bandwidth_fraction: float = Field(
+        gt=0.0,
+        le=1.0,
+        description="Fraction of the datasheet memory bandwidth a streaming kernel attains (dimensionless); "
+        "default 0.9 from the H100 SXM device-to-device copy, 3.0 / 3.35 TB/s (data/measurements/kernels.csv)",
+    )
+    decode_batch_sizes: list[PositiveInt] = Field(
+        min_length=1,
+        description="Batch sizes (concurrent sequences) of the decode-throughput sweep",
+    )
+    decode_context_tokens: PositiveInt = Field(
+        description="Context (tokens per sequence) of the decode-throughput sweep"
+    )
+    prefill_prompt_tokens: PositiveInt = Field(
+        description="Prompt length (tokens) of the prefill-throughput table"
+    )
+    decode_step_overhead_ms: float = Field(
+        ge=0.0,
+        le=100.0,
+        description="Fixed time per decode or prefill step on top of the roofline (ms): kernel launches "
+        "and scheduling. 0.5 is an assumption, the size of the gap between MLC-LLM's published RTX 4090 "
+        "figure (204.8 tok/s, Llama-2-7B int4) and the bandwidth term",
+    )
+
+    # --- reliability section ---
+    dram_errors_per_gb_year: float = Field(
+        ge=0.0,
+        description="GPU memory errors per GB (1e9 bytes) per year before ECC (corrected with ECC, silent "
+        "without); default 0.51 = Titan's K20X GDDR5 single-bit errors in device memory without its 10 outlier "
+        "cards (J. Rogers, ORNL, GTC 2015; derived in data/reliability.yaml)",
+    )
+    uncorrectable_fraction: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Fraction of memory errors that SECDED ECC detects but cannot correct (dimensionless); "
+        "default 0.00073 = Titan's DRAM double-bit / single-bit error rates (GTC 2015; data/reliability.yaml)",
+    )
+    consumer_ecc_enabled: bool = Field(
+        description="Whether consumer GPUs with an opt-in driver ECC mode (RTX 4090) run with it on; "
+        "off is NVIDIA's default"
+    )
+    training_gpus: PositiveInt = Field(
+        description="GPUs in the reliability section's training run (the article's 1,000)"
+    )
+    training_days: PositiveFloat = Field(
+        description="Length of that training run in days (the article's 3 months = 90 days)"
+    )
+    checkpoint_interval_hours: PositiveFloat = Field(
+        description="Hours between training checkpoints; a rollback loses the work since the last one "
+        "(1 h is an assumption)"
+    )
+    serving_requests_per_s: PositiveFloat = Field(
+        description="Requests per second served by one GPU in the reliability section (an assumption)"
+    )
+    request_duration_s: PositiveFloat = Field(
+        description="Seconds a request occupies the GPU, prefill plus decode (an assumption)"
+    )
+    sustained_fraction_datacenter: float = Field(
+        gt=0.0,
+        le=1.5,
+        description="Sustained / dense FP16 tensor peak (FP32 accumulate) of datacenter GPUs under power and "
+        "thermal limits (dimensionless); default 0.80 = H100 SXM maximum achievable BF16 matmul 794.5 / 989.4 "
+        "TFLOPS (stas00/ml-engineering MAMF table; data/reliability.yaml)",
+    )
+    sustained_fraction_consumer: float = Field(
+        gt=0.0,
+        le=1.5,
+        description="Sustained / dense FP16 tensor peak (FP32 accumulate) of consumer GPUs (dimensionless; may "
+        "exceed 1 as GeForce cards boost above their rated clock); default 0.94 = RTX 4090 torch.matmul FP16 "
+        "8192^2 155.5 / 165.2 TFLOPS (zzc0721/torch-performance-test-data #78; data/reliability.yaml)",
+    )
+    mig_weight_precisions: list[Precision] = Field(
+        min_length=1, description="Weight precisions in the MIG fit and tenant tables"
+    )
+    mig_kv_cache: Precision = Field(
+        description="KV-cache precision in the MIG fit and tenant tables"
+    )
+    mig_context_tokens: PositiveInt = Field(
+        description="Tokens per sequence in the MIG fit and tenant tables"
+    )
+
+    # --- interconnect section ---
+    tp_degrees: list[PositiveInt] = Field(
+        min_length=1,
+        description="Tensor-parallel degrees (GPUs per TP group, inside one node) of the interconnect section",
+    )
+    tp_gpus: list[str] = Field(
+        min_length=1,
+        description="GPU catalog ids of the tensor-parallel configurations (default: the article's four "
+        "plus the RTX 5090)",
+    )
+    tp_model: str = Field(
+        description="Model catalog id of the tensor-parallel analysis (data/models.yaml)"
+    )
+    tp_weights: Precision = Field(description="Weight precision of the tensor-parallel analysis")
+    tp_decode_batches: list[PositiveInt] = Field(
+        min_length=1,
+        description="Decode batch sizes (sequences, one new token each) of the TP-efficiency table and chart",
+    )
+    tp_prefill_tokens: PositiveInt = Field(
+        description="Prompt length (tokens) of the prefill case of the TP-efficiency tables"
+    )
+    tp_cluster_precisions: list[Precision] = Field(
+        min_length=1, description="Weight precisions of the 'RTX 4090 cluster' table"
+    )
+    allreduce_latency_us: float = Field(
+        ge=0.0,
+        description="All-reduce latency per ring step or tree level (us); default 1.0 = NCCL's PCIe figure "
+        "for its low-latency ring protocol (src/graph/tuning.cc hwLat: NVLink 0.6, PCIe 1.0, network 2.7), "
+        "used for every link",
+    )
+    allreduce_base_latency_us: float = Field(
+        ge=0.0,
+        description="Fixed latency of one all-reduce (us); default 6.6 = NCCL's ring low-latency base "
+        "(src/graph/tuning.cc baseLat)",
+    )
+
+    @field_validator("tp_gpus")
+    @classmethod
+    def _known_tp_gpus(cls, v: list[str]) -> list[str]:
+        for gpu_id in v:
+            _check_gpu_id(gpu_id)
+        return v
+
+    @field_validator("tp_model")
+    @classmethod
+    def _known_tp_model(cls, v: str) -> str:
+        allowed = catalog.model_ids()
+        if v not in allowed:
+            raise ValueError(
+                f"unknown model '{v}'{did_you_mean(v, allowed)}; allowed: {', '.join(allowed)}"
+            )
+        return v
 
     @field_validator("mc_utilization_range", "mc_electricity_range_usd_per_kwh")
     @classmethod
@@ -265,17 +406,49 @@ def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[Params, dict[
     return validate(data, where), data
 
 
-def notebook_params(**values: Any) -> Params:
-    """Validate a notebook's parameters cell: its values over the defaults, same schema as the build."""
+def make(**values: Any) -> Params:
+    """Validated parameters: the given values over the defaults (for the library and tests)."""
     bad = [k for k in values if k not in Params.model_fields]
     if bad:
         raise InputError(
-            f"notebook parameters: unknown parameter(s) {bad}; allowed: {sorted(Params.model_fields)}"
+            f"parameters: unknown parameter(s) {bad}; allowed: {sorted(Params.model_fields)}"
         )
     for k, v in values.items():
         if isinstance(v, float) and not math.isfinite(v):
-            raise InputError(f"notebook parameters: {k}: must be finite (got {v})")
+            raise InputError(f"parameters: {k}: must be finite (got {v})")
     return validate({**defaults_dict(), **values}, "notebook parameters")
+
+
+class SectionParams:
+    """A notebook's view of the parameters: reading a parameter that the notebook's
+    ``parameters`` cell did not declare raises, because the build injects only declared ones
+    (an undeclared parameter would silently keep its default when a user overrides it)."""
+
+    def __init__(self, params: Params, declared: set[str]):
+        self._params = params
+        self._declared = frozenset(declared)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Params.model_fields and name not in self._declared:
+            raise InputError(
+                f"this section reads parameter '{name}' but its parameters cell does not declare it; "
+                "add it there (with its default from params/default.yaml)"
+            )
+        return getattr(self._params, name)
+
+    def price_of(self, gpu_id: str) -> float:
+        """Purchase price in USD (reads ``price_usd``, so the section must declare it)."""
+        self.price_usd  # noqa: B018 - a declared-parameter check, value unused
+        return self._params.price_of(gpu_id)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        return self._params.model_dump(**kwargs)
+
+
+def notebook_params(**values: Any) -> SectionParams:
+    """Validate a notebook's parameters cell (its values over the defaults, same schema as the
+    build) and return a view that refuses parameters the cell did not declare."""
+    return SectionParams(make(**values), set(values))
 
 
 def non_default_keys(p: Params) -> list[str]:

@@ -14,6 +14,7 @@ Formulas (USD; hours per year = 8,760):
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -350,3 +351,411 @@ def monte_carlo_summary(
                 }
             )
     return pd.DataFrame(rows).set_index(["workload", "gpu"]).astype(object).replace({np.nan: None})
+
+
+# --- Cost per token with the throughput model ----------------------------------------------------
+
+
+def _tps(p, wl, gpu_id: str, batch: int | None = None, model: str | None = None) -> float | None:
+    from gpucompare import throughput
+
+    return throughput.decode_tokens_per_s(
+        p,
+        model or wl.model,
+        wl.weights,
+        wl.kv_cache,
+        batch or wl.batch_size,
+        wl.context_tokens,
+        gpu_id,
+    )
+
+
+def cost_table(p) -> pd.DataFrame:
+    """Per workload and GPU: decode tokens/s (one GPU; None = does not fit), and cost per million
+    tokens owning (TCO) and renting on demand. A configuration that does not fit has no cost."""
+    rows = []
+    for wl in p.workloads:
+        for g in p.gpus:
+            tps = _tps(p, wl, g)
+            own = rent = None
+            if tps:
+                own = usd_per_million_tokens(tco_usd(p, g), tps, p.utilization, p.years)
+                rent = usd_per_million_tokens(rent_usd(p, g), tps, p.utilization, p.years)
+            rows.append(
+                {
+                    "workload": wl.name,
+                    "gpu": g,
+                    "tokens_per_s": tps,
+                    "usd_per_mtok_own": own,
+                    "usd_per_mtok_rent": rent,
+                }
+            )
+    return pd.DataFrame(rows).set_index(["workload", "gpu"]).astype(object).replace({np.nan: None})
+
+
+def winners_table(p) -> pd.DataFrame:
+    """Per workload: the cheapest GPU to own and to rent, and by how much (cost ratio runner-up / winner)."""
+    t = cost_table(p)
+    rows = []
+    for wl in p.workloads:
+        sub = t.xs(wl.name, level="workload")
+        row = {"workload": wl.name}
+        for col, label in (("usd_per_mtok_own", "own"), ("usd_per_mtok_rent", "rent")):
+            costs = sub[col].dropna().astype(float).sort_values()
+            row[f"cheapest_{label}"] = costs.index[0] if len(costs) else None
+            row[f"usd_per_mtok_{label}"] = costs.iloc[0] if len(costs) else None
+            row[f"advantage_{label}"] = costs.iloc[1] / costs.iloc[0] if len(costs) > 1 else None
+        row["fits_on"] = ", ".join(sub.index[sub["tokens_per_s"].notna()]) or None
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("workload").astype(object).replace({np.nan: None})
+
+
+def winners_caption(p) -> str:
+    """One sentence counting the workloads each GPU wins when owned."""
+    t = winners_table(p)
+    counts = t["cheapest_own"].value_counts()
+    parts = [f"{g} is cheapest for {counts.get(g, 0)}" for g in p.gpus]
+    none = int(t["cheapest_own"].isna().sum())
+    tail = f"; {none} fit none of them on one GPU" if none else ""
+    return f"Owning, over {len(t)} workloads: " + ", ".join(parts) + tail + "."
+
+
+def _linear_parts(p, wl, g: str) -> dict | None:
+    """Pieces of cost per million tokens for closed-form break-evens (None if it does not fit)."""
+    tps = _tps(p, wl, g)
+    if not tps:
+        return None
+    gpu = catalog.get_gpu(g)
+    hours = units.HOURS_PER_YEAR * p.years
+    kwh_per_w = hours / units.WATTS_PER_KW * p.pue  # kWh per average watt, cooling included
+    tdp = gpu.spec("tdp_w")
+    return {
+        "fixed": capex_usd(p, g) - p.resale_fraction * p.price_of(g),
+        "tokens_m_per_u": tps * SECONDS_PER_YEAR * p.years / TOKENS_PER_MILLION,
+        "idle_w": tdp * p.idle_power_fraction,
+        "busy_w": tdp * p.busy_power_fraction,
+        "kwh_per_w": kwh_per_w,
+        "price": p.price_of(g),
+    }
+
+
+def break_even_table(p) -> pd.DataFrame:
+    """For each workload and each GPU after the first: the first GPU's price, the electricity price
+    and the utilization at which both cost the same per token (closed forms of the linear cost model;
+    None where they never cross in a meaningful range)."""
+    ref = p.gpus[0]
+    rows = []
+    for wl in p.workloads:
+        a = _linear_parts(p, wl, ref)
+        for g in p.gpus[1:]:
+            b = _linear_parts(p, wl, g)
+            row = {
+                "workload": wl.name,
+                "versus": g,
+                "reference": ref,
+                "break_even_reference_price_usd": None,
+                "break_even_usd_per_kwh": None,
+                "break_even_utilization": None,
+            }
+            if a and b:
+                u, e = p.utilization, p.electricity_usd_per_kwh
+
+                def cost(x, u=u, e=e):
+                    power = x["idle_w"] + u * (x["busy_w"] - x["idle_w"])
+                    return (x["fixed"] + power * x["kwh_per_w"] * e) / (x["tokens_m_per_u"] * u)
+
+                target = cost(b)
+                energy_a = (a["idle_w"] + u * (a["busy_w"] - a["idle_w"])) * a["kwh_per_w"] * e
+                host_a = a["fixed"] - (1 - p.resale_fraction) * a["price"]
+                price = (target * a["tokens_m_per_u"] * u - energy_a - host_a) / (
+                    1 - p.resale_fraction
+                )
+                row["break_even_reference_price_usd"] = price if price > 0 else None
+                # Electricity: (Fa + Ka e) / Da = (Fb + Kb e) / Db.
+                pa = (a["idle_w"] + u * (a["busy_w"] - a["idle_w"])) * a["kwh_per_w"]
+                pb = (b["idle_w"] + u * (b["busy_w"] - b["idle_w"])) * b["kwh_per_w"]
+                da, db = a["tokens_m_per_u"] * u, b["tokens_m_per_u"] * u
+                denom = pa * db - pb * da
+                if denom:
+                    e_star = (b["fixed"] * da - a["fixed"] * db) / denom
+                    row["break_even_usd_per_kwh"] = e_star if e_star > 0 else None
+                # Utilization: A/u + B per GPU, A = (fixed + idle energy) / T, B = (busy - idle) energy / T.
+                A = [
+                    (x["fixed"] + x["idle_w"] * x["kwh_per_w"] * e) / x["tokens_m_per_u"]
+                    for x in (a, b)
+                ]
+                B = [
+                    (x["busy_w"] - x["idle_w"]) * x["kwh_per_w"] * e / x["tokens_m_per_u"]
+                    for x in (a, b)
+                ]
+                if B[1] != B[0]:
+                    u_star = (A[0] - A[1]) / (B[1] - B[0])
+                    row["break_even_utilization"] = u_star if 0 < u_star <= 1 else None
+            rows.append(row)
+    return (
+        pd.DataFrame(rows).set_index(["workload", "versus"]).astype(object).replace({np.nan: None})
+    )
+
+
+def break_even_caption(p) -> str:
+    """One sentence on the first workload's reference-price break-even."""
+    t = break_even_table(p).dropna(subset=["break_even_reference_price_usd"])
+    if t.empty:
+        return "No workload fits both GPUs, so there is no price at which they tie."
+    (wl, g), row = next(iter(t.iterrows()))
+    return (
+        f"For {wl}, {p.gpus[0]} would have to cost ${row['break_even_reference_price_usd']:,.0f} "
+        f"(now ${p.price_of(p.gpus[0]):,.0f}) to match {g} per token."
+    )
+
+
+# --- Sensitivity (tornado) -----------------------------------------------------------------------
+
+
+def sensitivity_table(p, workload_index: int = 0) -> pd.DataFrame:
+    """Cost per million tokens of one workload on each GPU with one input at a time moved to the low
+    and high end of its Monte Carlo range (price and throughput +/- spread, utilization and
+    electricity over their ranges), the rest at the parameters' values."""
+    from gpucompare import params as params_mod
+
+    wl = p.workloads[workload_index]
+    rows = []
+    for g in p.gpus:
+        tps = _tps(p, wl, g)
+        if not tps:
+            continue
+        base = usd_per_million_tokens(tco_usd(p, g), tps, p.utilization, p.years)
+
+        def with_(**changes):
+            return params_mod.validate({**p.model_dump(), **changes}, "sensitivity")
+
+        cases = {
+            "GPU price": [
+                with_(price_usd={**p.price_usd, g: p.price_of(g) * (1 + s * p.mc_price_spread)})
+                for s in (-1, 1)
+            ],
+            "electricity price": [
+                with_(electricity_usd_per_kwh=v) for v in p.mc_electricity_range_usd_per_kwh
+            ],
+            "utilization": [with_(utilization=v) for v in p.mc_utilization_range],
+        }
+        for name, (lo_p, hi_p) in cases.items():
+            lo = usd_per_million_tokens(tco_usd(lo_p, g), tps, lo_p.utilization, lo_p.years)
+            hi = usd_per_million_tokens(tco_usd(hi_p, g), tps, hi_p.utilization, hi_p.years)
+            rows.append(
+                {
+                    "gpu": g,
+                    "input": name,
+                    "usd_per_mtok_low_input": lo,
+                    "usd_per_mtok_high_input": hi,
+                    "usd_per_mtok_base": base,
+                }
+            )
+        lo = usd_per_million_tokens(
+            tco_usd(p, g), tps * (1 - p.mc_throughput_spread), p.utilization, p.years
+        )
+        hi = usd_per_million_tokens(
+            tco_usd(p, g), tps * (1 + p.mc_throughput_spread), p.utilization, p.years
+        )
+        rows.append(
+            {
+                "gpu": g,
+                "input": "throughput",
+                "usd_per_mtok_low_input": lo,
+                "usd_per_mtok_high_input": hi,
+                "usd_per_mtok_base": base,
+            }
+        )
+    t = pd.DataFrame(rows)
+    t["swing_usd_per_mtok"] = (t["usd_per_mtok_high_input"] - t["usd_per_mtok_low_input"]).abs()
+    return t.sort_values(["gpu", "swing_usd_per_mtok"], ascending=[True, False]).set_index(
+        ["gpu", "input"]
+    )
+
+
+def sensitivity_caption(p, workload_index: int = 0) -> str:
+    """One sentence naming the input that moves cost per token most, per GPU."""
+    t = sensitivity_table(p, workload_index)
+    parts = [
+        f"{g}: {sub.index.get_level_values('input')[0]}"
+        for g, sub in t.groupby(level="gpu", sort=False)
+    ]
+    return (
+        f"What moves the cost per token of {p.workloads[workload_index].name} most: "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def tornado_figure(p, workload_index: int = 0):
+    """Horizontal bars: cost per million tokens at the low and high end of each input, per GPU."""
+    from gpucompare.figures import colour, new_row
+
+    t = sensitivity_table(p, workload_index)
+    gpus = list(dict.fromkeys(t.index.get_level_values("gpu")))
+    fig, axes = new_row(
+        f"Sensitivity of cost per token, {p.workloads[workload_index].name}",
+        gpus,
+        "cost per million tokens (USD)",
+        "input",
+    )
+    for ax, g in zip(axes, gpus, strict=True):
+        sub = t.xs(g, level="gpu").iloc[::-1]
+        y = np.arange(len(sub))
+        lo, hi = (
+            sub["usd_per_mtok_low_input"].astype(float),
+            sub["usd_per_mtok_high_input"].astype(float),
+        )
+        left = np.minimum(lo, hi)
+        ax.barh(y, np.abs(hi - lo), left=left, color=colour(0), alpha=0.8)
+        ax.axvline(float(sub["usd_per_mtok_base"].iloc[0]), color="black", linewidth=1)
+        ax.set_yticks(y, sub.index)
+    return fig
+
+
+# --- Heatmaps ------------------------------------------------------------------------------------
+
+
+def cheaper_by_batch_and_model(p, batches: list[int] | None = None) -> pd.DataFrame:
+    """Cheapest GPU to own (of ``p.gpus``) per model (rows) and batch (columns), with the first
+    workload's precisions and context; None where no chosen GPU fits."""
+    from gpucompare import throughput
+
+    wl = p.workloads[0]
+    batches = batches or list(p.decode_batch_sizes)
+    grid = {}
+    for mid in catalog.model_ids():
+        row = {}
+        for b in batches:
+            best, best_cost = None, math.inf
+            for g in p.gpus:
+                tps = throughput.decode_tokens_per_s(
+                    p, mid, wl.weights, wl.kv_cache, b, wl.context_tokens, g
+                )
+                if tps:
+                    c = usd_per_million_tokens(tco_usd(p, g), tps, p.utilization, p.years)
+                    if c < best_cost:
+                        best, best_cost = g, c
+            row[f"batch {b}"] = best
+        grid[mid] = row
+    frame = pd.DataFrame.from_dict(grid, orient="index")
+    frame.index.name = "model"
+    return frame.astype(object).replace({np.nan: None})
+
+
+def cheaper_by_price_and_utilization(
+    p, price_factors: list[float] | None = None, utilizations: list[float] | None = None
+) -> pd.DataFrame:
+    """For the first workload: the cheaper GPU per reference-GPU price (rows, as a multiple of its
+    current price) and utilization (columns)."""
+    from gpucompare import params as params_mod
+
+    wl = p.workloads[0]
+    price_factors = price_factors or [0.05, 0.1, 0.2, 0.5, 1.0]
+    utilizations = utilizations or [0.1, 0.3, 0.5, 0.7, 0.9]
+    ref = p.gpus[0]
+    tps = {g: _tps(p, wl, g) for g in p.gpus}
+    grid = {}
+    for f in price_factors:
+        row = {}
+        for u in utilizations:
+            q = params_mod.validate(
+                {
+                    **p.model_dump(),
+                    "price_usd": {**p.price_usd, ref: p.price_of(ref) * f},
+                    "utilization": u,
+                },
+                "heatmap",
+            )
+            costs = {
+                g: usd_per_million_tokens(tco_usd(q, g), tps[g], u, q.years)
+                for g in p.gpus
+                if tps[g]
+            }
+            row[f"utilization {u:.0%}"] = min(costs, key=costs.get) if costs else None
+        grid[f"{ref} at {f:.0%} of price (${p.price_of(ref) * f:,.0f})"] = row
+    frame = pd.DataFrame.from_dict(grid, orient="index")
+    frame.index.name = "reference price"
+    return frame
+
+
+def cheaper_by_batch_caption(p) -> str:
+    """One sentence: from which batch on the first GPU is cheaper, per model where it changes."""
+    t = cheaper_by_batch_and_model(p)
+    ref = p.gpus[0]
+    flips = []
+    for model, row in t.iterrows():
+        winners = list(row.values)
+        if ref in winners and any(w not in (ref, None) for w in winners):
+            flips.append(f"{model} from {row.index[winners.index(ref)]}")
+    if not flips:
+        return "The cheaper GPU does not change with batch size for any catalog model."
+    return (
+        f"{ref} becomes the cheaper GPU as batches grow: "
+        + "; ".join(flips)
+        + "; empty cells fit none of the chosen GPUs."
+    )
+
+
+def cheaper_by_price_caption(p) -> str:
+    """One sentence: whether the first GPU wins anywhere on the price x utilization grid."""
+    t = cheaper_by_price_and_utilization(p)
+    ref = p.gpus[0]
+    wins = int((t == ref).to_numpy().sum())
+    return (
+        f"For {p.workloads[0].name}, {ref} is the cheaper GPU in {wins} of {t.size} combinations of its price and utilization"
+        + ("." if wins else ": even at a fraction of its price it does not pay for this workload.")
+    )
+
+
+def gpu_class(p):
+    """A cell-class function colouring a GPU id by its position in ``p.gpus`` (for winner tables)."""
+    order = {g: i for i, g in enumerate(p.gpus)}
+
+    def _cls(value: object) -> str:
+        return f"gc-series-{order[value]}" if value in order else "gc-bad"
+
+    return _cls
+
+
+def monte_carlo_table(p) -> pd.DataFrame:
+    """The Monte Carlo summary for the parameters' workloads on the chosen GPUs."""
+    tps = np.array([[_tps(p, wl, g) or np.nan for g in p.gpus] for wl in p.workloads], dtype=float)
+    costs = monte_carlo_cost(p, tps, list(p.gpus))
+    return monte_carlo_summary(costs, [wl.name for wl in p.workloads], list(p.gpus))
+
+
+def monte_carlo_caption(p) -> str:
+    """One sentence: per workload with a contest, the favourite and its probability."""
+    t = monte_carlo_table(p)
+    parts = []
+    for wl in p.workloads:
+        sub = t.xs(wl.name, level="workload")
+        fits = sub[sub["usd_per_mtok_p50"].notna()]
+        if len(fits) > 1:
+            best = fits["probability_cheapest"].astype(float).idxmax()
+            parts.append(f"{wl.name}: {best} ({float(fits.loc[best, 'probability_cheapest']):.0%})")
+    head = f"Over {p.mc_draws:,} draws (seed {p.mc_seed})"
+    return head + (
+        ", the likely cheaper GPU where both fit: " + "; ".join(parts) + "."
+        if parts
+        else ": no workload fits more than one chosen GPU."
+    )
+
+
+def article_audit_caption() -> str:
+    """One sentence counting the wrong cost figures of the article."""
+    from gpucompare import audit
+
+    t = audit.audit_table("tco")
+    wrong = int((t["verdict"] == "wrong").sum())
+    return f"{wrong} of the article's {len(t)} cost figures do not follow from its own formula and inputs; rows without a stated throughput cannot be checked."
+
+
+def sources_frame() -> pd.DataFrame:
+    """The cloud-price sources, one row per source."""
+    rows = [
+        {"source": sid, **src.model_dump(exclude={"note"})}
+        for sid, src in sorted(cloud_prices().sources.items())
+    ]
+    return pd.DataFrame(rows).set_index("source")

@@ -21,7 +21,15 @@ HZ_PER_MHZ = 1e6
 FLOPS_PER_FMA = 2
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_YEAR = 8760.0  # 365 days; leap days ignored, as in most TCO models
+HOURS_PER_DAY = 24.0
+MONTHS_PER_YEAR = 12.0
+SECONDS_PER_DAY = HOURS_PER_DAY * SECONDS_PER_HOUR
+US_PER_S = 1e6  # microseconds per second
+US_PER_MS = 1e3  # microseconds per millisecond
 WATTS_PER_KW = 1000.0
+BITS_PER_BYTE = 8
+BITS_PER_MBIT = 2**20  # DRAM field studies quote FIT per binary megabit
+DEVICE_HOURS_PER_FIT = 1e9  # 1 FIT = 1 failure per 1e9 device-hours
 
 
 def gib_to_gb(gib: float) -> float:

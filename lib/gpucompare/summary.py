@@ -1,0 +1,133 @@
+"""The report's front page: key findings generated from the computed tables, the audit in
+brief, and the recommendation per workload. No number here is written by hand: each finding
+quotes the library's recomputation (the audit's ``computed_value`` or a section's table)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gpucompare import audit, catalog, decide, memory, tco
+
+
+def _audit_rows() -> dict[str, dict]:
+    return {r["id"]: r for r in audit.run()}
+
+
+def _value(rows: dict[str, dict], claim_id: str):
+    row = rows.get(claim_id)
+    return None if row is None else row["computed_value"]
+
+
+def key_findings(p) -> list[str]:
+    """Plain-language findings, each built from recomputed numbers (skipped when a claim is absent)."""
+    rows = _audit_rows()
+    counts = {v: sum(r["verdict"] == v for r in rows.values()) for v in audit.VERDICTS}
+    out = [
+        f"The audit recomputed {len(rows)} numeric claims of the article: {counts['ok']} hold, "
+        f"{counts['wrong']} are wrong, {counts['misleading']} are misleading and {counts['unverifiable']} cannot be checked."
+    ]
+    if len(p.gpus) >= 2:
+        a, b = (catalog.get_gpu(g) for g in p.gpus[:2])
+        ratio = a.spec("bf16_tensor_tflops") / b.spec("bf16_tensor_tflops")
+        out.append(
+            f"For LLM math (BF16/FP16 with FP32 accumulate) {a.name} has {ratio:.1f}x the dense tensor throughput of "
+            f"{b.name} ({a.spec('bf16_tensor_tflops'):g} vs {b.spec('bf16_tensor_tflops'):g} TFLOPS)."
+        )
+    kv = _value(rows, "mem-7b-fp16-bs1-kv")
+    if kv is not None:
+        out.append(
+            f"Llama-2-7B's FP16 KV cache at 4,096 tokens is {kv:.2f} GB per sequence; the article prints 1.0 GB, half of what its own formula gives."
+        )
+    ratio = _value(rows, "ic-nvlink-pcie-ratio")
+    if ratio is not None:
+        out.append(
+            f"Per direction, NVLink 4 moves {ratio:.1f}x what PCIe Gen4 x16 does, not 28x: the article divides a two-way figure by a one-way one."
+        )
+    gemm = _value(rows, "gemm-h100-8192x8192x8192")
+    if gemm is not None:
+        out.append(
+            f"A measured 8192³ BF16 GEMM runs at about {gemm:,.0f} TFLOPS on an H100 SXM, twice the article's 380."
+        )
+    h100_cpm = _value(rows, "cpm-h100-7b-fp16-bs1")
+    if h100_cpm is not None:
+        out.append(
+            f"The article's own cost formula gives ${h100_cpm:.2f} per million tokens for Llama-2-7B on an H100 at 95 tok/s, "
+            "1,000 times its printed $0.0035."
+        )
+    flip = rows.get("winner-7b-fp16-bs32")
+    if flip is not None and flip["computed_value"] is not None and flip["computed_value"] < 1:
+        out.append(
+            f"Its batch-serving verdict is reversed by its own inputs: the RTX 4090 comes out {1 / flip['computed_value']:.2f}x cheaper per token than the H100, "
+            "and that workload (batch 32 x 4,096 tokens) does not fit the RTX 4090 at all."
+        )
+    wt = memory.workload_table(p)
+    misfits = [w for w in wt.index if all(wt.loc[w, f"{g} gpus_needed"] != 1 for g in p.gpus)]
+    if misfits:
+        out.append(f"Workloads that fit none of the chosen GPUs on one card: {', '.join(misfits)}.")
+    winners = tco.winners_table(p)
+    for g in p.gpus:
+        won = winners.index[winners["cheapest_own"] == g].tolist()
+        if won:
+            out.append(f"Owning, {g} is the cheaper of the chosen GPUs for: {', '.join(won)}.")
+    return out
+
+
+def findings_table(p) -> pd.DataFrame:
+    """:func:`key_findings` as a one-column table."""
+    f = key_findings(p)
+    return pd.DataFrame({"finding": f}, index=pd.RangeIndex(1, len(f) + 1, name="#"))
+
+
+def verdicts_by_section() -> pd.DataFrame:
+    """Claims per section (rows) and verdict (columns)."""
+    t = audit.audit_table()
+    table = pd.crosstab(t["section"], t["verdict"]).reindex(
+        columns=list(audit.VERDICTS), fill_value=0
+    )
+    table["total"] = table.sum(axis=1)
+    table.columns.name = None
+    return table
+
+
+def verdicts_caption() -> str:
+    """One sentence: the section with the most wrong claims."""
+    t = verdicts_by_section()
+    worst = t["wrong"].idxmax()
+    return f"{int(t['total'].sum())} claims in {len(t)} sections; the most wrong figures are in the {worst} section ({int(t.loc[worst, 'wrong'])})."
+
+
+def wrong_claims_table() -> pd.DataFrame:
+    """Every claim judged wrong or misleading, with the article's value, the recomputed value and why."""
+    t = audit.audit_table()
+    t = t[t["verdict"].isin(["wrong", "misleading"])]
+    return t[["section", "verdict", "seed_value", "computed_value", "unit", "explanation"]]
+
+
+def recommendation_table(p) -> pd.DataFrame:
+    """Per workload: the cheaper chosen GPU to own, and the cheapest qualifying GPU in the whole catalog."""
+    w = tco.winners_table(p)[["cheapest_own", "usd_per_mtok_own", "fits_on"]]
+    r = decide.recommend_table(p)[["best_to_own", "usd_per_mtok_own", "best_to_rent"]]
+    r = r.rename(
+        columns={
+            "best_to_own": "catalog_best_to_own",
+            "usd_per_mtok_own": "catalog_usd_per_mtok_own",
+            "best_to_rent": "catalog_best_to_rent",
+        }
+    )
+    return w.join(r)
+
+
+def recommendation_caption(p) -> str:
+    """One sentence: how often the cheapest catalog GPU is one of the chosen ones."""
+    t = recommendation_table(p)
+    chosen = int(t["catalog_best_to_own"].isin(p.gpus).sum())
+    return f"For {chosen} of {len(t)} workloads the cheapest GPU in the whole catalog is one of the chosen ones ({', '.join(p.gpus)})."
+
+
+def sources_table() -> pd.DataFrame:
+    """The claims files: section, number of claims and file."""
+    t = audit.audit_table()
+    counts = t.groupby("section").size()
+    return pd.DataFrame(
+        {"claims": counts, "file": [f"data/claims/{s}.yaml" for s in counts.index]}
+    ).rename_axis("section")

@@ -1,0 +1,117 @@
+"""The claims audit: every claim recomputed by a registered check; recomputations against hand
+calculations written here; the CLI's JSON contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gpucompare import audit, claims, params, summary
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {r["id"]: r for r in audit.run()}
+
+
+def test_every_claim_has_a_check_and_a_valid_verdict(rows):
+    assert len(rows) == len(claims.claims())
+    assert all(r["verdict"] in audit.VERDICTS and r["explanation"] for r in rows.values())
+
+
+def test_at_least_ten_errors_beyond_the_two_named_in_the_brief(rows):
+    named = {"mem-7b-fp16-bs1-kv", "cpm-h100-7b-fp16-bs1"}
+    wrong = {i for i, r in rows.items() if r["verdict"] in ("wrong", "misleading")}
+    assert named <= wrong
+    assert len(wrong - named) >= 8
+
+
+@pytest.mark.parametrize(
+    ("claim_id", "expected", "verdict"),
+    [
+        # KV cache: 2 x 32 layers x 32 heads x 128 x 2 B x 4,096 tokens = 2.147e9 B.
+        ("mem-7b-fp16-bs1-kv", 2 * 32 * 32 * 128 * 2 * 4096 / 1e9, "wrong"),
+        # Batch 32 multiplies it: 68.72 GB (the article prints 32).
+        ("mem-7b-fp16-bs32-kv", 32 * 2 * 32 * 32 * 128 * 2 * 4096 / 1e9, "wrong"),
+        # Llama-2-70B GQA: 2 x 80 x 8 x 128 x 2 x 4,096 = 1.342e9 B (the article prints 2.5).
+        ("mem-70b-fp16-kv", 2 * 80 * 8 * 128 * 2 * 4096 / 1e9, "wrong"),
+        # Power cost: 700 W x 8,760 h x $0.08 / 1,000 = $490.56 a year (the article: $490).
+        ("tco-h100-power-per-year", 700 * 8760 * 0.08 / 1000, "ok"),
+        # Cost per million tokens: (30,000 + 3 x 490.56) / (95 x 86,400 x 365 x 3 / 1e6) = $3.50.
+        ("cpm-h100-7b-fp16-bs1", (30000 + 3 * 490.56) / (95 * 86400 * 365 * 3 / 1e6), "wrong"),
+        ("cpm-4090-7b-fp16-bs1", (1800 + 3 * 245.28) / (42 * 86400 * 365 * 3 / 1e6), "wrong"),
+        # The article's per-SM derivation: 132 x 256 x 1.83 GHz x 2 = 123.7 TFLOPS (it states 990).
+        ("derivation-h100-fp16", 132 * 256 * 1830e6 * 2 / 1e12, "wrong"),
+        ("derivation-4090-fp16", 128 * 128 * 2520e6 * 2 / 1e12, "wrong"),
+        # Datasheet: the RTX 4090's FP16 with FP32 accumulate is 165.2 TFLOPS; 330 is its FP16-accumulate rate.
+        ("spec-4090-fp16-tflops", 165.2, "misleading"),
+        # Datasheet: H100 SXM FP64 (non-tensor) 33.5 TFLOPS; 67 is the FP64 tensor-core rate.
+        ("spec-h100-fp64-tflops", 33.5, "misleading"),
+        # Batch-32 verdict: 4090 (1,800 + 3 x 245.28) / (320 tok/s) against H100 (30,000 + 3 x 490.56) / (2,800 tok/s).
+        (
+            "winner-7b-fp16-bs32",
+            ((1800 + 3 * 245.28) / 320) / ((30000 + 3 * 490.56) / 2800),
+            "wrong",
+        ),
+    ],
+)
+def test_recomputations_against_hand_calculations(rows, claim_id, expected, verdict):
+    r = rows[claim_id]
+    assert r["computed_value"] == pytest.approx(expected, rel=1e-3)
+    assert r["verdict"] == verdict
+
+
+def test_nvlink_pcie_ratio_is_per_direction_like_for_like(rows):
+    # NVLink 4: 900 GB/s both directions = 450 per direction; PCIe Gen4 x16: 16 GT/s x 16 lanes
+    # x 128/130 / 8 = 31.51 GB/s per direction -> 14.3x, not 28x.
+    r = rows["ic-nvlink-pcie-ratio"]
+    assert r["computed_value"] == pytest.approx(450 / (16 * 16 * 128 / 130 / 8), rel=1e-3)
+    assert r["verdict"] == "misleading"
+
+
+def test_verdict_counts_cover_all_claims():
+    counts = audit.verdict_counts()
+    assert list(counts.index) == list(audit.VERDICTS)
+    assert counts["claims"].sum() == len(claims.claims())
+
+
+def test_cli_audit_json(run_cli):
+    res = run_cli("audit", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert {
+        "id",
+        "section",
+        "claim",
+        "seed_value",
+        "computed_value",
+        "unit",
+        "verdict",
+        "explanation",
+    } == set(out[0])
+    assert len(out) == len(claims.claims())
+
+
+def test_unknown_check_kind_is_an_input_error(tmp_path, monkeypatch):
+    import shutil
+
+    from gpucompare import paths
+    from gpucompare.errors import InputError
+
+    data = tmp_path / "data"
+    shutil.copytree(paths.repo_root() / "data", data)
+    (data / "claims" / "zz.yaml").write_text(
+        "schema_version: 1\nclaims:\n- {id: x, section: zz, quote: q, value: 1, unit: u, check: {kind: nope}}\n"
+    )
+    monkeypatch.setenv("GPUCOMPARE_DATA_DIR", str(data))
+    with pytest.raises(InputError, match=r"claim x: unknown check kind 'nope'; allowed: .*memory"):
+        audit.run()
+
+
+def test_summary_findings_follow_the_parameters():
+    default = summary.key_findings(params.make())
+    other = summary.key_findings(params.make(gpus=["h200-sxm", "rtx-5090"]))
+    assert any("H200" in f for f in other) and not any("H200" in f for f in default)
+    # The first finding counts all claims.
+    assert f"recomputed {len(claims.claims())} numeric claims" in default[0]

@@ -1,0 +1,213 @@
+"""Decode/prefill throughput model: hand calculations, properties (bandwidth bound, monotonicity,
+grid = scalar), "does not fit", published measurements and the article's figures."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpucompare import audit, catalog, memory, params, throughput
+from gpucompare.errors import InputError
+
+# Llama-2-7B: 6,738,415,616 parameters, embeddings 32,000 x 4,096 = 131,072,000 each (untied).
+P7 = 6_738_415_616
+EMB7 = 32_000 * 4_096
+KV7 = 2 * 32 * 32 * 128 * 2  # 524,288 B/token at fp16
+
+
+@pytest.fixture
+def p():
+    return params.make()
+
+
+def test_active_parameters_hand_calculation():
+    assert throughput.active_matmul_parameters(catalog.get_model("llama-2-7b")) == P7 - EMB7
+    # Mixtral 8x7B: 12,879,925,248 active per token with both embeddings (data/models.yaml note);
+    # less the input embedding table 32,000 x 4,096.
+    mix = catalog.get_model("mixtral-8x7b")
+    assert throughput.active_matmul_parameters(mix) == 12_879_925_248 - 32_000 * 4_096
+    assert throughput.expert_parameters(mix) == 32 * 8 * 3 * 4096 * 14336
+    # Two of eight experts per token: batch 1 touches 25%, batch 2 1 - 0.75^2 = 43.75%.
+    assert throughput.experts_touched_fraction(mix, 1) == pytest.approx(0.25)
+    assert throughput.experts_touched_fraction(mix, 2) == pytest.approx(0.4375)
+
+
+def test_decode_step_hand_calculation_h100_7b_fp16(p):
+    # bytes = 13,476,831,232 (weights) + 524,288 x 4,096 (KV) = 15,624,314,880 at 3,015 GB/s.
+    s = throughput.decode_step(p, "llama-2-7b", "fp16", "fp16", 1, 4096, "h100-sxm")
+    mem_s = (2 * P7 + KV7 * 4096) / (3350e9 * 0.9)
+    flops = 2 * (P7 - EMB7) + 4 * 32 * 32 * 128 * 4096
+    assert s["flops"] == flops
+    assert s["memory_ms"] == pytest.approx(mem_s * 1e3)
+    assert s["compute_ms"] == pytest.approx(flops / (989.4e12 * 0.8) * 1e3)
+    assert s["bound"] == "memory"
+    assert s["step_ms"] == pytest.approx(mem_s * 1e3 + 0.5)
+    assert s["tokens_per_s"] == pytest.approx(1 / (mem_s + 0.5e-3))
+    assert s["tokens_per_s"] == pytest.approx(175.99, abs=0.01)
+
+
+def test_batch_that_does_not_fit_is_none(p):
+    # 7B fp16 at 4,096 tokens: 29 sequences fit an H100 (memory section), 4 an RTX 4090.
+    assert (
+        throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 32, 4096, "rtx-4090")
+        is None
+    )
+    assert (
+        throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 30, 4096, "h100-sxm")
+        is None
+    )
+    assert throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 29, 4096, "h100-sxm") > 0
+    t = throughput.decode_table(p)
+    row = t.loc[("7B fp16 batch 32", "rtx-4090")]
+    assert row["tokens_per_s"] is None and row["bound"] == "does not fit"
+    assert {"tokens_per_s", "bound"} <= set(t.columns)
+    assert len(t) == len(p.workloads) * len(p.gpus)
+
+
+def test_bad_input_raises_input_error(p):
+    with pytest.raises(InputError, match="batch: must be a positive integer"):
+        throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 0, 4096, "h100-sxm")
+    with pytest.raises(InputError, match="model: unknown model 'llama-9b'"):
+        throughput.decode_tokens_per_s(p, "llama-9b", "fp16", "fp16", 1, 4096, "h100-sxm")
+    with pytest.raises(InputError, match="weights: unknown weight precision"):
+        throughput.decode_tokens_per_s(p, "llama-2-7b", "fp12", "fp16", 1, 4096, "h100-sxm")
+    with pytest.raises(InputError, match="gpu: unknown GPU"):
+        throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 1, 4096, "h100")
+
+
+DENSE = ["llama-2-7b", "llama-2-13b", "llama-3-8b", "mistral-7b", "llama-2-70b"]
+GPUS = ["h100-sxm", "rtx-4090", "a100-sxm-80gb", "l40s", "h200-sxm"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    model_id=st.sampled_from(DENSE),
+    gpu_id=st.sampled_from(GPUS),
+    weights=st.sampled_from(["fp16", "int8", "int4", "fp8"]),
+    batch=st.integers(1, 128),
+    context=st.integers(1, 32768),
+)
+def test_tokens_per_s_never_exceeds_the_bandwidth_bound(model_id, gpu_id, weights, batch, context):
+    p = params.make()
+    tps = throughput.decode_tokens_per_s(p, model_id, weights, "fp16", batch, context, gpu_id)
+    model = catalog.get_model(model_id)
+    total = memory.weights_bytes(model, weights) + memory.kv_cache_bytes(
+        model, "fp16", batch, context
+    )
+    bw = (
+        catalog.get_gpu(gpu_id).spec("memory_bandwidth_gb_s")
+        * 1e9
+        * p.achievable_bandwidth_fraction
+    )
+    if tps is not None:
+        assert tps <= batch * bw / total * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    model_id=st.sampled_from([*DENSE, "mixtral-8x7b"]),
+    gpu_id=st.sampled_from(GPUS),
+    batch=st.integers(1, 64),
+    context=st.integers(1, 16384),
+)
+def test_more_batch_more_tokens_longer_context_fewer(model_id, gpu_id, batch, context):
+    p = params.make()
+    args = (p, model_id, "int4", "fp16")
+    base = throughput.decode_tokens_per_s(*args, batch, context, gpu_id)
+    more = throughput.decode_tokens_per_s(*args, batch + 1, context, gpu_id)
+    longer = throughput.decode_tokens_per_s(*args, batch, context + 256, gpu_id)
+    if more is not None:
+        assert base is not None and more >= base
+    if longer is not None:
+        assert base is not None and longer <= base
+
+
+def test_grid_agrees_with_scalar(p):
+    batches, contexts = [1, 3, 16, 64], [128, 4096, 32768]
+    weights = ["fp16", "int4", "fp8"]
+    grid = throughput.decode_grid(p, weights=weights, batches=batches, contexts=contexts)
+    assert len(grid) == len(catalog.model_ids()) * 3 * len(catalog.gpu_ids()) * 3 * 4
+    for (m, w, g, c, b), row in grid.iloc[::7].iterrows():
+        scalar = throughput.decode_tokens_per_s(p, m, w, "fp16", b, c, g)
+        if scalar is None:
+            assert not row["fits_one_gpu"] and row["bound"] == "does not fit"
+        else:
+            assert row["tokens_per_s"] == pytest.approx(scalar, rel=1e-9)
+
+
+def test_prefill_is_compute_bound_hand_calculation(p):
+    # One 2,048-token prompt of Llama-2-7B fp16 on an H100: FLOPs = 2 x 6,607,343,616 x 2,048
+    # + 2 x 32 x 32 x 128 x 2,048^2 at 791.52 TFLOPS (+0.5 ms).
+    flops = 2 * (P7 - EMB7) * 2048 + 2 * 32 * 32 * 128 * 2048**2
+    t, bound = throughput.prefill_seconds(p, "llama-2-7b", "fp16", "fp16", 1, 2048, "h100-sxm")
+    assert bound == "compute"
+    assert t == pytest.approx(flops / 791.52e12 + 0.5e-3)
+    tps = throughput.prefill_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 1, 2048, "h100-sxm")
+    assert tps == pytest.approx(2048 / t)
+
+
+def test_generation_without_prefill_is_the_mean_decode_step(p):
+    # MLC row: int4 7B on an RTX 4090, contexts 129..383 (mean 256), 907.2 GB/s, 0.5 ms per step.
+    w_int4 = (P7 - 2 * EMB7) * (4 + 20 / 128) / 8 + 2 * EMB7 * 2
+    step = (w_int4 + KV7 * 256) / 907.2e9 + 0.5e-3
+    got = throughput.generation_tokens_per_s(
+        p, "llama-2-7b", "int4", "fp16", 1, 128, 256, "rtx-4090", include_prefill=False
+    )
+    assert got == pytest.approx(1 / step)
+
+
+def test_public_measurements_load_and_compare(p):
+    t = throughput.public_measurements()
+    assert len(t) >= 3
+    assert t["url"].str.startswith("https://").all()
+    cmp = throughput.public_comparison_table(p)
+    assert len(cmp) == len(t)
+    assert cmp.loc["mlc-4090-7b-int4-b1", "measured_tokens_per_s"] == 204.8
+    err = cmp["error_pct"].astype(float)
+    assert err.abs().median() < 50  # the model is a roofline, not a simulator: state, don't hide
+    assert "median absolute error" in throughput.public_comparison_caption(p)
+
+
+def test_public_measurements_bad_rows(tmp_path):
+    good = (throughput.DECODE_COLUMNS, ",".join(throughput.DECODE_COLUMNS))
+    row = "x,h100-sxm,llama-9b,fp16,fp16,1,128,128,true,100,e,s,2024,src,https://x,true,"
+    f = tmp_path / "decode_public.csv"
+    f.write_text(good[1] + "\n" + row + "\n")
+    with pytest.raises(InputError, match="model: unknown model 'llama-9b'"):
+        throughput.public_measurements(f)
+    f.write_text("id,gpu\nx,h100-sxm\n")
+    with pytest.raises(InputError, match="columns"):
+        throughput.public_measurements(f)
+
+
+def test_article_figures_verdicts():
+    rows = {r["id"]: r for r in audit.run("throughput")}
+    # 70B int4 at 4,096 tokens: 36.6 GB of weights + 1.34 GB KV -> 3,350 GB/s / 37.95 GB = 88.3 tok/s < 98.
+    m70 = catalog.get_model("llama-2-70b")
+    emb = 2 * 32_000 * 8_192
+    w = (68_976_648_192 - emb) * (4 + 20 / 128) / 8 + emb * 2
+    assert memory.weights_bytes(m70, "int4") == pytest.approx(w)
+    bound = 3350e9 / (w + 2 * 80 * 8 * 128 * 2 * 4096)
+    assert bound == pytest.approx(88.26, abs=0.01)
+    assert rows["tput-70b-int4-bs1-h100"]["verdict"] == "wrong"
+    assert "exceeds the datasheet bandwidth bound" in rows["tput-70b-int4-bs1-h100"]["explanation"]
+    # Batch 32 x 4,096 tokens of 7B fp16 (82.2 GB) fits neither GPU: no computed value.
+    for gid in ("h100", "4090"):
+        r = rows[f"tput-7b-fp16-bs32-{gid}"]
+        assert r["verdict"] == "wrong" and r["computed_value"] is None
+        assert "does not fit" in r["explanation"]
+    assert "fits up to 515 tokens" in rows["tput-7b-fp16-bs32-4090"]["explanation"]
+    assert rows["tput-7b-fp16-bs1-4090"]["verdict"] == "ok"
+    assert rows["tput-7b-fp16-bs1-h100"]["verdict"] == "wrong"
+
+
+def test_article_table_fraction_of_roofline(p):
+    t = throughput.article_throughput_table(p)
+    # 42 tok/s against 1,008e9 / (13,476,831,232 + 2,147,483,648) = 64.5 tok/s.
+    row = t.loc["tput-7b-fp16-bs1-4090"]
+    assert row["datasheet_bandwidth_bound_tokens_per_s"] == pytest.approx(
+        1008e9 / (2 * P7 + KV7 * 4096)
+    )
+    assert row["article / bandwidth bound"] == pytest.approx(42 * (2 * P7 + KV7 * 4096) / 1008e9)
+    assert t.loc["tput-7b-fp16-bs32-4090", "model_tokens_per_s"] is None
