@@ -11,7 +11,7 @@ OUT ?= reports/latest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg
 
-.PHONY: help env report pdf notebooks test lint format bench lab clean
+.PHONY: help env report pdf notebooks check-data test lint format bench lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +33,12 @@ pdf: $(STAMP) ## the report plus reports/latest/report.pdf (needs the chromium p
 notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs match the defaults
 	$(BIN)/gpucompare notebooks
 
-test: $(STAMP) ## unit tests, notebook tests (nbval) and the end-to-end build
+test: $(STAMP) ## data validation, unit tests, notebook tests (nbval) and the end-to-end build
+	$(BIN)/gpucompare check-data
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+check-data: $(STAMP) ## validate data/: schema, units, sources and cross-field sanity
+	$(BIN)/gpucompare check-data
 
 lint: $(STAMP) ## ruff format check and lint (notebooks included)
 	$(BIN)/ruff format --check .
@@ -44,7 +48,9 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) ## time a cold full build (results in bench/results/)
+bench: $(STAMP) ## time builds, the memory/throughput sweeps and the Monte Carlo (bench/results/)
+	$(BIN)/python bench/bench_models.py
+	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_build.py
 
 lab: $(STAMP) ## open the notebooks in JupyterLab

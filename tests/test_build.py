@@ -38,7 +38,7 @@ def test_report_files(report):
             assert (out / t).is_file()
     assert any(t.endswith("spec_table.csv") for s in manifest["sections"] for t in s["tables"])
     # Nothing left behind next to the report.
-    assert sorted(p.name for p in out.parent.iterdir()) == ["latest"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [".gpucompare-cache", "latest"]
 
 
 def test_index_links_sections_and_marks_non_defaults(report):
@@ -99,8 +99,9 @@ def test_failed_build_keeps_previous_report(report, tmp_path):
     assert (out / "index.html").read_text() == before
     kept = out.with_name("latest.failed") / "09_broken.ipynb"
     assert kept.is_file() and "boom in cell two" in kept.read_text()
+    # No temporary folders left behind (the section cache is meant to stay).
     leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".")]
-    assert leftovers == []
+    assert leftovers == [".gpucompare-cache"]
     shutil.rmtree(out.with_name("latest.failed"))
 
 
@@ -266,3 +267,28 @@ def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
     )
     assert s2["url"] == "", "only http(s) URLs become links"
     assert files[1]["slug"] == "sub-c" and files[1]["sources"][0]["title"] == "Three"
+
+
+def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sections(report):
+    from gpucompare import cache, params
+
+    out, _ = report
+    p, _ = params.resolve(sets=["price_usd.rtx-4090=1999"])
+    assert cache.up_to_date(out, p.model_dump(mode="json"), p.title, pdf=False) is not None
+    q, _ = params.resolve(sets=["price_usd.rtx-4090=2999"])
+    assert cache.up_to_date(out, q.model_dump(mode="json"), q.title, pdf=False) is None
+    again = build.build(out, sets=["price_usd.rtx-4090=2999"], jobs=2)
+    executed = {s["notebook"] for s in again["sections"] if not s["cached"]}
+    declares = {
+        s["notebook"]
+        for s in again["sections"]
+        if "price_usd" in cache.parameter_names(paths.notebooks_dir() / s["notebook"])
+    }
+    assert executed == declares
+    assert "02_memory.ipynb" not in executed
+    price_row = next(
+        line
+        for line in (out / "tables" / "spec_table.csv").read_text().splitlines()
+        if line.startswith("price (USD)")
+    )
+    assert "2999" in price_row

@@ -21,6 +21,10 @@ def test_format_value():
     assert display.format_value(math.nan) == display.NA_TEXT
     assert display.format_value(True) == "yes"
     assert display.format_value("HBM3") == "HBM3"
+    # Small figures keep three significant digits instead of rounding to 0.00.
+    assert display.format_value(0.0035) == "0.0035"
+    assert display.format_value(0.00012345) == "0.000123"
+    assert display.format_value(0.25) == "0.25"
 
 
 def test_table_bundle_carries_csv_and_name():

@@ -22,7 +22,7 @@ from typing import Literal
 import pandas as pd
 
 from gpucompare import claims
-from gpucompare.errors import InputError
+from gpucompare.errors import InputError, unknown
 
 Verdict = Literal["ok", "wrong", "misleading", "unverifiable"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "wrong", "misleading", "unverifiable")
@@ -62,6 +62,9 @@ def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
 def run(section: str | None = None) -> list[dict]:
     """Recompute every claim (optionally of one section): the ``gpucompare audit --json`` payload."""
     registry = checks()
+    sections = sorted({c.section for c in claims.claims()})
+    if section is not None and section not in sections:
+        raise unknown("claims section", "--section", section, sections)
     rows = []
     for c in claims.claims(section=section):
         kind = c.check.get("kind")

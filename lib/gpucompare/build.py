@@ -35,13 +35,9 @@ from typing import Any
 
 import jinja2
 import nbformat
-import papermill
 import yaml
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
-from papermill.exceptions import PapermillExecutionError
 
-from gpucompare import __version__, params, paths
+from gpucompare import __version__, cache, params, paths, progress
 from gpucompare.display import META_KEY
 from gpucompare.errors import BuildError, InputError
 from gpucompare.pdf import print_to_pdf, require_chromium
@@ -69,6 +65,7 @@ class Section:
     question: str
     parameter_names: list[str]
     seconds: float = 0.0
+    cached: bool = False
     tables: list[str] = field(default_factory=list)
 
     @property
@@ -141,6 +138,8 @@ def _execute(
     injected = None if values is None else {k: values[k] for k in section.parameter_names}
     start = time.perf_counter()
     try:
+        import papermill  # heavy: imported only when a notebook really runs
+
         nb = papermill.execute_notebook(
             str(section.path),
             str(out_path),
@@ -160,6 +159,8 @@ def _execute(
 
 
 def _describe_failure(section: Section, exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
     if isinstance(exc, PapermillExecutionError):
         first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
         return (
@@ -202,9 +203,12 @@ def _templates_dir() -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _exporter(code: bool = False) -> HTMLExporter:
+def _exporter(code: bool = False):
     """The section-page exporter (no code, hidden cells removed) or, with ``code``, the code-page
     exporter (every cell with its input). Cached: loading the templates costs more than a page."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(
         extra_template_basedirs=[_templates_dir()],
         template_name="gpucompare",
@@ -697,6 +701,8 @@ def build(
     timeout_s: int = CELL_TIMEOUT_S,
     nb_dir: Path | None = None,
     pdf: bool = False,
+    force: bool = False,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
@@ -718,18 +724,40 @@ def build(
         (tmp / "tables").mkdir()
         (tmp / "code").mkdir()
         jobs = max(1, jobs or os.cpu_count() or 1)
-        with ThreadPoolExecutor(max_workers=min(jobs, len(sections))) as pool:
-            futures = {
-                s: pool.submit(_execute, s, values, tmp / "notebooks" / s.path.name, timeout_s)
-                for s in sections
-            }
-        executed, failures = {}, []
-        for s, fut in futures.items():
-            exc = fut.exception()
-            if exc is None:
-                executed[s.stem] = fut.result()
-            else:
-                failures.append((s, exc))
+        store = cache.Store(out.parent / cache.CACHE_DIRNAME)
+        keys = cache.section_keys([s.path for s in sections], values)
+        shown = progress.Progress([s.stem for s in sections], enabled=show_progress)
+        executed, failures, to_run = {}, [], []
+        for s in sections:
+            hit = None if force else store.get(s.stem, keys[s.stem])
+            if hit is None:
+                to_run.append(s)
+                continue
+            shutil.copy2(hit, tmp / "notebooks" / s.path.name)
+            executed[s.stem] = nbformat.read(hit, as_version=4)
+            s.cached = True
+            shown.update(s.stem, "cached")
+
+        def run(s: Section) -> nbformat.NotebookNode:
+            shown.update(s.stem, "running")
+            try:
+                nb = _execute(s, values, tmp / "notebooks" / s.path.name, timeout_s)
+            except BaseException:
+                shown.update(s.stem, "failed")
+                raise
+            shown.update(s.stem, "done")
+            return nb
+
+        if to_run:
+            with ThreadPoolExecutor(max_workers=min(jobs, len(to_run))) as pool:
+                futures = {s: pool.submit(run, s) for s in to_run}
+            for s, fut in futures.items():
+                exc = fut.exception()
+                if exc is None:
+                    executed[s.stem] = fut.result()
+                    store.put(s.stem, keys[s.stem], tmp / "notebooks" / s.path.name)
+                else:
+                    failures.append((s, exc))
         if failures:
             shutil.rmtree(failed_dir, ignore_errors=True)
             failed_dir.mkdir()
@@ -775,6 +803,7 @@ def build(
         if chromium:
             print_to_pdf(tmp / PRINT_PAGE, tmp / PDF_FILE, chromium)
         manifest = {
+            "build_key": cache.build_key(keys, pdf, p.title),
             "title": p.title,
             "provenance": prov,
             "parameters": values,
@@ -794,6 +823,7 @@ def build(
                     "code_html": f"code/{s.stem}.html",
                     "tables": [f"tables/{t}.csv" for t in s.tables],
                     "seconds": s.seconds,
+                    "cached": s.cached,
                 }
                 for s in sections
             ],
@@ -822,7 +852,7 @@ def refresh_notebooks(
             out_path = Path(tmpdir) / s.path.name
             try:
                 _execute(s, None, out_path, timeout_s)
-            except PapermillExecutionError as exc:
+            except Exception as exc:  # papermill's execution error, or a kernel failure
                 raise BuildError(_describe_failure(s, exc)) from None
             shutil.copy2(out_path, s.path)
         done.append(s.path)

@@ -268,7 +268,7 @@ def _load(path: Path, schema: type[BaseModel]):
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        raise input_error(exc, schema, path) from None
+        raise input_error(exc, schema, path, raw) from None
 
 
 @functools.cache

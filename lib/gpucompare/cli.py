@@ -16,18 +16,51 @@ from gpucompare import catalog
 from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
-SECTION_CLI_MODULES: tuple[str, ...] = ("measure",)
+SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "checkdata")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gpucompare import build  # heavy imports (papermill, nbconvert) only for this command
+    from gpucompare import cache, params
+
+    if args.compare:
+        from gpucompare import compare
+
+        page = compare.build_compare(
+            Path(args.out),
+            [Path(f) for f in args.compare],
+            args.params,
+            args.set,
+            jobs=args.jobs,
+            timeout_s=args.timeout,
+            force=args.force,
+            show_progress=True,
+        )
+        print(f"comparison written to {page}")
+        return 0
+    p, _ = params.resolve(args.params, args.set)  # bad input exits 2 here, before anything else
+    values = p.model_dump(mode="json")
+    if not args.force and cache.up_to_date(Path(args.out), values, p.title, args.pdf):
+        print(
+            f"report up to date: {Path(args.out) / 'index.html'} (inputs unchanged; --force rebuilds)"
+        )
+        return 0
+    from gpucompare import build  # heavy imports (papermill, nbconvert) only when building
 
     manifest = build.build(
-        Path(args.out), args.params, args.set, jobs=args.jobs, timeout_s=args.timeout, pdf=args.pdf
+        Path(args.out),
+        args.params,
+        args.set,
+        jobs=args.jobs,
+        timeout_s=args.timeout,
+        pdf=args.pdf,
+        force=args.force,
+        show_progress=True,
     )
-    total = sum(s["seconds"] for s in manifest["sections"])
+    ran = [s for s in manifest["sections"] if not s["cached"]]
+    total = sum(s["seconds"] for s in ran)
     print(
-        f"report written to {Path(args.out) / 'index.html'} ({len(manifest['sections'])} sections, {total:.1f} s of notebook time)"
+        f"report written to {Path(args.out) / 'index.html'} ({len(manifest['sections'])} sections: "
+        f"{len(ran)} executed in {total:.1f} s of notebook time, {len(manifest['sections']) - len(ran)} from cache)"
     )
     if manifest["pages"]["pdf"]:
         print(f"PDF written to {Path(args.out) / manifest['pages']['pdf']}")
@@ -180,9 +213,24 @@ def parser() -> argparse.ArgumentParser:
         "--out", default="reports/latest", help="output folder (default: reports/latest)"
     )
     rep.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="notebooks run in parallel"
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="notebooks run in parallel (default: the core count)",
     )
-    rep.add_argument("--timeout", type=int, default=300, help="per-cell timeout in seconds")
+    rep.add_argument(
+        "--force", action="store_true", help="re-execute every section, ignoring the cache"
+    )
+    rep.add_argument(
+        "--compare",
+        nargs=2,
+        type=Path,
+        metavar=("A.yaml", "B.yaml"),
+        help="build two scenarios (each over the defaults and --params) and a page comparing them",
+    )
+    rep.add_argument(
+        "--timeout", type=_positive_int, default=300, help="per-cell timeout in seconds"
+    )
     rep.add_argument(
         "--pdf",
         action="store_true",

@@ -37,7 +37,12 @@ def format_value(value: object, digits: int = 2) -> str:
         return f"{value:,}"
     if isinstance(value, numbers.Real):
         v = float(value)
-        return f"{v:,.0f}" if v.is_integer() else f"{v:,.{digits}f}"
+        if v.is_integer():
+            return f"{v:,.0f}"
+        if abs(v) < 10 ** (1 - digits):
+            # Small figures (e.g. the article's $0.0035 per million tokens) keep 3 significant digits.
+            return f"{v:.3g}"
+        return f"{v:,.{digits}f}"
     return str(value)
 
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import copy
 import math
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from gpucompare import catalog, paths
 from gpucompare.errors import InputError, did_you_mean
@@ -25,8 +33,28 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
+def _allows_bool(annotation: object) -> bool:
+    return annotation is bool or any(_allows_bool(a) for a in typing.get_args(annotation))
+
+
+def _has_bool(value: Any) -> bool:
+    """A bool, or a list or mapping with a bool item (nested models check their own fields)."""
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (list, tuple, dict)):
+        return any(isinstance(v, bool) for v in items)
+    return isinstance(value, bool)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
+        """YAML's true/false are not numbers: pydantic would read ``--set pue=true`` as 1.0."""
+        if _has_bool(v) and not _allows_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError("true/false where a value of another type is expected")
+        return v
 
 
 class Workload(_Strict):
@@ -394,7 +422,9 @@ def validate(data: dict[str, Any], where: str = "parameters") -> Params:
 
 
 def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[Params, dict[str, Any]]:
-    """Defaults, then each file, then each ``--set``: the validated Params and the merged data."""
+    """Defaults, then each file, then each ``--set``: the validated Params and the merged data.
+    Also loads every data file and checks the parameters against it (:func:`checkdata.preflight`),
+    so bad data or a parameter a section cannot honour stops a build before any notebook runs."""
     data = defaults_dict()
     sources = [str(default_file())]
     for f in files:
@@ -403,7 +433,11 @@ def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[Params, dict[
     for s in sets:
         data = apply_set(data, s)
     where = " + ".join(sources) + ("" if not sets else " + --set")
-    return validate(data, where), data
+    p = validate(data, where)
+    from gpucompare import checkdata  # imported here: it reads the section modules
+
+    checkdata.preflight(p)  # every data file loads and fits the parameters, before any notebook
+    return p, data
 
 
 def make(**values: Any) -> Params:

@@ -14,6 +14,9 @@ import yaml
 
 from gpucompare.errors import InputError
 
+#: PyYAML's safe loader, in C (libyaml) where available: about ten times faster than the Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: Environment variable that points the library at another data folder (tests use it).
 DATA_DIR_ENV = "GPUCOMPARE_DATA_DIR"
 
@@ -49,7 +52,7 @@ def load_yaml(path: Path) -> Any:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

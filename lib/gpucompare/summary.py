@@ -13,11 +13,6 @@ def _audit_rows() -> dict[str, dict]:
     return {r["id"]: r for r in audit.run()}
 
 
-def _value(rows: dict[str, dict], claim_id: str):
-    row = rows.get(claim_id)
-    return None if row is None else row["computed_value"]
-
-
 def key_findings(p) -> list[str]:
     """Plain-language findings, each built from recomputed numbers (skipped when a claim is absent)."""
     rows = _audit_rows()
@@ -33,26 +28,29 @@ def key_findings(p) -> list[str]:
             f"For LLM math (BF16/FP16 with FP32 accumulate) {a.name} has {ratio:.1f}x the dense tensor throughput of "
             f"{b.name} ({a.spec('bf16_tensor_tflops'):g} vs {b.spec('bf16_tensor_tflops'):g} TFLOPS)."
         )
-    kv = _value(rows, "mem-7b-fp16-bs1-kv")
+    kv = rows.get("mem-7b-fp16-bs1-kv")
     if kv is not None:
         out.append(
-            f"Llama-2-7B's FP16 KV cache at 4,096 tokens is {kv:.2f} GB per sequence; the article prints 1.0 GB, half of what its own formula gives."
+            f"Llama-2-7B's FP16 KV cache at 4,096 tokens is {kv['computed_value']:.2f} GB per sequence; "
+            f"the article prints {kv['seed_value']:g} GB ({kv['seed_value'] / kv['computed_value']:.2f}x)."
         )
-    ratio = _value(rows, "ic-nvlink-pcie-ratio")
-    if ratio is not None:
+    link = rows.get("ic-nvlink-pcie-ratio")
+    if link is not None:
         out.append(
-            f"Per direction, NVLink 4 moves {ratio:.1f}x what PCIe Gen4 x16 does, not 28x: the article divides a two-way figure by a one-way one."
+            f"Per direction, NVLink 4 moves {link['computed_value']:.1f}x what PCIe Gen4 x16 does, not "
+            f"{link['seed_value']:g}x: the article divides a two-way figure by a one-way one."
         )
-    gemm = _value(rows, "gemm-h100-8192x8192x8192")
+    gemm = rows.get("gemm-h100-8192x8192x8192")
     if gemm is not None:
         out.append(
-            f"A measured 8192³ BF16 GEMM runs at about {gemm:,.0f} TFLOPS on an H100 SXM, twice the article's 380."
+            f"Measured 8192³ 16-bit GEMMs run at about {gemm['computed_value']:,.0f} TFLOPS on an H100 SXM, "
+            f"{gemm['computed_value'] / gemm['seed_value']:.1f}x the article's {gemm['seed_value']:g}."
         )
-    h100_cpm = _value(rows, "cpm-h100-7b-fp16-bs1")
-    if h100_cpm is not None:
+    cpm = rows.get("cpm-h100-7b-fp16-bs1")
+    if cpm is not None:
         out.append(
-            f"The article's own cost formula gives ${h100_cpm:.2f} per million tokens for Llama-2-7B on an H100 at 95 tok/s, "
-            "1,000 times its printed $0.0035."
+            f"The article's own cost formula gives ${cpm['computed_value']:.2f} per million tokens for Llama-2-7B "
+            f"on an H100, {cpm['computed_value'] / cpm['seed_value']:,.0f} times its printed ${cpm['seed_value']:g}."
         )
     flip = rows.get("winner-7b-fp16-bs32")
     if flip is not None and flip["computed_value"] is not None and flip["computed_value"] < 1:

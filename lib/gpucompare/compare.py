@@ -1,0 +1,161 @@
+"""Scenario comparison: build two scenarios and a page that sets their headline tables side by
+side, highlights the cells that differ and lists the verdicts that flip.
+
+``gpucompare report --compare A.yaml B.yaml --out DIR`` writes ``DIR/<A>/`` and ``DIR/<B>/``
+(each a complete report, built with the section cache) and ``DIR/index.html``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from gpucompare import display, params
+from gpucompare.errors import InputError
+
+#: Tables compared (``tables/<name>.csv``), in page order, with the columns whose changes are verdicts.
+HEADLINE_TABLES: dict[str, list[str]] = {
+    "summary_recommendation": ["cheapest_own", "catalog_best_to_own", "catalog_best_to_rent"],
+    "cost_winners": ["cheapest_own", "cheapest_rent"],
+    "tco": [],
+    "cost_per_token": [],
+    "memory_workloads": [],
+    "verdict_counts": [],
+}
+
+
+def read_table(report: Path, name: str) -> pd.DataFrame | None:
+    """A report table as strings (None if the report has no such table)."""
+    path = Path(report) / "tables" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    return pd.read_csv(
+        io.StringIO(path.read_text(encoding="utf-8")), dtype=str, keep_default_na=False
+    )
+
+
+def _key(frame: pd.DataFrame) -> list[str]:
+    """Row labels: the leading text columns (the tables' index columns)."""
+    return [str(v) for v in frame.iloc[:, 0]]
+
+
+def flips(a: pd.DataFrame, b: pd.DataFrame, columns: list[str]) -> list[str]:
+    """``"row: column A -> B"`` for every verdict column whose value differs between the scenarios."""
+    out = []
+    b_rows = dict(zip(_key(b), b.to_dict("records"), strict=True))
+    for label, row in zip(_key(a), a.to_dict("records"), strict=True):
+        other = b_rows.get(label)
+        if other is None:
+            continue
+        for col in columns:
+            if col in row and col in other and row[col] != other[col]:
+                out.append(f"{label}: {col} {row[col] or '—'} → {other[col] or '—'}")
+    return out
+
+
+def _show(value: str) -> str:
+    """A CSV cell formatted like the report's tables (numbers rounded, thousands separated)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return display.format_value(number)
+
+
+def _table_html(frame: pd.DataFrame, other: pd.DataFrame | None) -> str:
+    other_rows = (
+        dict(zip(_key(other), other.to_dict("records"), strict=True)) if other is not None else {}
+    )
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for label, row in zip(_key(frame), frame.to_dict("records"), strict=True):
+        o = other_rows.get(label, {})
+        cells = []
+        for col, value in row.items():
+            changed = o and col in o and o[col] != value
+            cls = ' class="gc-changed"' if changed else ""
+            cells.append(f"<td{cls}>{html.escape(_show(value))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="gc-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def render(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> str:
+    """The comparison page (standalone HTML, no network)."""
+    css = resources.files("gpucompare").joinpath("templates/report.css").read_text(encoding="utf-8")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Scenario comparison: {html.escape(a_name)} vs {html.escape(b_name)}</title>",
+        f"<style>{css}\ntd.gc-changed {{ background: rgba(230, 159, 0, .35); font-weight: bold; }}\n"
+        ".gc-compare { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }"
+        ".gc-compare > div { overflow-x: auto; }</style>",
+        "</head><body><main>",
+        f"<h1>Scenario comparison: {html.escape(a_name)} vs {html.escape(b_name)}</h1>",
+        f"<p>Full reports: <a href='{html.escape(a_dir.name)}/index.html'>{html.escape(a_name)}</a> · "
+        f"<a href='{html.escape(b_dir.name)}/index.html'>{html.escape(b_name)}</a>. "
+        "Cells that differ are highlighted in the second scenario's tables.</p>",
+    ]
+    all_flips = []
+    sections = []
+    for name, verdict_cols in HEADLINE_TABLES.items():
+        ta, tb = read_table(a_dir, name), read_table(b_dir, name)
+        if ta is None or tb is None:
+            continue
+        all_flips += [f"{name} — {f}" for f in flips(ta, tb, verdict_cols)]
+        sections.append(
+            f"<h2 id='{name}'>{html.escape(name)}</h2><div class='gc-compare'>"
+            f"<div><h3>{html.escape(a_name)}</h3>{_table_html(ta, None)}</div>"
+            f"<div><h3>{html.escape(b_name)}</h3>{_table_html(tb, ta)}</div></div>"
+        )
+    parts.append("<h2 id='flips'>Verdicts that flip</h2>")
+    if all_flips:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in all_flips) + "</ul>")
+    else:
+        parts.append("<p>No verdict changes between the two scenarios.</p>")
+    parts += sections
+    parts.append("</main></body></html>")
+    return "\n".join(parts)
+
+
+def build_compare(
+    out: Path,
+    scenarios: list[Path],
+    files: list[Path] = (),
+    sets: list[str] = (),
+    jobs: int | None = None,
+    timeout_s: int = 300,
+    force: bool = False,
+    show_progress: bool = False,
+) -> Path:
+    """Build both scenarios under ``out`` and write ``out/index.html`` comparing them."""
+    if len(scenarios) != 2:
+        raise InputError(f"--compare: expected two scenario files, got {len(scenarios)}")
+    names = [Path(s).stem for s in scenarios]
+    if names[0] == names[1]:
+        raise InputError(f"--compare: the two scenarios have the same name '{names[0]}'")
+    for s in scenarios:  # validate both before building either
+        params.resolve([*files, s], sets)
+    from gpucompare import build
+
+    out = Path(out)
+    dirs = []
+    for s, name in zip(scenarios, names, strict=True):
+        target = out / name
+        build.build(
+            target,
+            [*files, s],
+            sets,
+            jobs=jobs,
+            timeout_s=timeout_s,
+            force=force,
+            show_progress=show_progress,
+        )
+        dirs.append(target)
+    page = out / "index.html"
+    tmp = out / ".index.html.tmp"
+    tmp.write_text(render(dirs[0], dirs[1], names[0], names[1]), encoding="utf-8")
+    tmp.replace(page)
+    return page
