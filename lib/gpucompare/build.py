@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -749,8 +749,15 @@ def build(
             return nb
 
         if to_run:
-            with ThreadPoolExecutor(max_workers=min(jobs, len(to_run))) as pool:
-                futures = {s: pool.submit(run, s) for s in to_run}
+            pool = ThreadPoolExecutor(max_workers=min(jobs, len(to_run)))
+            futures = {s: pool.submit(run, s) for s in to_run}
+            try:
+                wait(futures.values())
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end, clean up.
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown()
             for s, fut in futures.items():
                 exc = fut.exception()
                 if exc is None:
@@ -834,6 +841,12 @@ def build(
         _swap_into_place(tmp, out)
         shutil.rmtree(failed_dir, ignore_errors=True)
         return manifest
+    except OSError as exc:
+        # A failed write (full disk, permissions): the previous report is still in place.
+        raise BuildError(
+            f"writing the report failed: {exc.strerror or exc} ({exc.filename or out}); "
+            "the previous report is untouched"
+        ) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 0
     p, _ = params.resolve(args.params, args.set)  # bad input exits 2 here, before anything else
     values = p.model_dump(mode="json")
-    if not args.force and cache.up_to_date(Path(args.out), values, p.title, args.pdf):
+    if not args.force and cache.up_to_date(
+        Path(args.out), values, p.title, args.pdf, args.notebooks
+    ):
         print(
             f"report up to date: {Path(args.out) / 'index.html'} (inputs unchanged; --force rebuilds)"
         )
@@ -55,6 +58,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         pdf=args.pdf,
         force=args.force,
         show_progress=True,
+        nb_dir=args.notebooks,
     )
     ran = [s for s in manifest["sections"] if not s["cached"]]
     total = sum(s["seconds"] for s in ran)
@@ -222,6 +226,13 @@ def parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="re-execute every section, ignoring the cache"
     )
     rep.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of section notebooks (default: the repository's notebooks/)",
+    )
+    rep.add_argument(
         "--compare",
         nargs=2,
         type=Path,
@@ -297,14 +308,31 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+#: Exit code after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gpucompare`` console script."""
     args = parser().parse_args(argv)
+    # SIGTERM ends a build like Ctrl-C does, so its temporary folder is removed and the
+    # previous report stays in place (the default action would kill the process outright).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except GpucompareError as exc:
         print(f"gpucompare: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print(
+            "gpucompare: interrupted; nothing was replaced and temporary files were removed",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
