@@ -79,7 +79,9 @@ def test_rebuild_gives_identical_tables(report, tmp_path):
     # Section pages are identical too, timestamps aside (a fresh cache: every section re-ran).
     stamp = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
     for page in sorted(out.glob("[0-9][0-9]_*.html")):
-        assert stamp.sub("T", page.read_text()) == stamp.sub("T", (again / page.name).read_text()), page.name
+        assert stamp.sub("T", page.read_text()) == stamp.sub(
+            "T", (again / page.name).read_text()
+        ), page.name
 
 
 def test_failed_build_keeps_previous_report(report, tmp_path):

@@ -261,7 +261,9 @@ class PrecisionCatalog(_Strict):
         return self
 
 
-def _load(path: Path, schema: type[BaseModel]):
+def load_validated(path: Path, schema: type[BaseModel]):
+    """Read a YAML data file and validate it against ``schema``: one InputError naming the file
+    and keys on any problem (missing file, malformed YAML, not a mapping, schema violations)."""
     raw = paths.load_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
@@ -273,17 +275,17 @@ def _load(path: Path, schema: type[BaseModel]):
 
 @functools.cache
 def _gpu_catalog(path: Path) -> GpuCatalog:
-    return _load(path, GpuCatalog)
+    return load_validated(path, GpuCatalog)
 
 
 @functools.cache
 def _model_catalog(path: Path) -> ModelCatalog:
-    return _load(path, ModelCatalog)
+    return load_validated(path, ModelCatalog)
 
 
 @functools.cache
 def _arch_catalog(path: Path) -> ArchCatalog:
-    return _load(path, ArchCatalog)
+    return load_validated(path, ArchCatalog)
 
 
 def arch_catalog() -> ArchCatalog:
@@ -301,7 +303,7 @@ def arch_variant(gpu_id: str) -> ArchVariant:
 
 @functools.cache
 def _precision_catalog(path: Path) -> PrecisionCatalog:
-    return _load(path, PrecisionCatalog)
+    return load_validated(path, PrecisionCatalog)
 
 
 def precision_catalog() -> PrecisionCatalog:

@@ -79,7 +79,8 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer, else a usage error (exit code 2)."""
     try:
         value = int(text)
     except ValueError:
@@ -218,7 +219,7 @@ def parser() -> argparse.ArgumentParser:
     )
     rep.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 1,
         help="notebooks run in parallel (default: the core count)",
     )
@@ -240,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
         help="build two scenarios (each over the defaults and --params) and a page comparing them",
     )
     rep.add_argument(
-        "--timeout", type=_positive_int, default=300, help="per-cell timeout in seconds"
+        "--timeout", type=positive_int, default=300, help="per-cell timeout in seconds"
     )
     rep.add_argument(
         "--pdf",
@@ -284,8 +285,8 @@ def parser() -> argparse.ArgumentParser:
     mem.add_argument(
         "--kv", default="fp16", help="KV-cache precision (fp32, bf16, fp16, fp8, int8, int4)"
     )
-    mem.add_argument("--context", type=_positive_int, default=4096, help="tokens per sequence")
-    mem.add_argument("--batch", type=_positive_int, default=1, help="concurrent sequences")
+    mem.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
+    mem.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
     mem.add_argument(
         "--gpu",
         action="append",

@@ -40,13 +40,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from gpucompare import catalog, claims, memory, paths, units
 from gpucompare.catalog import Source, Sourced
 from gpucompare.errors import InputError, unknown
 from gpucompare.figures import colour, new_row
-from gpucompare.validation import input_error
 
 #: Bytes per activation element: inference engines all-reduce in the model's 16-bit dtype.
 ACTIVATION_BYTES = 2
@@ -191,13 +190,7 @@ class InterconnectCatalog(_Strict):
 
 @functools.cache
 def _load(path: Path) -> InterconnectCatalog:
-    raw = paths.load_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    try:
-        cat = InterconnectCatalog.model_validate(raw)
-    except ValidationError as exc:
-        raise input_error(exc, InterconnectCatalog, path) from None
+    cat = catalog.load_validated(path, InterconnectCatalog)
     known = set(cat.sources) | set(catalog.gpu_catalog().sources)
     missing = sorted(
         {f"{where}: source '{sid}'" for where, sid in cat.source_ids() if sid not in known}

@@ -468,18 +468,10 @@ def _cmd_measure(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def add_cli(subparsers) -> None:
     """Add ``gpucompare measure``."""
+    from gpucompare.cli import positive_int  # the CLI imports this module inside parser()
+
     m = subparsers.add_parser(
         "measure",
         help="time GEMMs and copies on this machine's GPU with PyTorch (optional extra 'measure')",
@@ -491,9 +483,9 @@ def add_cli(subparsers) -> None:
         help="CSV to write (default: kernels_<gpu id>.csv); copy it to data/measurements/ to use it",
     )
     m.add_argument(
-        "--repeats", type=_positive_int, default=20, help="timed runs per benchmark (median)"
+        "--repeats", type=positive_int, default=20, help="timed runs per benchmark (median)"
     )
-    m.add_argument("--warmup", type=_positive_int, default=5, help="untimed runs first")
+    m.add_argument("--warmup", type=positive_int, default=5, help="untimed runs first")
     m.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     m.add_argument(
         "--quick",

@@ -38,12 +38,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from gpucompare import catalog, memory, paths, units
 from gpucompare.errors import InputError, unknown
 from gpucompare.figures import colour, new
-from gpucompare.validation import input_error
 
 # --- Unit definitions this section needs (not yet in gpucompare.units) ------------------------
 
@@ -165,13 +164,7 @@ class ReliabilityData(_Strict):
 
 @functools.cache
 def _load(path: Path) -> ReliabilityData:
-    raw = paths.load_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    try:
-        data = ReliabilityData.model_validate(raw)
-    except ValidationError as exc:
-        raise input_error(exc, ReliabilityData, path) from None
+    data = catalog.load_validated(path, ReliabilityData)
     for gid in [m.gpu for m in data.sustained_measurements] + [m.gpu for m in data.mig_sm_counts]:
         catalog.get_gpu(gid, f"{path.name}: gpu")
     return data

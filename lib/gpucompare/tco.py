@@ -20,11 +20,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from gpucompare import catalog, paths, units
 from gpucompare.errors import InputError
-from gpucompare.validation import input_error
 
 SECONDS_PER_YEAR = units.HOURS_PER_YEAR * units.SECONDS_PER_HOUR
 TOKENS_PER_MILLION = 1e6
@@ -59,11 +58,7 @@ class CloudPriceFile(BaseModel):
 
 @functools.cache
 def _cloud_file(path: Path) -> CloudPriceFile:
-    raw = paths.load_yaml(path)
-    try:
-        data = CloudPriceFile.model_validate(raw)
-    except ValidationError as exc:
-        raise input_error(exc, CloudPriceFile, path) from None
+    data = catalog.load_validated(path, CloudPriceFile)
     missing = sorted({p.source for p in data.prices} - set(data.sources))
     if missing:
         raise InputError(f"{path}: undefined source ids {missing}")
