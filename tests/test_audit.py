@@ -115,3 +115,21 @@ def test_summary_findings_follow_the_parameters():
     assert any("H200" in f for f in other) and not any("H200" in f for f in default)
     # The first finding counts all claims.
     assert f"recomputed {len(claims.claims())} numeric claims" in default[0]
+
+
+def test_fit_and_max_batch_claims_against_hand_calculations(rows):
+    # Llama-2-70B int4: body (68,976,648,192 - 2 x 32,000 x 8,192) at 4 + 20/128 bits, embeddings fp16.
+    emb = 2 * 32_000 * 8_192
+    weights = (68_976_648_192 - emb) * (4 + 20 / 128) / 8 + emb * 2
+    usable = 80 * 2**30 * 0.9 - 2**30  # H100 SXM at the default utilization and reserve
+    per_seq = 2 * 80 * 8 * 128 * 2 * 4096  # fp16 KV of one 4,096-token sequence
+    assert (
+        rows["mem-h100-70b-int4-max-batch"]["computed_value"]
+        == int((usable - weights) // per_seq)
+        == 29
+    )
+    # Llama-2-13B fp16 on an RTX 4090: 13,015,864,320 x 2 B of weights alone exceed 24 GiB x 0.9 - 1 GiB.
+    assert 13_015_864_320 * 2 > 24 * 2**30 * 0.9 - 2**30
+    assert rows["mem-4090-13b-fp16-fits"]["verdict"] == "wrong"
+    # 7B fp16 at batch 32 x 4,096: 13.48 GB + 68.72 GB = 82.2 GB > 76.2 GB usable, < 85.9 GB of DRAM.
+    assert rows["mem-h100-7b-fp16-bs32-fits"]["verdict"] == "misleading"

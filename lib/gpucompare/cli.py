@@ -17,7 +17,7 @@ from gpucompare import catalog
 from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
-SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "checkdata")
+SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "checkdata", "tco")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

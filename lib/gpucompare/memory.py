@@ -452,4 +452,55 @@ def _check_memory(c):
     return Finding(exact, verdict, why)
 
 
-CLAIM_CHECKS = {"memory": _check_memory}
+def _default_overheads() -> Overheads:
+    from gpucompare import params
+
+    return Overheads.from_params(params.make())
+
+
+def _check_fits(c):
+    """Does the workload fit one GPU, with the default usable memory (and, for the record, at 100%)?"""
+    from gpucompare.audit import Finding
+
+    k = c.check
+    model, gpu = catalog.get_model(k["model"]), catalog.get_gpu(k["gpu"])
+    ov = _default_overheads()
+    need = per_gpu_bytes(model, k["weights"], k["kv"], k["batch"], k["context_tokens"])
+    usable = usable_bytes(gpu, ov.gpu_memory_utilization, ov.activation_reserve_gib)
+    capacity = gpu.spec("memory_gib") * units.BYTES_PER_GIB
+    fits = need <= usable
+    why = (
+        f"needs {need / units.BYTES_PER_GB:.1f} GB; {gpu.name} has {usable / units.BYTES_PER_GB:.1f} GB usable "
+        f"({ov.gpu_memory_utilization:.0%} of {capacity / units.BYTES_PER_GB:.1f} GB less {ov.activation_reserve_gib:g} GiB)"
+    )
+    if fits == bool(c.value):
+        return Finding(fits, "ok", why)
+    if bool(c.value) and need <= capacity:
+        return Finding(
+            fits, "misleading", why + ": it fits only with no memory left for the engine"
+        )
+    return Finding(fits, "wrong", why)
+
+
+def _check_max_batch(c):
+    """The largest batch at a context on one GPU, with the default usable memory."""
+    from gpucompare.audit import Finding, relative_verdict
+
+    k = c.check
+    b = max_batch(
+        catalog.get_model(k["model"]),
+        k["weights"],
+        k["kv"],
+        k["context_tokens"],
+        catalog.get_gpu(k["gpu"]),
+        _default_overheads(),
+    )
+    verdict = relative_verdict(float(c.value), float(b), 0.10)
+    return Finding(
+        b,
+        verdict,
+        f"{b} sequences of {k['context_tokens']:,} tokens fit ({k['weights']} weights, {k['kv']} KV cache)",
+    )
+
+
+CLAIM_CHECKS = {"memory": _check_memory, "fits_one_gpu": _check_fits, "max_batch": _check_max_batch}

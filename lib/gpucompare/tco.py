@@ -754,3 +754,95 @@ def sources_frame() -> pd.DataFrame:
         for sid, src in sorted(cloud_prices().sources.items())
     ]
     return pd.DataFrame(rows).set_index("source")
+
+
+# --- CLI: gpucompare cost ------------------------------------------------------------------------
+
+
+def cost_of(
+    p, gpu_id: str, model_id: str, weights: str, kv: str, batch: int, context_tokens: int
+) -> dict:
+    """One configuration's cost (the ``gpucompare cost --json`` payload): TCO and rental over the
+    horizon, decode tokens/s on one GPU, and cost per million tokens (None when it does not fit)."""
+    from gpucompare import throughput
+
+    catalog.get_gpu(gpu_id, "--gpu")
+    catalog.get_model(model_id, "--model")
+    catalog.weight_format(weights, "--weights")
+    catalog.kv_format(kv, "--kv")
+    tps = throughput.decode_tokens_per_s(p, model_id, weights, kv, batch, context_tokens, gpu_id)
+    total, rent = tco_usd(p, gpu_id), rent_usd(p, gpu_id)
+    return {
+        "gpu": gpu_id,
+        "model": model_id,
+        "weights": weights,
+        "kv_cache": kv,
+        "batch": batch,
+        "context_tokens": context_tokens,
+        "years": p.years,
+        "utilization": p.utilization,
+        "tco_usd": total,
+        "rent_usd": rent,
+        "tokens_per_s": tps,
+        "fits_one_gpu": tps is not None,
+        "usd_per_million_tokens": usd_per_million_tokens(total, tps, p.utilization, p.years)
+        if tps
+        else None,
+        "usd_per_million_tokens_rent": usd_per_million_tokens(rent, tps, p.utilization, p.years)
+        if tps
+        else None,
+    }
+
+
+def add_cli(subparsers) -> None:
+    """Add ``gpucompare cost``."""
+    from pathlib import Path as _Path
+
+    from gpucompare.cli import positive_int  # the CLI imports this module inside parser()
+
+    c = subparsers.add_parser(
+        "cost", help="TCO, tokens/s and cost per million tokens of one configuration"
+    )
+    c.add_argument("--gpu", required=True, help="GPU catalog id, e.g. h100-sxm")
+    c.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")
+    c.add_argument(
+        "--weights", default="fp16", help="weight precision (fp32, bf16, fp16, fp8, int8, int4)"
+    )
+    c.add_argument("--kv", default="fp16", help="KV-cache precision")
+    c.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
+    c.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
+    c.add_argument(
+        "--params", action="append", default=[], type=_Path, metavar="FILE", help="parameters file"
+    )
+    c.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. price_usd.h100-sxm=25000",
+    )
+    c.add_argument("--json", action="store_true", help="JSON output")
+    c.set_defaults(func=_cmd_cost)
+
+
+def _cmd_cost(args) -> int:
+    import json
+
+    from gpucompare import params as params_mod
+
+    p, _ = params_mod.resolve(args.params, args.set)
+    r = cost_of(p, args.gpu, args.model, args.weights, args.kv, args.batch, args.context)
+    if args.json:
+        print(json.dumps(r, indent=2))
+        return 0
+    if not r["fits_one_gpu"]:
+        print(
+            f"{args.model} ({args.weights}, batch {args.batch} x {args.context} tokens) does not fit one {args.gpu}: no cost per token"
+        )
+    else:
+        print(
+            f"{args.gpu}, {args.model} {args.weights}, batch {args.batch}: {r['tokens_per_s']:,.0f} tokens/s; "
+            f"TCO ${r['tco_usd']:,.0f} over {p.years:g} years -> ${r['usd_per_million_tokens']:.3f} per million tokens "
+            f"(renting: ${r['usd_per_million_tokens_rent']:.3f})"
+        )
+    return 0
