@@ -56,7 +56,7 @@ def test_findings_name_the_late_edge_rule_and_the_useless_quantization_test():
     assert "quantization test" in text and "edge rule comes too late" in text
 
 
-def test_recommender_picks_cheapest_qualifying_gpu():
+def test_recommender_picks_cheapest_qualifying_configuration():
     p = params.make(min_user_tokens_per_s=10)
     cand = decide.candidates_table(p)
     rec = decide.recommend_table(p)
@@ -67,11 +67,30 @@ def test_recommender_picks_cheapest_qualifying_gpu():
             assert rec.loc[wl.name, "best_to_own"] is None
             continue
         cheapest = min(ok.index, key=lambda g: ok.loc[g, "usd_per_mtok_own"])
-        assert rec.loc[wl.name, "best_to_own"] == cheapest
-        # It really is at least as cheap as every other qualifying GPU.
+        n = ok.loc[cheapest, "gpus"]
+        assert rec.loc[wl.name, "best_to_own"] == (cheapest if n == 1 else f"{n} x {cheapest}")
         assert all(
             rec.loc[wl.name, "usd_per_mtok_own"] <= ok.loc[g, "usd_per_mtok_own"] for g in ok.index
         )
+
+
+def test_candidates_use_the_fewest_gpus_that_fit_and_pay_for_all_of_them():
+    from gpucompare import catalog, memory, tco
+
+    p = params.make()
+    cand = decide.candidates_table(p)
+    row = cand.loc[("70B int4 batch 1", "rtx-4090")]
+    # Llama-2-70B int4 (36.6 GB) needs two RTX 4090s (22.1 GB usable each).
+    model, gpu = catalog.get_model("llama-2-70b"), catalog.get_gpu("rtx-4090")
+    assert (
+        row["gpus"]
+        == memory.gpus_needed(model, "int4", "fp16", 1, 4096, gpu, memory.Overheads.from_params(p))
+        == 2
+    )
+    expected = tco.usd_per_million_tokens(
+        2 * tco.tco_usd(p, "rtx-4090"), row["tokens_per_s"], p.utilization, p.years
+    )
+    assert row["usd_per_mtok_own"] == pytest.approx(expected)
 
 
 def test_a_stricter_speed_target_never_lowers_the_cost():

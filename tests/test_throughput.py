@@ -211,3 +211,41 @@ def test_article_table_fraction_of_roofline(p):
     )
     assert row["article / bandwidth bound"] == pytest.approx(42 * (2 * P7 + KV7 * 4096) / 1008e9)
     assert t.loc["tput-7b-fp16-bs32-4090", "model_tokens_per_s"] is None
+
+
+def test_tensor_parallel_decode():
+    from gpucompare import interconnect
+
+    p = params.make()
+    single = throughput.decode_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 1, 4096, "h100-sxm")
+    # TP 1 is the single-GPU model.
+    assert (
+        throughput.decode_tokens_per_s_tp(p, "llama-2-7b", "fp16", "fp16", 1, 4096, "h100-sxm", 1)
+        == single
+    )
+    # Llama-2-70B fp16 does not fit one H100 but fits two; never more than twice one GPU's
+    # bandwidth roof (each GPU reads half the weights), and communication makes it slower than
+    # the same step without all-reduces.
+    assert (
+        throughput.decode_tokens_per_s(p, "llama-2-70b", "fp16", "fp16", 1, 4096, "h100-sxm")
+        is None
+    )
+    tp2 = throughput.decode_tokens_per_s_tp(
+        p, "llama-2-70b", "fp16", "fp16", 1, 4096, "h100-sxm", 2
+    )
+    model = catalog.get_model("llama-2-70b")
+    bw = 3350e9 * p.achievable_bandwidth_fraction
+    roof = (
+        2
+        * bw
+        / (memory.weights_bytes(model, "fp16") + memory.kv_cache_bytes(model, "fp16", 1, 4096))
+    )
+    assert 0 < tp2 < roof
+    # The all-reduces cost time: 80 layers x 2 all-reduces of 8,192 x 2 bytes each.
+    comm_us = 80 * 2 * interconnect.gpu_allreduce_time_us(p, "h100-sxm", 2, 8192 * 2)
+    assert comm_us > 0
+    # A degree that does not divide the heads, or does not fit, has no throughput.
+    assert (
+        throughput.decode_tokens_per_s_tp(p, "llama-2-70b", "fp16", "fp16", 1, 4096, "rtx-4090", 2)
+        is None
+    )

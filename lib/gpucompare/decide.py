@@ -160,19 +160,34 @@ def rule_findings() -> list[str]:
 
 
 def candidates_table(p) -> pd.DataFrame:
-    """Every catalog GPU for every workload on one GPU: tokens/s, tokens/s per sequence, whether it
-    meets ``min_user_tokens_per_s``, and cost per million tokens owned (TCO) and rented."""
-    from gpucompare import catalog, tco, throughput
+    """Every catalog GPU for every workload, on the fewest GPUs it fits (1, 2, 4 or 8 in tensor
+    parallelism): tokens/s, tokens/s per sequence, whether it meets ``min_user_tokens_per_s``, and
+    cost per million tokens owning (GPUs x TCO) and renting (GPUs x rental)."""
+    from gpucompare import catalog, memory, tco, throughput
 
+    ov = memory.Overheads.from_params(p)
     rows = []
     for wl in p.workloads:
+        model = catalog.get_model(wl.model)
         for g in catalog.gpu_ids():
-            tps = throughput.decode_tokens_per_s(
-                p, wl.model, wl.weights, wl.kv_cache, wl.batch_size, wl.context_tokens, g
+            n = memory.gpus_needed(
+                model,
+                wl.weights,
+                wl.kv_cache,
+                wl.batch_size,
+                wl.context_tokens,
+                catalog.get_gpu(g),
+                ov,
             )
+            tps = None
+            if n is not None:
+                tps = throughput.decode_tokens_per_s_tp(
+                    p, wl.model, wl.weights, wl.kv_cache, wl.batch_size, wl.context_tokens, g, n
+                )
             row = {
                 "workload": wl.name,
                 "gpu": g,
+                "gpus": n,
                 "tokens_per_s": tps,
                 "tokens_per_s_per_user": None,
                 "meets_target": False,
@@ -183,18 +198,23 @@ def candidates_table(p) -> pd.DataFrame:
                 row["tokens_per_s_per_user"] = tps / wl.batch_size
                 row["meets_target"] = tps / wl.batch_size >= p.min_user_tokens_per_s
                 row["usd_per_mtok_own"] = tco.usd_per_million_tokens(
-                    tco.tco_usd(p, g), tps, p.utilization, p.years
+                    n * tco.tco_usd(p, g), tps, p.utilization, p.years
                 )
                 row["usd_per_mtok_rent"] = tco.usd_per_million_tokens(
-                    tco.rent_usd(p, g), tps, p.utilization, p.years
+                    n * tco.rent_usd(p, g), tps, p.utilization, p.years
                 )
             rows.append(row)
     return pd.DataFrame(rows).set_index(["workload", "gpu"]).astype(object)
 
 
+def _config(gpu_id: str, gpus: int) -> str:
+    return gpu_id if gpus == 1 else f"{gpus} x {gpu_id}"
+
+
 def recommend_table(p) -> pd.DataFrame:
-    """Per workload: the cheapest single GPU (of the whole catalog) that fits and gives each sequence
-    at least ``min_user_tokens_per_s``, to own and to rent; None where no single GPU qualifies."""
+    """Per workload: the cheapest configuration of the whole catalog (one GPU type, as many GPUs as
+    it needs in tensor parallelism, at most one node) that fits and gives each sequence at least
+    ``min_user_tokens_per_s``, to own and to rent; None where no configuration qualifies."""
     t = candidates_table(p)
     rows = []
     for wl in p.workloads:
@@ -204,9 +224,11 @@ def recommend_table(p) -> pd.DataFrame:
         for label in ("own", "rent"):
             col = f"usd_per_mtok_{label}"
             best = ok[col].dropna().astype(float).sort_values()
-            row[f"best_to_{label}"] = best.index[0] if len(best) else None
+            row[f"best_to_{label}"] = (
+                _config(best.index[0], int(ok.loc[best.index[0], "gpus"])) if len(best) else None
+            )
             row[f"usd_per_mtok_{label}"] = best.iloc[0] if len(best) else None
-        row["qualifying_gpus"] = len(ok)
+        row["qualifying_configurations"] = len(ok)
         rows.append(row)
     return pd.DataFrame(rows).set_index("workload").astype(object).where(lambda f: f.notna(), None)
 
@@ -217,9 +239,9 @@ def recommend_caption(p) -> str:
     counts = t["best_to_own"].value_counts()
     parts = [f"{g} ({n})" for g, n in counts.items()]
     none = int(t["best_to_own"].isna().sum())
-    tail = f"; {none} workload(s) fit no single GPU" if none else ""
+    tail = f"; {none} workload(s) fit no configuration" if none else ""
     return (
-        f"Cheapest single GPU to own that fits and gives every sequence at least {p.min_user_tokens_per_s:g} tokens/s: "
+        f"Cheapest configuration to own that fits and gives every sequence at least {p.min_user_tokens_per_s:g} tokens/s: "
         + (", ".join(parts) if parts else "none")
         + tail
         + "."

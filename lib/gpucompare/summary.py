@@ -102,7 +102,7 @@ def wrong_claims_table() -> pd.DataFrame:
 
 
 def recommendation_table(p) -> pd.DataFrame:
-    """Per workload: the cheaper chosen GPU to own, and the cheapest qualifying GPU in the whole catalog."""
+    """Per workload: the cheaper chosen GPU to own, and the cheapest qualifying configuration of the whole catalog."""
     w = tco.winners_table(p)[["cheapest_own", "usd_per_mtok_own", "fits_on"]]
     r = decide.recommend_table(p)[["best_to_own", "usd_per_mtok_own", "best_to_rent"]]
     r = r.rename(
@@ -118,7 +118,8 @@ def recommendation_table(p) -> pd.DataFrame:
 def recommendation_caption(p) -> str:
     """One sentence: how often the cheapest catalog GPU is one of the chosen ones."""
     t = recommendation_table(p)
-    chosen = int(t["catalog_best_to_own"].isin(p.gpus).sum())
+    # A configuration reads "gpu" or "N x gpu": its GPU type is the last word.
+    chosen = sum(str(c).split()[-1] in p.gpus for c in t["catalog_best_to_own"].dropna())
     return f"For {chosen} of {len(t)} workloads the cheapest GPU in the whole catalog is one of the chosen ones ({', '.join(p.gpus)})."
 
 

@@ -201,6 +201,51 @@ def decode_tokens_per_s(
     return decode_step(p, model_id, weights, kv, batch, context_tokens, gpu_id)["tokens_per_s"]
 
 
+def decode_tokens_per_s_tp(
+    p, model_id: str, weights: str, kv: str, batch: int, context_tokens: int, gpu_id: str, tp: int
+) -> float | None:
+    """Decode tokens/s of ``batch`` sequences on a Megatron-style tensor-parallel group of ``tp``
+    GPUs: each GPU reads 1/tp of the weights and its share of the KV cache and does 1/tp of the
+    FLOPs (the single-GPU roofline above), and every layer adds two all-reduces of the batch's
+    activations (batch x hidden x 2 bytes) over the GPUs' link (``interconnect.gpu_allreduce_time_us``).
+    None when ``tp`` is not a valid degree for the model or node, or the batch does not fit."""
+    if tp == 1:
+        return decode_tokens_per_s(p, model_id, weights, kv, batch, context_tokens, gpu_id)
+    from gpucompare import interconnect  # imported here: interconnect reads the memory module too
+
+    batch = _positive_int("batch", batch)
+    context_tokens = _positive_int("context_tokens", context_tokens)
+    model, gpu = catalog.get_model(model_id), catalog.get_gpu(gpu_id)
+    if tp not in memory.valid_tp_degrees(model) or tp > interconnect.max_gpus_per_node(gpu_id):
+        return None
+    ov = memory.Overheads.from_params(p)
+    usable = memory.usable_bytes(gpu, ov.gpu_memory_utilization, ov.activation_reserve_gib)
+    if memory.per_gpu_bytes(model, weights, kv, batch, context_tokens, tp) > usable:
+        return None
+    w_read = float(weights_read_bytes(model, weights, batch)) / tp
+    kv_read = memory.kv_cache_bytes(model, kv, batch, context_tokens) * memory.kv_shard_fraction(
+        model, tp
+    )
+    flops_ = (
+        batch
+        * (
+            2 * active_matmul_parameters(model)
+            + attention_flops_per_context_token(model) * context_tokens
+        )
+        / tp
+    )
+    bw, fl = _ceilings(p, gpu_id, weights)
+    step_s = max((w_read + kv_read) / bw, flops_ / fl) + p.decode_step_overhead_ms / 1e3
+    message = interconnect.activation_allreduce_bytes(model, batch, 1)
+    comm_s = (
+        model.num_hidden_layers
+        * interconnect.ALLREDUCES_PER_LAYER
+        * interconnect.gpu_allreduce_time_us(p, gpu_id, tp, message)
+        / units.US_PER_S
+    )
+    return batch / (step_s + comm_s)
+
+
 def bandwidth_bound_tokens_per_s(
     p, model_id: str, weights: str, kv: str, batch: int, context_tokens: int, gpu_id: str
 ) -> float:
