@@ -43,14 +43,19 @@ def new(
 
 
 def new_row(
-    title: str, panel_titles: list[str], xlabel: str, ylabel: str, panel_in: float = 4.2
+    title: str,
+    panel_titles: list[str],
+    xlabel: str,
+    ylabel: str,
+    panel_in: float = 4.2,
+    sharey: bool = True,
 ) -> tuple[Figure, list[Axes]]:
-    """A figure with one row of panels sharing the y axis, each with its own title."""
+    """A figure with one row of panels (sharing the y axis unless ``sharey`` is False), each with its own title."""
     if not (title and xlabel and ylabel):
         raise ValueError("every figure needs a title and axis labels with units")
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(panel_in * len(panel_titles), 4.4), layout="constrained")
-        axes = list(fig.subplots(1, len(panel_titles), sharey=True, squeeze=False)[0])
+        axes = list(fig.subplots(1, len(panel_titles), sharey=sharey, squeeze=False)[0])
         fig.suptitle(title, fontweight="bold")
         for ax, panel in zip(axes, panel_titles, strict=True):
             ax.set_title(panel, fontsize=10)

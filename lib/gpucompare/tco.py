@@ -846,3 +846,49 @@ def _cmd_cost(args) -> int:
             f"(renting: ${r['usd_per_million_tokens_rent']:.3f})"
         )
     return 0
+
+
+def cheaper_heatmap_figure(p):
+    """Two heatmaps of the cheaper GPU to own: per model and batch, and per reference-GPU price
+    and utilization (first workload); grey where none of the chosen GPUs fits."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from gpucompare.figures import colour, new_row
+
+    grids = [
+        (cheaper_by_batch_and_model(p), "batch (sequences)", "model"),
+        (cheaper_by_price_and_utilization(p), "utilization", f"{p.gpus[0]} price"),
+    ]
+    fig, axes = new_row(
+        "Cheaper GPU to own",
+        [
+            f"by model and batch ({p.workloads[0].weights})",
+            f"by price and utilization ({p.workloads[0].name})",
+        ],
+        "see panel",
+        "see panel",
+        panel_in=5.2,
+        sharey=False,
+    )
+    cmap = ListedColormap(["#dddddd"] + [colour(i) for i in range(len(p.gpus))])
+    for ax, (grid, xlabel, ylabel) in zip(axes, grids, strict=True):
+        codes = np.array(
+            [[0 if v is None else p.gpus.index(v) + 1 for v in row] for row in grid.to_numpy()]
+        )
+        ax.imshow(codes, cmap=cmap, vmin=0, vmax=len(p.gpus), aspect="auto")
+        ax.set_xticks(
+            range(grid.shape[1]),
+            [str(c).split(" ", 1)[-1] for c in grid.columns],
+            rotation=30,
+            ha="right",
+        )
+        ax.set_yticks(range(grid.shape[0]), [str(i).split(" (")[0] for i in grid.index])
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+    handles = [Patch(color=colour(i), label=g) for i, g in enumerate(p.gpus)] + [
+        Patch(color="#dddddd", label="none fits")
+    ]
+    axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
+    return fig
