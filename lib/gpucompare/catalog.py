@@ -380,6 +380,16 @@ def model_frame(ids: list[str] | None = None) -> pd.DataFrame:
     return frame
 
 
+def sources_frame(sources: dict[str, Source], ids=None, **columns: str) -> pd.DataFrame:
+    """One row per source id (sorted; all of ``sources`` unless ``ids`` are given) with the source's
+    fields except its note; ``columns`` adds constant columns (e.g. the file) after the id."""
+    chosen = sorted(sources if ids is None else ids)
+    rows = [
+        {"source": sid, **columns, **sources[sid].model_dump(exclude={"note"})} for sid in chosen
+    ]
+    return pd.DataFrame(rows).set_index("source")
+
+
 def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
     """The sources cited by the given GPUs' figures, one row per source (sorted by id)."""
     cat = gpu_catalog()
@@ -387,21 +397,14 @@ def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
     for g in (get_gpu(i) for i in ids):
         used |= {getattr(g.specs, k).source for k in GpuSpecs.model_fields}
         used |= {m.source for m in g.mig_profiles} | {g.price.source}
-    rows = [
-        {"source": sid, **cat.sources[sid].model_dump(exclude={"note"})} for sid in sorted(used)
-    ]
-    return pd.DataFrame(rows).set_index("source")
+    return sources_frame(cat.sources, used)
 
 
 def model_sources_frame() -> pd.DataFrame:
     """The sources of the model catalog and of the number formats, one row per source."""
-    rows = []
-    for file, sources in (
-        ("models.yaml", model_catalog().sources),
-        ("precisions.yaml", precision_catalog().sources),
-    ):
-        rows += [
-            {"source": sid, "file": file, **src.model_dump(exclude={"note"})}
-            for sid, src in sorted(sources.items())
+    return pd.concat(
+        [
+            sources_frame(model_catalog().sources, file="models.yaml"),
+            sources_frame(precision_catalog().sources, file="precisions.yaml"),
         ]
-    return pd.DataFrame(rows).set_index("source")
+    )

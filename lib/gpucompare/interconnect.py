@@ -1064,9 +1064,8 @@ def sources_frame() -> pd.DataFrame:
     """Every source of data/interconnect.yaml (its own table, then the data/gpus.yaml sources its figures
     cite), one row per source (sorted by id)."""
     cat = interconnect_catalog()
-    used = sorted(set(cat.sources) | {sid for _, sid in cat.source_ids()})
-    rows = [{"source": sid, **source(sid).model_dump(exclude={"note"})} for sid in used]
-    return pd.DataFrame(rows).set_index("source")
+    used = set(cat.sources) | {sid for _, sid in cat.source_ids()}
+    return catalog.sources_frame({**catalog.gpu_catalog().sources, **cat.sources}, used)
 
 
 # --- Claims audit -----------------------------------------------------------------------------

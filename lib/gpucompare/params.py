@@ -319,13 +319,6 @@ class Params(_Strict):
             raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
         return v
 
-    @field_validator("cloud_usd_per_gpu_hour")
-    @classmethod
-    def _known_cloud_keys(cls, v: dict[str, float]) -> dict[str, float]:
-        for gpu_id in v:
-            _check_gpu_id(gpu_id)
-        return v
-
     @field_validator("gpus")
     @classmethod
     def _known_gpus(cls, v: list[str]) -> list[str]:
@@ -335,9 +328,9 @@ class Params(_Strict):
             raise ValueError(f"duplicate GPU ids in {v}")
         return v
 
-    @field_validator("price_usd")
+    @field_validator("price_usd", "cloud_usd_per_gpu_hour")
     @classmethod
-    def _known_price_keys(cls, v: dict[str, float]) -> dict[str, float]:
+    def _known_gpu_keys(cls, v: dict[str, float]) -> dict[str, float]:
         for gpu_id in v:
             _check_gpu_id(gpu_id)
         return v

@@ -1227,8 +1227,4 @@ def claims_caption() -> str:
 
 def sources_frame() -> pd.DataFrame:
     """The sources of ``data/reliability.yaml``, one row per source (sorted by id)."""
-    rows = [
-        {"source": sid, **src.model_dump(exclude={"note"})}
-        for sid, src in sorted(data().sources.items())
-    ]
-    return pd.DataFrame(rows).set_index("source")
+    return catalog.sources_frame(data().sources)

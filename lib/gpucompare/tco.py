@@ -749,11 +749,7 @@ def article_audit_caption() -> str:
 
 def sources_frame() -> pd.DataFrame:
     """The cloud-price sources, one row per source."""
-    rows = [
-        {"source": sid, **src.model_dump(exclude={"note"})}
-        for sid, src in sorted(cloud_prices().sources.items())
-    ]
-    return pd.DataFrame(rows).set_index("source")
+    return catalog.sources_frame(cloud_prices().sources)
 
 
 # --- CLI: gpucompare cost ------------------------------------------------------------------------
