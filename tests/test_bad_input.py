@@ -24,6 +24,7 @@ from gpucompare import paths
 
 ROOT = paths.repo_root()
 MARKER = "previous report, must survive\n"
+REPORT_MANIFEST = '{"generator": "gpucompare", "kind": "report"}\n'
 #: A failure before any notebook runs takes about a second; a single notebook takes longer than this.
 FAST_S = 30.0
 
@@ -203,6 +204,8 @@ def _run(name: str, case: Case, tmp: Path) -> dict:
     reports = tmp / "reports"
     (reports / "latest").mkdir(parents=True)
     (reports / "latest" / "index.html").write_text(MARKER, encoding="utf-8")
+    # A report gpucompare wrote (its manifest carries the marker), so the build may replace it.
+    (reports / "latest" / "manifest.json").write_text(REPORT_MANIFEST, encoding="utf-8")
     args = [a.replace("{tmp}", str(tmp)) for a in case.args]
     if case.report:
         args = ["report", "--out", str(reports / "latest"), *args]
@@ -239,7 +242,7 @@ def test_bad_input_exits_2_with_one_clear_message_and_touches_nothing(results, n
     # The previous report is untouched and nothing else was written beside it.
     reports = out["reports"]
     assert sorted(p.name for p in reports.iterdir()) == ["latest"]
-    assert sorted(p.name for p in (reports / "latest").iterdir()) == ["index.html"]
+    assert sorted(p.name for p in (reports / "latest").iterdir()) == ["index.html", "manifest.json"]
     assert (reports / "latest" / "index.html").read_text(encoding="utf-8") == MARKER
     assert not res.stdout.strip() or not case.report
 
@@ -267,3 +270,342 @@ def test_every_category_of_the_catalogue_is_covered():
     ):
         assert needed in names
     assert sum(not c.report for c in CASES.values()) >= 5
+
+
+# --- Bounded inputs: special files, alias bombs, deep nesting, overflowing numbers ----------------
+#
+# Each case runs in a fresh interpreter (:data:`_BOUNDED_WRAPPER`) that imports the CLI first and then
+# measures the command alone: its wall time and how far it raises the process's peak memory
+# (``ru_maxrss``). The wrapper also caps the address space 1 GB above what the imports took, so that a
+# regression (an alias bomb costs 3 GB and 30 s without the bounds) fails fast instead of exhausting
+# the machine. ``report`` cases write to a folder that does not exist and must not exist afterwards.
+
+#: The command must refuse within this many seconds (its imports not counted) ...
+BOUNDED_S = 2.0
+#: ... raising the process's peak memory by less than this (MB).
+BOUNDED_MB = 200
+
+_BOUNDED_WRAPPER = r"""
+import json, resource, sys, time
+from gpucompare import cli, memory, params, tco  # imports first: the bounds are on the command
+try:  # a regression must fail with MemoryError, not take the machine's memory
+    vm = next(l for l in open("/proc/self/status") if l.startswith("VmSize:"))
+    cap = int(vm.split()[1]) * 1024 + 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+except (OSError, StopIteration, ValueError):
+    pass
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+try:
+    rc = cli.main(sys.argv[2:])
+except SystemExit as exc:  # argparse's usage errors
+    rc = exc.code
+seconds = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": rc, "seconds": seconds, "peak_rise_mb": (after - before) / 1024}, f)
+sys.exit(rc if isinstance(rc, int) else 1)
+"""
+
+
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs" params file: 9**levels strings from about 50 bytes per level."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join([*lines, f"pue: *a{levels - 1}"]) + "\n"
+
+
+_BOMB_VALUE = (
+    "[&a [1,1,1,1,1,1,1,1,1], "
+    + ", ".join(
+        f"&{n} [{', '.join([f'*{p}'] * 9)}]" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "]"
+)
+
+
+@dataclass
+class Bounded:
+    """One bad input of the bounded-inputs catalogue."""
+
+    args: list[str]
+    patterns: list[str]
+    files: dict[str, bytes] = field(default_factory=dict)  # written to {in}/NAME
+    special: str | None = None  # "fifo" or "dir": {in}/NAME is made as that
+
+
+_MEM = ["memory", "--model", "llama-2-7b"]
+_REPORT = ["report", "--out", "{out}"]
+_COST = ["cost", "--gpu", "h100-sxm", "--model", "llama-2-7b", "--json"]
+
+BOUNDED: dict[str, Bounded] = {
+    "alias-bomb-9-levels-memory": Bounded(
+        [*_MEM, "--params", "{in}/bomb.yaml"],
+        [r"bomb\.yaml: holds more than 100,000 values once its aliases are expanded"],
+        files={"bomb.yaml": _alias_bomb(9).encode()},
+    ),
+    "alias-bomb-9-levels-report": Bounded(
+        [*_REPORT, "--params", "{in}/bomb.yaml"],
+        [r"bomb\.yaml: holds more than 100,000 values once its aliases are expanded"],
+        files={"bomb.yaml": _alias_bomb(9).encode()},
+    ),
+    "alias-bomb-10-levels-memory": Bounded(
+        [*_MEM, "--params", "{in}/bomb.yaml"],
+        [r"bomb\.yaml: holds more than 100,000 values once its aliases are expanded"],
+        files={"bomb.yaml": _alias_bomb(10).encode()},
+    ),
+    "alias-bomb-10-levels-report": Bounded(
+        [*_REPORT, "--params", "{in}/bomb.yaml"],
+        [r"bomb\.yaml: holds more than 100,000 values once its aliases are expanded"],
+        files={"bomb.yaml": _alias_bomb(10).encode()},
+    ),
+    "alias-cycle": Bounded(
+        [*_REPORT, "--params", "{in}/cycle.yaml"],
+        [r"cycle\.yaml: an alias refers to a list or mapping that contains it"],
+        files={"cycle.yaml": b"a: &a [1, *a]\npue: *a\n"},
+    ),
+    "params-dev-zero": Bounded(
+        [*_REPORT, "--params", "/dev/zero"],
+        [r"/dev/zero: a device, not a regular file"],
+    ),
+    "params-fifo": Bounded(
+        [*_REPORT, "--params", "{in}/fifo.yaml"],
+        [r"fifo\.yaml: a named pipe \(FIFO\), not a regular file"],
+        special="fifo",
+    ),
+    "params-fifo-memory": Bounded(
+        [*_MEM, "--params", "{in}/fifo.yaml"],
+        [r"fifo\.yaml: a named pipe \(FIFO\), not a regular file"],
+        special="fifo",
+    ),
+    "params-directory": Bounded(
+        [*_REPORT, "--params", "{in}/folder.yaml"],
+        [r"folder\.yaml: a directory, not a regular file"],
+        special="dir",
+    ),
+    "params-binary": Bounded(
+        [*_REPORT, "--params", "{in}/binary.yaml"],
+        [r"binary\.yaml: a binary file \(NUL byte at offset 0\)"],
+        files={"binary.yaml": bytes(range(0, 128)) * 8},
+    ),
+    "params-not-utf8": Bounded(
+        [*_REPORT, "--params", "{in}/latin1.yaml"],
+        [r"latin1\.yaml: not UTF-8 text \(byte 0xe9 at offset 10\)"],
+        files={"latin1.yaml": "title: Caf\u00e9 report\n".encode("latin-1")},
+    ),
+    "params-over-1mb": Bounded(
+        [*_REPORT, "--params", "{in}/big.yaml"],
+        [r"big\.yaml: 1,000,001 bytes, over the 1,000,000-byte limit of an input file \(1 MB\)"],
+        files={"big.yaml": b"#" * 999_999 + b"\n\n"},
+    ),
+    "params-nested-too-deep": Bounded(
+        [*_REPORT, "--params", "{in}/deep.yaml"],
+        [r"deep\.yaml: lists and mappings nested more than 32 levels deep"],
+        files={"deep.yaml": b"pue: " + b"[" * 100 + b"]" * 100 + b"\n"},
+    ),
+    "params-integer-of-5000-digits": Bounded(
+        [*_REPORT, "--params", "{in}/digits.yaml"],
+        [r"digits\.yaml: malformed YAML: Exceeds the limit \(4300 digits\)"],
+        files={"digits.yaml": b"mc_seed: 1" + b"0" * 5000 + b"\n"},
+    ),
+    "set-key-10000-dots": Bounded(
+        [*_REPORT, "--set", ".".join(["a"] * 10_000) + "=1"],
+        [r"--set a\.a\.a.* \.\.\.: 10000 dotted parts, more than the 32 levels"],
+    ),
+    "set-value-60000-deep": Bounded(
+        [*_REPORT, "--set", "pue=" + "[" * 60_000 + "]" * 60_000],
+        [r"--set pue: .*malformed YAML: (exceeded maximum nesting depth|nested too deeply)"],
+    ),
+    "set-value-40-deep": Bounded(
+        [*_MEM, "--set", "price_usd.h100-sxm=" + "[" * 40 + "]" * 40],
+        [r"--set price_usd\.h100-sxm: lists and mappings nested more than 32 levels deep"],
+    ),
+    "set-key-plus-value-too-deep": Bounded(
+        [*_MEM, "--set", ".".join(["a"] * 20) + "=" + "[" * 20 + "]" * 20],
+        [r"--set a\.a.*: lists and mappings nested more than 32 levels deep"],
+    ),
+    "set-value-alias-bomb": Bounded(
+        [*_MEM, "--set", "pue=" + _BOMB_VALUE],
+        [r"--set pue: holds more than 100,000 values once its aliases are expanded"],
+    ),
+    "batch-1e309": Bounded(
+        [*_MEM, "--batch", "1e309"],
+        [r"argument --batch: expected a positive integer, got '1e309'"],
+    ),
+    "batch-inf": Bounded(
+        [*_MEM, "--batch", "inf"], [r"argument --batch: expected a positive integer, got 'inf'"]
+    ),
+    "context-nan": Bounded(
+        [*_MEM, "--context", "nan"],
+        [r"argument --context: expected a positive integer, got 'nan'"],
+    ),
+    "batch-above-its-bound": Bounded(
+        [*_MEM, "--batch", "1000001"],
+        [r"argument --batch: must be at most 1,000,000 .*got 1000001"],
+    ),
+    "context-of-5000-digits": Bounded(
+        [*_MEM, "--context", "9" * 5000],
+        [r"argument --context: must be at most 10,000,000 .*got 9999"],
+    ),
+    "cost-batch-huge": Bounded(
+        [*_COST, "--batch", "1" + "0" * 30],
+        [r"argument --batch: must be at most 10,000,000"],
+    ),
+    "jobs-huge": Bounded(
+        [*_REPORT, "--jobs", "99999999999"], [r"argument --jobs: must be at most 10,000,000"]
+    ),
+    "set-electricity-1e309": Bounded(
+        [*_REPORT, "--set", "electricity_usd_per_kwh=1e309"],
+        [r"electricity_usd_per_kwh: Input should be a finite number"],
+    ),
+    "set-electricity-1.0e+309": Bounded(
+        [*_COST, "--set", "electricity_usd_per_kwh=1.0e+309"],
+        [r"electricity_usd_per_kwh: Input should be a finite number \(got inf\)"],
+    ),
+    "set-electricity-inf": Bounded(
+        [*_COST, "--set", "electricity_usd_per_kwh=.inf"],
+        [r"electricity_usd_per_kwh: Input should be a finite number \(got inf\)"],
+    ),
+    "set-electricity-nan": Bounded(
+        [*_COST, "--set", "electricity_usd_per_kwh=.nan"],
+        [r"electricity_usd_per_kwh: Input should be a finite number \(got nan\)"],
+    ),
+    "set-integer-above-its-bound": Bounded(
+        [*_MEM, "--set", "training_gpus=1000001"],
+        [r"training_gpus: Input should be less than or equal to 1000000 \(got 1000001\)"],
+    ),
+    "set-context-above-its-bound": Bounded(
+        [*_REPORT, "--set", "workloads.0.context_tokens=10000001"],
+        [r"workloads\[0\]\.context_tokens: Input should be less than or equal to 10000000"],
+    ),
+    "json-electricity-that-overflowed-to-infinity": Bounded(
+        [*_COST, "--set", "electricity_usd_per_kwh=1.0e+308"],
+        [r"electricity_usd_per_kwh: Input should be less than or equal to 100"],
+    ),
+    "json-cloud-price-that-overflowed-to-infinity": Bounded(
+        [*_COST, "--set", "cloud_usd_per_gpu_hour.h100-sxm=1.0e+308"],
+        [r"cloud_usd_per_gpu_hour\.h100-sxm: Input should be less than or equal to 10000"],
+    ),
+    "json-reserve-that-overflowed": Bounded(
+        [*_MEM, "--json", "--set", "activation_reserve_gib=1.0e+300"],
+        [r"activation_reserve_gib: Input should be less than or equal to 10000"],
+    ),
+}
+
+
+def _run_bounded(case: Bounded, tmp: Path) -> dict:
+    import json
+
+    inputs = tmp / "in"
+    inputs.mkdir(parents=True)
+    for name, content in case.files.items():
+        (inputs / name).write_bytes(content)
+    if case.special == "fifo":
+        os.mkfifo(inputs / "fifo.yaml")
+    elif case.special == "dir":
+        (inputs / "folder.yaml").mkdir()
+    args = [a.replace("{in}", str(inputs)).replace("{out}", str(tmp / "out")) for a in case.args]
+    env = {k: v for k, v in os.environ.items() if k != paths.DATA_DIR_ENV}
+    env[paths.CACHE_DIR_ENV] = str(tmp / "cache")
+    stats = tmp / "stats.json"
+    try:
+        res = subprocess.run(
+            [sys.executable, "-c", _BOUNDED_WRAPPER, str(stats), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:  # e.g. a FIFO opened for reading blocks forever
+        return {"timeout": True, "tmp": tmp}
+    out = json.loads(stats.read_text()) if stats.exists() else {}
+    stats.unlink(missing_ok=True)
+    return {"timeout": False, "res": res, "tmp": tmp, **out}
+
+
+@pytest.fixture(scope="module")
+def bounded_results(tmp_path_factory) -> dict[str, dict]:
+    base = tmp_path_factory.mktemp("bounded")
+    with ThreadPoolExecutor(max_workers=min(4, max(2, os.cpu_count() or 1))) as pool:
+        futures = {n: pool.submit(_run_bounded, c, base / n) for n, c in BOUNDED.items()}
+    return {n: f.result() for n, f in futures.items()}
+
+
+@pytest.mark.parametrize("name", list(BOUNDED))
+def test_bounded_input_exits_2_fast_in_little_memory_and_writes_nothing(bounded_results, name):
+    case, out = BOUNDED[name], bounded_results[name]
+    assert not out["timeout"], "the command did not return (a FIFO opened for reading blocks)"
+    res = out["res"]
+    assert res.returncode == 2, f"exit {res.returncode}\n{res.stdout[:2000]}\n{res.stderr[-3000:]}"
+    assert res.stderr.startswith("gpucompare: error: "), res.stderr[:2000]
+    assert res.stderr.count("gpucompare: error:") == 1 and "Traceback" not in res.stderr
+    assert len(res.stderr) < 2000, "the message quotes no huge value"
+    for pattern in case.patterns:
+        assert re.search(pattern, res.stderr), f"{pattern!r} not in:\n{res.stderr}"
+    assert not res.stdout.strip(), "nothing on stdout: no partial output, no Infinity/NaN"
+    assert out["seconds"] < BOUNDED_S, f"took {out['seconds']:.1f} s"
+    assert out["peak_rise_mb"] < BOUNDED_MB, f"peak memory rose by {out['peak_rise_mb']:.0f} MB"
+    # Nothing was written: no --out folder, no cache, no temporary folder beside them.
+    assert sorted(p.name for p in out["tmp"].iterdir()) == ["in"]
+
+
+def _strict_json(text: str):
+    """``json.loads`` that refuses ``Infinity``, ``-Infinity`` and ``NaN`` (not JSON)."""
+    import json
+
+    def refuse(name: str):
+        raise ValueError(f"{name} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [*_MEM, "--json", "--batch", "1000000", "--context", "10000000"],
+        [*_COST, "--batch", "10000000", "--context", "10000000"],
+        [
+            *_COST,
+            "--set",
+            "price_usd.h100-sxm=10000000",
+            "--set",
+            "electricity_usd_per_kwh=100",
+            "--set",
+            "host_usd_per_gpu.datacenter=10000000",
+            "--set",
+            "cloud_usd_per_gpu_hour.h100-sxm=10000",
+            "--set",
+            "years=20",
+            "--set",
+            "pue=3",
+        ],
+        [*_COST, "--set", "activation_reserve_gib=10000", "--set", "min_user_tokens_per_s=1e6"],
+    ],
+    ids=[
+        "memory-largest-batch-and-context",
+        "cost-largest-ints",
+        "cost-largest-prices",
+        "cost-rest",
+    ],
+)
+def test_json_output_at_the_bounds_is_strict_json(run_cli, args):
+    """At the largest values the bounds allow, every number of --json output is finite."""
+    res = run_cli(*args)
+    assert res.returncode == 0, res.stderr
+    _strict_json(res.stdout)
+
+
+def test_json_output_refuses_non_finite_numbers():
+    """The safety net: a non-finite result is one InputError naming its key, never invalid JSON."""
+    from gpucompare import jsonout
+    from gpucompare.errors import InputError
+
+    assert _strict_json(jsonout.dumps({"a": [1.0, 2]})) == {"a": [1.0, 2]}
+    for bad, key in (
+        ({"gpus": [{"tco_usd": 1.0}, {"tco_usd": float("inf")}]}, r"gpus\[1\]\.tco_usd"),
+        ([float("nan")], r"\[0\]"),
+        (float("-inf"), r"\(top level\)"),
+    ):
+        with pytest.raises(InputError, match=rf"--json: result {key} is .*not a finite number"):
+            jsonout.dumps(bad)

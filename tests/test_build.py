@@ -37,8 +37,9 @@ def test_report_files(report):
         for t in s["tables"]:
             assert (out / t).is_file()
     assert any(t.endswith("spec_table.csv") for s in manifest["sections"] for t in s["tables"])
-    # Nothing left behind next to the report.
-    assert sorted(p.name for p in out.parent.iterdir()) == [".gpucompare-cache", "latest"]
+    # Nothing left behind next to the report: the cache has its own home.
+    assert sorted(p.name for p in out.parent.iterdir()) == ["latest"]
+    assert json.loads((out / "manifest.json").read_text())["generator"] == "gpucompare"
 
 
 def test_index_links_sections_and_marks_non_defaults(report):
@@ -105,9 +106,9 @@ def test_failed_build_keeps_previous_report(report, tmp_path):
     assert (out / "index.html").read_text() == before
     kept = out.with_name("latest.failed") / "09_broken.ipynb"
     assert kept.is_file() and "boom in cell two" in kept.read_text()
-    # No temporary folders left behind (the section cache is meant to stay).
+    # No temporary folders left behind.
     leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".")]
-    assert leftovers == [".gpucompare-cache"]
+    assert leftovers == []
     shutil.rmtree(out.with_name("latest.failed"))
 
 

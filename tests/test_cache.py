@@ -67,7 +67,32 @@ def test_store_replaces_older_entries_atomically(tmp_path):
     store.put("01_specs", "k2", nb)
     assert store.get("01_specs", "k1") is None
     assert store.get("01_specs", "k2").read_text() == "{}"
-    assert [p.name for p in (tmp_path / "c" / "01_specs").iterdir()] == ["k2.ipynb"]
+    assert sorted(p.name for p in (tmp_path / "c" / "01_specs").iterdir()) == [
+        "k2.ipynb",
+        "k2.sha256",
+    ]
+
+
+def test_a_truncated_entry_is_removed_and_reported(tmp_path):
+    store = cache.Store(tmp_path / "c")
+    nb = tmp_path / "x.ipynb"
+    nb.write_text('{"cells": [], "metadata": {}}')
+    store.put("01_specs", "k1", nb)
+    entry = store.path("01_specs", "k1")
+    entry.write_bytes(entry.read_bytes()[:10])  # a disk that filled up, a killed copy
+    assert store.get("01_specs", "k1") is None
+    assert store.discarded == ["01_specs"]
+    assert list((tmp_path / "c" / "01_specs").iterdir()) == []
+
+
+def test_an_entry_without_its_hash_is_not_trusted(tmp_path):
+    store = cache.Store(tmp_path / "c")
+    nb = tmp_path / "x.ipynb"
+    nb.write_text("{}")
+    store.put("01_specs", "k1", nb)
+    (tmp_path / "c" / "01_specs" / "k1.sha256").unlink()
+    assert store.get("01_specs", "k1") is None
+    assert store.discarded == ["01_specs"]
 
 
 def test_build_key_depends_on_pdf_and_title():

@@ -84,16 +84,16 @@ def test_tensor_tflops_against_sms_rate_and_clock(tmp_path, monkeypatch):
 
 
 def test_tensor_tflops_without_stated_clock_must_fit_between_base_and_boost(tmp_path, monkeypatch):
-    # H200 states no peak clock: 1,200 TFLOPS would need 1.2e15 / (132 x 2048 x 2) = 2,219 MHz,
-    # above its 1,980 MHz boost clock.
+    # L40S states no peak clock: 500 TFLOPS would need 5e14 / (142 SMs x 512 FMA/clock x 2) =
+    # 3,439 MHz, above its 2,520 MHz boost clock.
     broken_copy(
         tmp_path,
         monkeypatch,
         "gpus.yaml",
-        lambda raw: gpu(raw, "h200-sxm")["specs"]["fp16_tensor_fp32acc_tflops"].update(value=1200),
+        lambda raw: gpu(raw, "l40s")["specs"]["fp16_tensor_fp32acc_tflops"].update(value=500),
     )
     assert re.search(
-        r"h200-sxm\.specs\.fp16_tensor_fp32acc_tflops: 1200 needs a clock of 2219 MHz.*boost 1980",
+        r"l40s\.specs\.fp16_tensor_fp32acc_tflops: 500 needs a clock of 3439 MHz.*boost 2520",
         problems_text(),
     )
 

@@ -173,6 +173,43 @@ def test_rollback_factor_closed_form():
     )
 
 
+def test_rollback_factor_never_overflows():
+    # Near and past the float limit (exp(709.78)): computed in logs, then infinite, never OverflowError.
+    for x in (699.0, 700.0, 701.0):  # both sides of the switch to logs agree
+        assert reliability.rollback_overhead_factor(x, 1.0) == pytest.approx(
+            math.exp(x - math.log(x)), rel=1e-9
+        )
+    assert reliability.rollback_overhead_factor(715.0, 1.0) == pytest.approx(
+        math.exp(715 - math.log(715)), rel=1e-9
+    )
+    assert reliability.rollback_overhead_factor(1e6, 1.0) == math.inf
+    assert reliability.wasted_gpu_hours(500_000, 2160.0, 1e3, 1.0) == math.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(0.0, 1e9))
+def test_rollback_factor_grows_and_stays_at_least_one(x):
+    f = reliability.rollback_overhead_factor(x, 1.0)
+    assert f >= 1.0
+    assert reliability.rollback_overhead_factor(x * 1.5 + 1e-3, 1.0) >= f
+
+
+def test_training_run_that_never_finishes(p):
+    """Rollbacks faster than checkpoints: infinite waste and a caption that says so."""
+    q = params.make(
+        checkpoint_interval_hours=1000.0
+    )  # about 1,500 rollbacks per interval on a 4090
+    t = reliability.training_table(q)
+    assert math.isinf(t.loc["rtx-4090", "wasted_gpu_hours"])
+    assert t["p_at_least_one_silent"].between(0, 1).all()
+    assert "never finishes" in reliability.training_caption(q)
+
+
+def test_probability_caption_without_errors():
+    q = params.make(dram_errors_per_gb_year=0.0)
+    assert "no silent error" in reliability.probability_caption(q)
+
+
 @settings(max_examples=60, deadline=None)
 @given(rate=st.floats(0.0, 5.0), tau=st.floats(0.01, 24.0))
 def test_rollback_waste_grows_with_interval(rate, tau):

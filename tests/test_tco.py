@@ -136,6 +136,52 @@ def test_monte_carlo_median_matches_deterministic_cost_at_the_centre(p):
     assert np.allclose(costs[:, 0, 0], expected)
 
 
+def _with_first_workload(p, **changes):
+    data = p.model_dump()
+    data["workloads"][0].update(changes)
+    return params.make(**data)
+
+
+def test_workload_that_fits_no_chosen_gpu_has_no_cost_anywhere(p):
+    """Llama-2-70B at fp16 fits neither one H100 nor one RTX 4090: every table says so, none raises."""
+    q = _with_first_workload(p, model="llama-2-70b", weights="fp16")
+    s = tco.sensitivity_table(q)
+    assert list(s.index.get_level_values("input")) == [tco.DOES_NOT_FIT] * 2
+    assert s["usd_per_mtok_base"].isna().all()
+    assert tco.sensitivity_caption(q).endswith(f"rtx-4090: {tco.DOES_NOT_FIT}.")
+    assert tco.tornado_figure(q) is not None
+    name = q.workloads[0].name
+    assert tco.cost_table(q).xs(name, level="workload")["usd_per_mtok_own"].isna().all()
+    assert tco.winners_table(q).loc[name, "cheapest_own"] is None
+    assert set(tco.cheaper_by_price_and_utilization(q).stack(future_stack=True)) == {None}
+    be = tco.break_even_table(q).xs(name, level="workload")
+    assert be.drop(columns="reference").isna().all().all()
+
+
+def test_one_gpu_has_no_break_even(p):
+    q = params.make(**{**p.model_dump(), "gpus": ["h100-sxm"]})
+    t = tco.break_even_table(q)
+    assert t.empty and list(t.index.names) == ["workload", "versus"]
+    assert "no other GPU" in tco.break_even_caption(q)
+
+
+def test_sensitivity_cases_are_not_revalidated_as_parameters(p):
+    """The sensitivity moves electricity to its range's ceiling and computes the cost directly."""
+    high = params.MAX_USD_PER_KWH
+    q = params.make(**{**p.model_dump(), "mc_electricity_range_usd_per_kwh": [0.1, high]})
+    row = tco.sensitivity_table(q).loc[("h100-sxm", "electricity price")]
+    assert row["usd_per_mtok_high_input"] > row["usd_per_mtok_base"]
+
+
+def test_sensitivity_equals_the_cost_formula_with_one_input_moved(p):
+    s = tco.sensitivity_table(p).loc[("h100-sxm", "GPU price")]
+    q = params.make(**{**p.model_dump(), "price_usd": {**p.price_usd, "h100-sxm": 30000 * 1.2}})
+    tps = tco.cost_table(p).loc[(p.workloads[0].name, "h100-sxm"), "tokens_per_s"]
+    assert s["usd_per_mtok_high_input"] == tco.usd_per_million_tokens(
+        tco.tco_usd(q, "h100-sxm"), tps, q.utilization, q.years
+    )
+
+
 def test_cli_cost_json_hand_calculation(run_cli):
     import json
 

@@ -37,7 +37,7 @@ import jinja2
 import nbformat
 import yaml
 
-from gpucompare import __version__, cache, params, paths, progress
+from gpucompare import __version__, cache, checkdata, params, paths, progress, publish
 from gpucompare.display import META_KEY
 from gpucompare.errors import BuildError, InputError
 from gpucompare.pdf import print_to_pdf, require_chromium
@@ -66,6 +66,8 @@ class Section:
     parameter_names: list[str]
     seconds: float = 0.0
     cached: bool = False
+    #: Its cache entry was corrupt (removed), so it ran again.
+    cache_repaired: bool = False
     tables: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +101,8 @@ def parameter_names(nb: nbformat.NotebookNode) -> list[str]:
 def discover(nb_dir: Path | None = None) -> list[Section]:
     """The report's sections in file-name order."""
     nb_dir = nb_dir or paths.notebooks_dir()
+    # Section names become page names, ids and links: refuse odd ones before anything runs.
+    checkdata.check_notebook_names(nb_dir)
     sections = []
     for path in sorted(nb_dir.glob(SECTION_GLOB)):
         nb = nbformat.read(path, as_version=4)
@@ -123,6 +127,8 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id on every run
     nb.metadata["kernelspec"] = {
         "display_name": "Python 3",
         "language": "python",
@@ -140,22 +146,48 @@ def _execute(
     try:
         import papermill  # heavy: imported only when a notebook really runs
 
-        nb = papermill.execute_notebook(
-            str(section.path),
-            str(out_path),
-            parameters=injected,
-            kernel_name="python3",
-            language="python",
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout_s,
-            shutdown_kernel="immediate",
-        )
+        for attempt in range(1 + KERNEL_START_RETRIES):
+            try:
+                nb = papermill.execute_notebook(
+                    str(section.path),
+                    str(out_path),
+                    parameters=injected,
+                    kernel_name="python3",
+                    language="python",
+                    progress_bar=False,
+                    log_output=False,
+                    execution_timeout=timeout_s,
+                    shutdown_kernel="immediate",
+                )
+                break
+            except Exception as exc:
+                if attempt == KERNEL_START_RETRIES or not kernel_failed_to_start(exc):
+                    raise
     finally:
         section.seconds = round(time.perf_counter() - start, 2)
     nb = strip_volatile(nb)
     nbformat.write(nb, out_path)
     return nb
+
+
+#: A kernel that fails to start (two kernels of a parallel build raced for a port) is tried again
+#: this many times; a cell that raises is never retried.
+KERNEL_START_RETRIES = 1
+_KERNEL_START_FAILURE = re.compile(
+    r"address already in use|kernel died before replying|kernel didn't respond|"
+    r"kernel_info|failed to start the kernel",
+    re.I,
+)
+
+
+def kernel_failed_to_start(exc: BaseException) -> bool:
+    """True for the errors jupyter_client and zmq raise when a kernel cannot start (a port taken
+    between choosing and binding it), as opposed to an error raised by a notebook cell."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return False
+    return bool(_KERNEL_START_FAILURE.search(f"{type(exc).__name__}: {exc}"))
 
 
 def _describe_failure(section: Section, exc: BaseException) -> str:
@@ -532,12 +564,15 @@ def _css_string(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _jinja_env() -> jinja2.Environment:
+    """The environment of the index, parameters and print pages: autoescaping, so every value a
+    template prints (titles, parameter values, sources) is escaped unless the template marks it
+    ``| safe`` (only HTML and CSS the library produced: stylesheets, rendered section bodies)."""
     env = jinja2.Environment(
         # report_macros.html.j2 lives beside the nbconvert template, which imports it too.
         loader=jinja2.FileSystemLoader(
             [_templates_dir(), str(Path(_templates_dir(), "gpucompare"))]
         ),
-        autoescape=False,
+        autoescape=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
@@ -677,22 +712,6 @@ def render_print(
     return size_figures(page)
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out`` by ``tmp``: the old report is moved aside first and restored if the move fails."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def build(
     out: Path,
     files: list[Path] = (),
@@ -707,30 +726,53 @@ def build(
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
     written (InputError, exit code 2), so the previous report stays as it was."""
+    out = publish.check_out(out)  # a folder that is not ours is refused before anything else
     p, data = params.resolve(
         list(files), list(sets)
     )  # bad input stops here, before anything is written
     chromium = require_chromium() if pdf else None
     sections = discover(nb_dir)
     values = p.model_dump(mode="json")  # plain JSON types: papermill injects tuples as strings
-    out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    with publish.exclusive(out):
+        publish.clean_leftovers(out)
+        return _build_locked(
+            out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress
+        )
+
+
+def _build_locked(
+    out: Path,
+    p: params.Params,
+    data: dict[str, Any],
+    sections: list[Section],
+    values: dict[str, Any],
+    jobs: int | None,
+    timeout_s: int,
+    chromium: str | None,
+    force: bool,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """:func:`build` once ``out`` is checked and locked."""
+    pdf = chromium is not None
     failed_dir = out.with_name(f"{out.name}.failed")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = publish.new_temp_folder(out)
     built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    tmp.chmod(0o755)  # mkdtemp makes it private; a published report is world-readable
     try:
         (tmp / "notebooks").mkdir()
         (tmp / "tables").mkdir()
         (tmp / "code").mkdir()
         jobs = max(1, jobs or os.cpu_count() or 1)
-        store = cache.Store(out.parent / cache.CACHE_DIRNAME)
+        store = cache.Store(paths.cache_dir() / "sections")
         keys = cache.section_keys([s.path for s in sections], values)
         shown = progress.Progress([s.stem for s in sections], enabled=show_progress)
         executed, failures, to_run = {}, [], []
         for s in sections:
             hit = None if force else store.get(s.stem, keys[s.stem])
             if hit is None:
+                if s.stem in store.discarded:
+                    s.cache_repaired = True
+                    shown.note(f"{s.stem}: its cache entry was corrupt; removed, running it again")
                 to_run.append(s)
                 continue
             shutil.copy2(hit, tmp / "notebooks" / s.path.name)
@@ -766,8 +808,7 @@ def build(
                 else:
                     failures.append((s, exc))
         if failures:
-            shutil.rmtree(failed_dir, ignore_errors=True)
-            failed_dir.mkdir()
+            failed_dir = publish.failed_folder(out)
             for s, _ in failures:
                 partial = tmp / "notebooks" / s.path.name
                 if partial.exists():
@@ -779,7 +820,9 @@ def build(
                 + f"\n  executed notebooks with tracebacks: {failed_dir}"
             )
 
-        context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": built_at}
+        # Section and code pages carry no build time, so that the same inputs give the same bytes;
+        # the front page and the manifest say when the report was built.
+        context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
         all_tables: dict[str, str] = {}
         pages: dict[str, str] = {}
         for s in sections:
@@ -810,6 +853,7 @@ def build(
         if chromium:
             print_to_pdf(tmp / PRINT_PAGE, tmp / PDF_FILE, chromium)
         manifest = {
+            **publish.marker_fields(),
             "build_key": cache.build_key(keys, pdf, p.title),
             "title": p.title,
             "provenance": prov,
@@ -831,6 +875,7 @@ def build(
                     "tables": [f"tables/{t}.csv" for t in s.tables],
                     "seconds": s.seconds,
                     "cached": s.cached,
+                    "cache_repaired": s.cache_repaired,
                 }
                 for s in sections
             ],
@@ -838,8 +883,8 @@ def build(
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
-        _swap_into_place(tmp, out)
-        shutil.rmtree(failed_dir, ignore_errors=True)
+        publish.swap_into_place(tmp, out)
+        publish.remove_owned(failed_dir)
         return manifest
     except OSError as exc:
         # A failed write (full disk, permissions): the previous report is still in place.
@@ -848,8 +893,7 @@ def build(
             "the previous report is untouched"
         ) from exc
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish.remove_owned(tmp)
 
 
 def refresh_notebooks(

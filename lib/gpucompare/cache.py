@@ -10,7 +10,10 @@ A section's key is the SHA-256 of everything its executed notebook can depend on
 
 So a price change re-runs only the sections that declare ``price_usd``, and a change to any
 data or library file re-runs everything: the cache can be conservative, never stale.
-Executed notebooks are kept under ``<out parent>/.gpucompare-cache/<section>/<key>.ipynb``.
+Executed notebooks are kept in one place whatever ``--out`` is: ``reports/.gpucompare-cache/``
+of the project, or ``$GPUCOMPARE_CACHE_DIR`` (:func:`gpucompare.paths.cache_dir`), as
+``sections/<section>/<key>.ipynb`` with a ``<key>.sha256`` beside it. An entry whose bytes do not
+match its hash (truncated, corrupt) is removed and its section runs again.
 
 This module imports nothing heavy (no papermill, nbconvert or nbformat), so that an
 up-to-date check answers in well under a second.
@@ -20,15 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from gpucompare import __version__, paths
 
-#: Folder name of the cache, beside the report folder.
-CACHE_DIRNAME = ".gpucompare-cache"
 _ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]+)?=", re.M)
 
 
@@ -89,29 +92,62 @@ def build_key(keys: dict[str, str], pdf: bool, title: str) -> str:
 
 
 class Store:
-    """Executed notebooks by section and key (a plain folder of ``.ipynb`` files)."""
+    """Executed notebooks by section and key (a plain folder of ``.ipynb`` files, each with the
+    SHA-256 of its bytes beside it)."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        #: Sections whose entry was found corrupt and removed by :meth:`get`.
+        self.discarded: list[str] = []
 
     def path(self, stem: str, key: str) -> Path:
         return self.root / stem / f"{key}.ipynb"
 
+    def _hash_path(self, stem: str, key: str) -> Path:
+        return self.root / stem / f"{key}.sha256"
+
     def get(self, stem: str, key: str) -> Path | None:
-        """The cached executed notebook, or None."""
-        p = self.path(stem, key)
-        return p if p.is_file() else None
+        """The cached executed notebook, or None; a corrupt entry is removed (and listed in
+        :attr:`discarded`) so that its section runs again."""
+        p, h = self.path(stem, key), self._hash_path(stem, key)
+        if not p.is_file():
+            return None
+        try:
+            intact = (
+                h.read_text(encoding="ascii").strip() == hashlib.sha256(p.read_bytes()).hexdigest()
+            )
+        except (OSError, UnicodeDecodeError):
+            intact = False
+        if intact:
+            return p
+        p.unlink(missing_ok=True)
+        h.unlink(missing_ok=True)
+        self.discarded.append(stem)
+        return None
+
+    def _write(self, folder: Path, target: Path, data: bytes) -> None:
+        # A unique temporary name per writer: concurrent builds never share one, and a killed
+        # build never leaves half a file under the real name.
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def put(self, stem: str, key: str, executed: Path) -> None:
         """Store an executed notebook, replacing older entries of the same section."""
         folder = self.root / stem
         folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.ipynb"):
+        for old in [*folder.glob("*.ipynb"), *folder.glob("*.sha256")]:
             if old.stem != key:
                 old.unlink(missing_ok=True)
-        tmp = folder / f".{key}.tmp"
-        tmp.write_bytes(executed.read_bytes())
-        tmp.replace(self.path(stem, key))  # atomic: a killed build never leaves half a file
+        data = executed.read_bytes()
+        # The notebook first, its hash last: a half-stored entry has no matching hash.
+        self._write(folder, self.path(stem, key), data)
+        self._write(folder, self._hash_path(stem, key), hashlib.sha256(data).hexdigest().encode())
 
 
 def up_to_date(

@@ -11,6 +11,11 @@ Each problem is one line ``file: key: problem``; the command exits with code 2 i
 * **Sources**: every ``source``/``*_source`` id used in a YAML file is defined in its ``sources``
   table (``interconnect.yaml`` may also cite ``gpus.yaml``'s); every ``{value: ...}`` figure has a
   source (its own or its parent's); every source URL and every measurement URL starts with http.
+* **Ids**: every id in every data file (source ids, GPU, model, precision, architecture, claim,
+  link, measurement and field-study ids, and every reference to one: ``gpu``, ``source``,
+  ``applies_to``, ...; see :data:`ID_KEYS`) matches :data:`ID_PATTERN`: ids become HTML ids, CSS
+  classes, file names and parameter keys, so they carry no markup. Section notebook names match
+  :data:`NOTEBOOK_NAME_PATTERN` (:func:`check_notebook_names`).
 * **Cross-field sanity**, per GPU (datasheets round, hence the tolerances):
 
   - tensor TFLOPS = SMs x dense FMA/clock/SM (``architectures.yaml``) x clock x 2
@@ -75,6 +80,36 @@ DATA_FILES = (
 #: YAML files whose figures may also cite the sources of another file.
 SHARED_SOURCES = {"interconnect.yaml": ("gpus.yaml",)}
 _MIG_NAME = re.compile(r"^(\d+)g\.(\d+)gb$")
+#: What every id in the data files looks like: lowercase letters, digits, '.', '-' and '_'.
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+#: YAML keys whose string values (or lists of strings) are ids or references to ids, in any file;
+#: so are the keys of every ``sources`` mapping and the values of keys ending in ID_KEY_SUFFIXES.
+ID_KEYS = frozenset(
+    {
+        "id",
+        "gpu",
+        "source",
+        "applies_to",
+        "link",
+        "model",
+        "family",
+        "precision",
+        "weights",
+        "kv",
+        "kind",
+        "section",
+        "profile",
+        "field_study",
+    }
+)
+ID_KEY_SUFFIXES = ("_id", "_source", "_link")
+#: Columns of the measurement CSV files (glob: columns) that hold ids.
+CSV_ID_COLUMNS = {
+    "decode_public.csv": ("id", "gpu_id", "model", "weights", "kv_cache"),
+    "kernels*.csv": ("gpu_id", "precision"),
+}
+#: Section notebook names: two digits, an underscore, then lowercase letters, digits and '_'.
+NOTEBOOK_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+\.ipynb$")
 
 
 @dataclass(frozen=True, order=True)
@@ -273,6 +308,88 @@ def _csv_url_problems(data: Path) -> list[Problem]:
                     Problem(str(path), f"row {i + 2}.url", f"must start with http (got {url!r})")
                 )
     return problems
+
+
+# --- Ids --------------------------------------------------------------------------------------------
+
+
+def _bad_id(value: str) -> str:
+    return (
+        f"{value!r} is not a valid id; ids are lowercase letters, digits, '.', '-' and '_', "
+        f"starting with a letter or digit ({ID_PATTERN.pattern})"
+    )
+
+
+def _is_id_key(key: object) -> bool:
+    return isinstance(key, str) and (key in ID_KEYS or key.endswith(ID_KEY_SUFFIXES))
+
+
+def _walk_ids(node: Any, where: str, out: list[tuple[str, str]]) -> None:
+    """Collect (where, value) of every id and id reference under ``node``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            key = f"{where}.{k}" if where else str(k)
+            if k == "sources" and isinstance(v, dict):
+                out += [(f"{key}.{sid}", str(sid)) for sid in v]
+            if _is_id_key(k):
+                values = v if isinstance(v, list) else [v]
+                for i, item in enumerate(values):
+                    if isinstance(item, str):
+                        out.append((f"{key}[{i}]" if isinstance(v, list) else key, item))
+            else:
+                _walk_ids(v, key, out)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _walk_ids(v, f"{where}[{i}]", out)
+
+
+def id_problems() -> list[Problem]:
+    """Every id and id reference in every data file (YAML and measurement CSV) that does not match
+    :data:`ID_PATTERN`. Files that do not load are left out: the schema checks say why."""
+    data = paths.data_dir()
+    problems: list[Problem] = []
+    for path in sorted(data.rglob("*.yaml")):
+        try:
+            content = paths.load_yaml(path)
+        except InputError:
+            continue
+        found: list[tuple[str, str]] = []
+        _walk_ids(content, "", found)
+        problems += [
+            Problem(str(path), where, _bad_id(value))
+            for where, value in found
+            if not ID_PATTERN.match(value)
+        ]
+    for pattern, columns in CSV_ID_COLUMNS.items():
+        for path in sorted((data / "measurements").glob(pattern)):
+            try:
+                with path.open(encoding="utf-8", newline="") as f:
+                    rows = list(csv.DictReader(f))
+            except (OSError, UnicodeDecodeError, csv.Error):
+                continue
+            for i, row in enumerate(rows):
+                for col in columns:
+                    value = (row.get(col) or "").strip()
+                    if value and not ID_PATTERN.match(value):
+                        problems.append(Problem(str(path), f"row {i + 2}.{col}", _bad_id(value)))
+    return problems
+
+
+def check_notebook_names(folder: Path) -> None:
+    """Raise one InputError naming every notebook of ``folder`` that looks like a section (its name
+    starts with a digit) but does not match :data:`NOTEBOOK_NAME_PATTERN` (``NN_name.ipynb``, the
+    name in lowercase letters, digits and '_'): section names become page names, hrefs and ids."""
+    bad = sorted(
+        p.name for p in Path(folder).glob("[0-9]*.ipynb") if not NOTEBOOK_NAME_PATTERN.match(p.name)
+    )
+    if bad:
+        raise InputError(
+            "\n".join(
+                f"{Path(folder) / name}: not a valid section notebook name; expected two digits, "
+                f"'_', then lowercase letters, digits and '_' ({NOTEBOOK_NAME_PATTERN.pattern})"
+                for name in bad
+            )
+        )
 
 
 # --- Units ------------------------------------------------------------------------------------------
@@ -640,6 +757,7 @@ def check_all() -> list[Problem]:
     if "gpus.yaml" in loaded:
         problems += unit_problems()
     problems += cross_problems(loaded)
+    problems += id_problems()
     return sorted(set(problems))
 
 
@@ -668,6 +786,7 @@ def preflight(p) -> None:
     """Load every data file and check the parameters against the data; one InputError listing every
     problem. Cheap (the loaders cache); the report runs it before any notebook starts."""
     problems, _ = schema_problems()
+    problems += id_problems()  # an id with markup never reaches a page
     lines = [str(x) for x in problems]
     if not problems:
         lines += parameter_problems(p)

@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from gpucompare import catalog
+from gpucompare import catalog, jsonout, params, paths
 from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
@@ -21,7 +21,7 @@ SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "checkdata", "tco")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gpucompare import cache, params
+    from gpucompare import cache, params, publish
 
     if args.compare:
         from gpucompare import compare
@@ -38,11 +38,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
         print(f"comparison written to {page}")
         return 0
+    out = publish.check_out(args.out)  # a folder that is not a report: exit 2, nothing touched
     p, _ = params.resolve(args.params, args.set)  # bad input exits 2 here, before anything else
     values = p.model_dump(mode="json")
-    if not args.force and cache.up_to_date(
-        Path(args.out), values, p.title, args.pdf, args.notebooks
-    ):
+    if not args.force and cache.up_to_date(out, values, p.title, args.pdf, args.notebooks):
         print(
             f"report up to date: {Path(args.out) / 'index.html'} (inputs unchanged; --force rebuilds)"
         )
@@ -66,6 +65,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         f"report written to {Path(args.out) / 'index.html'} ({len(manifest['sections'])} sections: "
         f"{len(ran)} executed in {total:.1f} s of notebook time, {len(manifest['sections']) - len(ran)} from cache)"
     )
+    repaired = [s["notebook"] for s in manifest["sections"] if s.get("cache_repaired")]
+    if repaired:
+        print(f"re-ran {', '.join(repaired)}: corrupt cache entries were removed")
     if manifest["pages"]["pdf"]:
         print(f"PDF written to {Path(args.out) / manifest['pages']['pdf']}")
     return 0
@@ -79,15 +81,46 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer, else a usage error (exit code 2)."""
+#: The largest value of an integer argument without a bound of its own: the largest integer parameter
+#: (a context of ``params.MAX_CONTEXT_TOKENS``, 10 million tokens); as seconds (``--timeout``) it is
+#: 115 days. Larger numbers are typos, and would overflow float results (inf in ``--json``).
+MAX_CLI_INT = params.MAX_CONTEXT_TOKENS
+
+
+def _int_in_range(text: str, high: int, why: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        if text.strip().isdigit():  # an integer of more than 4,300 digits
+            raise argparse.ArgumentTypeError(
+                f"must be at most {high:,} ({why}), got {paths.clip(text.strip(), 40)}"
+            ) from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {paths.clip(repr(text), 40)}"
+        ) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    if value > high:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {high:,} ({why}), got {paths.clip(str(value), 40)}"
+        )
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer up to :data:`MAX_CLI_INT`, else a usage error (exit code 2)
+    that names the argument. ``1e309``, ``inf`` and ``nan`` are not integers."""
+    return _int_in_range(text, MAX_CLI_INT, "the largest integer argument")
+
+
+def bounded_int(high: int, why: str):
+    """argparse type: a positive integer up to ``high`` (``why`` says where the bound comes from)."""
+
+    def parse(text: str) -> int:
+        return _int_in_range(text, high, why)
+
+    parse.__name__ = "positive_int"  # argparse names the type in its messages
+    return parse
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
@@ -110,7 +143,7 @@ def _cmd_memory(args: argparse.Namespace) -> int:
         memory.Overheads.from_params(p),
     )
     if args.json:
-        print(json.dumps(result, indent=2))
+        jsonout.print_json(result)
         return 0
     print(
         f"{args.model}: weights {args.weights} {result['weights_gb']:.2f} GB + KV cache {args.kv} "
@@ -130,7 +163,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     rows = audit.run(args.section)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        jsonout.print_json(rows)
         return 0
     for r in rows:
         print(
@@ -143,7 +176,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _print_frame(frame, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(json.loads(frame.reset_index().to_json(orient="records")), indent=2))
+        jsonout.print_json(json.loads(frame.reset_index().to_json(orient="records")))
     else:
         print(frame.to_string())
 
@@ -285,8 +318,18 @@ def parser() -> argparse.ArgumentParser:
     mem.add_argument(
         "--kv", default="fp16", help="KV-cache precision (fp32, bf16, fp16, fp8, int8, int4)"
     )
-    mem.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
-    mem.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
+    mem.add_argument(
+        "--context",
+        type=bounded_int(params.MAX_CONTEXT_TOKENS, "the longest context of any model"),
+        default=4096,
+        help=f"tokens per sequence (at most {params.MAX_CONTEXT_TOKENS:,})",
+    )
+    mem.add_argument(
+        "--batch",
+        type=bounded_int(params.MAX_BATCH, "far beyond any serving engine's batch"),
+        default=1,
+        help=f"concurrent sequences (at most {params.MAX_BATCH:,})",
+    )
     mem.add_argument(
         "--gpu",
         action="append",

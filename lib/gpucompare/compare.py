@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import html
 import io
+import json
+import os
+import re
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
-from gpucompare import display, params
+from gpucompare import display, params, publish
 from gpucompare.errors import InputError
 
+#: The comparison's manifest, with the marker that lets a later compare replace the folder.
+MANIFEST = "compare.json"
 #: Tables compared (``tables/<name>.csv``), in page order, with the columns whose changes are verdicts.
 HEADLINE_TABLES: dict[str, list[str]] = {
     "summary_recommendation": ["cheapest_own", "catalog_best_to_own", "catalog_best_to_rent"],
@@ -133,29 +139,46 @@ def build_compare(
     """Build both scenarios under ``out`` and write ``out/index.html`` comparing them."""
     if len(scenarios) != 2:
         raise InputError(f"--compare: expected two scenario files, got {len(scenarios)}")
-    names = [Path(s).stem for s in scenarios]
+    names = [folder_name(Path(s).stem) for s in scenarios]
     if names[0] == names[1]:
-        raise InputError(f"--compare: the two scenarios have the same name '{names[0]}'")
+        raise InputError(
+            f"--compare: the two scenarios would share the folder name '{names[0]}'; rename one"
+        )
+    out = publish.check_out(out, publish.COMPARE)
     for s in scenarios:  # validate both before building either
         params.resolve([*files, s], sets)
     from gpucompare import build
 
-    out = Path(out)
-    dirs = []
-    for s, name in zip(scenarios, names, strict=True):
-        target = out / name
-        build.build(
-            target,
-            [*files, s],
-            sets,
-            jobs=jobs,
-            timeout_s=timeout_s,
-            force=force,
-            show_progress=show_progress,
+    out.mkdir(parents=True, exist_ok=True)
+    with publish.exclusive(out):
+        # Marked first: the folder is ours from now on, even if a scenario's build fails.
+        (out / MANIFEST).write_text(
+            json.dumps({**publish.marker_fields(publish.COMPARE), "scenarios": names}) + "\n",
+            encoding="utf-8",
         )
-        dirs.append(target)
-    page = out / "index.html"
-    tmp = out / ".index.html.tmp"
-    tmp.write_text(render(dirs[0], dirs[1], names[0], names[1]), encoding="utf-8")
-    tmp.replace(page)
+        dirs = []
+        for s, name in zip(scenarios, names, strict=True):
+            target = out / name
+            build.build(
+                target,
+                [*files, s],
+                sets,
+                jobs=jobs,
+                timeout_s=timeout_s,
+                force=force,
+                show_progress=show_progress,
+            )
+            dirs.append(target)
+        page = out / "index.html"
+        fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=out)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(render(dirs[0], dirs[1], names[0], names[1]))
+        os.replace(tmp, page)
     return page
+
+
+def folder_name(stem: str) -> str:
+    """A scenario's folder name from its file name: letters, digits, ``.``, ``-`` and ``_`` only,
+    never starting with a dot (so ``..`` or ``.hidden`` cannot name a folder above or hidden)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip(".-")
+    return name or "scenario"

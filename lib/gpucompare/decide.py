@@ -273,7 +273,7 @@ def perf_per_dollar_figure(p):
             for n in names
         ]
         ax.bar(x + (i - (len(p.gpus) - 1) / 2) * width, vals, width, label=g, color=colour(i))
-    ax.set_xticks(x, names, rotation=20, ha="right")
+    ax.set_xticks(x, [tco.figure_literal(n) for n in names], rotation=20, ha="right")
     ax.legend()
     return fig
 

@@ -87,13 +87,16 @@ class Table:
         if any(name is not None for name in shown.index.names):
             n_index = shown.index.nlevels
             shown = shown.reset_index()
+        # Every cell, index label and column header is text from data or parameters: escaped on
+        # both paths (to_html escapes cells and headers; the Styler needs escape="html").
+        name = html.escape(self.name)
         if self.cell_class is None and not self.highlight:
             body = shown.to_html(
                 escape=True,
                 border=0,
                 index=False,
                 classes=["gc-table"],
-                table_id=f"table-{self.name}",
+                table_id=f"table-{name}",
             )
         else:
             classes = pd.DataFrame("", index=shown.index, columns=shown.columns)
@@ -101,15 +104,22 @@ class Table:
             for j, col in enumerate(raw.columns):
                 own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
                 classes.iloc[:, n_index + j] = [
-                    " ".join(c for c in pair if c) for pair in zip(own, best[col], strict=True)
+                    html.escape(" ".join(c for c in pair if c))
+                    for pair in zip(own, best[col], strict=True)
                 ]
-            styler = shown.style.hide(axis="index").set_td_classes(classes)
-            styler = styler.set_uuid(self.name).set_table_attributes(
-                f'class="gc-table" id="table-{self.name}"'
+            styler = (
+                shown.style.format(escape="html")
+                .format_index(escape="html", axis=0)
+                .format_index(escape="html", axis=1)
+                .hide(axis="index")
+                .set_td_classes(classes)
+            )
+            styler = styler.set_uuid(name).set_table_attributes(
+                f'class="gc-table" id="table-{name}"'
             )
             body = styler.to_html()
         cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
-        return f'<div class="gc-table-wrap" data-table="{html.escape(self.name)}">{body}{cap}</div>'
+        return f'<div class="gc-table-wrap" data-table="{name}">{body}{cap}</div>'
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         text = self.frame.to_string()

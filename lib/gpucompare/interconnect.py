@@ -746,9 +746,12 @@ def allreduce_caption(p) -> str:
     """One sentence: how far size / bandwidth misses for the smallest and largest message."""
     t = allreduce_table(p)
     tp = max(p.tp_degrees)
+    if tp == 1:
+        return "With TP 1 (one GPU per model) there is no all-reduce; the times are zero."
     small = t.xs(_messages(p)[0][0], level="message")
     small_ratio = (
-        small[f"ring, {min(p.tp_degrees)} GPUs (us)"] / small["size / bandwidth (us)"]
+        small[f"ring, {min(d for d in p.tp_degrees if d > 1)} GPUs (us)"]
+        / small["size / bandwidth (us)"]
     ).min()
     size = _messages(p)[-1][1]
     large_ratio = max(
@@ -778,8 +781,19 @@ def allreduce_figure(p):
     )
     for ax, tp in zip(axes, degrees, strict=True):
         for i, gid in enumerate(p.tp_gpus):
-            times = [gpu_allreduce_time_us(p, gid, tp, float(s)) for s in sizes]
-            ax.loglog(sizes, times, color=colour(i), label=f"{gid} ({tp_link(gid, tp).link_id})")
+            # gpu_allreduce_time_us (tp > 1 here), with the link looked up once per line
+            link = tp_link(gid, tp)
+            times = [
+                allreduce_time_us(
+                    float(s),
+                    tp,
+                    link.per_direction_gb_s,
+                    p.allreduce_latency_us,
+                    p.allreduce_base_latency_us,
+                )
+                for s in sizes
+            ]
+            ax.loglog(sizes, times, color=colour(i), label=f"{gid} ({link.link_id})")
         for style, bw in zip((":", "--", "-."), _article_bandwidths(), strict=False):
             ax.loglog(
                 sizes,
@@ -875,15 +889,19 @@ def tp_efficiency_caption(p) -> str:
     """One sentence: best and worst decode batch-1 and prefill efficiency at the largest degree."""
     t = tp_efficiency_table(p)
     tp = max(p.tp_degrees)
+    if tp == 1:
+        return "At TP 1 a single GPU holds the model: there is no all-reduce, so no efficiency is lost."
+    batch = min(p.tp_decode_batches)
     at = t.xs(tp, level="tp")
-    d = at[f"decode b={min(p.tp_decode_batches)} (%)"]
+    d = at[f"decode b={batch} (%)"]
     pre = at[f"prefill {p.tp_prefill_tokens} (%)"]
     latency_us = ALLREDUCES_PER_LAYER * (
         p.allreduce_base_latency_us + 2 * (tp - 1) * p.allreduce_latency_us
     )
-    share = latency_us / at[f"decode b={min(p.tp_decode_batches)} comm (us)"]
+    comm_us = pd.Series([tp_step(p, g, tp, batch, 1).comm_us for g in at.index], index=at.index)
+    share = latency_us / comm_us
     return (
-        f"At TP {tp}, decode at batch {min(p.tp_decode_batches)} keeps {d.min():.0f}% ({d.idxmin()}) to "
+        f"At TP {tp}, decode at batch {batch} keeps {d.min():.0f}% ({d.idxmin()}) to "
         f"{d.max():.0f}% ({d.idxmax()}) of the ideal speed-up, with latency {share.min():.0%}-{share.max():.0%} of "
         f"its all-reduce time; a {p.tp_prefill_tokens}-token prefill keeps {pre.min():.0f}% ({pre.idxmin()}) to "
         f"{pre.max():.0f}% ({pre.idxmax()})."

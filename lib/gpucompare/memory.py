@@ -411,7 +411,10 @@ def max_batch_figure(p, weights: str = "fp16"):
             mb[mb == 0] = np.nan  # does not fit: no point rather than a zero on a log axis
             if np.isfinite(mb).any():
                 ax.loglog(ctx, mb, marker="o", markersize=3, color=colour(i), label=mid)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # no model fits at any context: say so rather than an empty legend
+            ax.text(0.5, 0.5, "no model fits", ha="center", va="center", transform=ax.transAxes)
     return fig
 
 

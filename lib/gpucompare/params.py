@@ -10,10 +10,10 @@ from __future__ import annotations
 import copy
 import math
 import typing
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,6 +31,54 @@ Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+# --- Upper bounds ---------------------------------------------------------------------------------
+# Each is far above anything a real deployment reaches, so no sensible input is refused, and low
+# enough that no product of parameters overflows a float (which would print inf/NaN or crash).
+
+#: Tokens per sequence (context, prompt): the longest context window of any released model is
+#: 10 million tokens (Llama 4 Scout); the KV cache of that one sequence of Llama-2-7B is about 5 TB.
+MAX_CONTEXT_TOKENS = 10_000_000
+#: Concurrent sequences of a batch: serving engines run hundreds (vLLM's default max_num_seqs is 256);
+#: a million sequences of even 1,000 tokens of Llama-2-7B need 500 TB of KV cache.
+MAX_BATCH = 1_000_000
+#: GPUs of a training run: the largest clusters announced hold a few hundred thousand GPUs.
+MAX_GPUS = 1_000_000
+#: GPUs of one tensor-parallel group: the largest NVLink domain announced is 576 GPUs (NVL576); the
+#: data's node sizes (checkdata.preflight) limit the degree further.
+MAX_TP_DEGREE = 1024
+#: Monte Carlo draws: 10 million already takes minutes and gigabytes (draws x workloads x GPUs floats).
+MAX_MC_DRAWS = 10_000_000
+#: Monte Carlo seed: any 32-bit value reproduces a run (numpy's legacy seeds are 32-bit); more adds nothing.
+MAX_SEED = 2**32 - 1
+#: USD per GPU (purchase price, host share): 10 million is 250x an H100's price of about 40,000 USD.
+MAX_USD_PER_GPU = 10_000_000.0
+#: USD per kWh: retail electricity costs cents to about 1 USD/kWh at the worst of 2022's crisis.
+MAX_USD_PER_KWH = 100.0
+#: USD per GPU-hour of a rented GPU: on-demand H100s rent for about 2 to 12 USD/hour.
+MAX_USD_PER_GPU_HOUR = 10_000.0
+#: GiB per GPU: 10,000 GiB is 35x the largest GPU memory (288 GB of a B300).
+MAX_GIB_PER_GPU = 10_000.0
+#: Tokens/s per sequence or requests/s per GPU: decode runs at tens to thousands of tokens/s per user.
+MAX_RATE_PER_S = 1_000_000.0
+#: Memory errors per GB-year: the field studies measure about 0.01 to 10; a billion (30 a second in
+#: each GB) is memory that does not work at all.
+MAX_ERRORS_PER_GB_YEAR = 1e9
+#: Days of a training run and hours between checkpoints: at most a century.
+MAX_DAYS = 36_525.0
+MAX_HOURS = MAX_DAYS * 24
+#: Seconds one request occupies a GPU: a day (longer is a batch job, not a served request).
+MAX_REQUEST_S = 86_400.0
+#: Microseconds of an all-reduce step: one second (measured latencies are 1 to 100 us).
+MAX_LATENCY_US = 1_000_000.0
+
+ContextTokens = Annotated[int, Field(gt=0, le=MAX_CONTEXT_TOKENS)]
+BatchSize = Annotated[int, Field(gt=0, le=MAX_BATCH)]
+UsdPerGpu = Annotated[float, Field(gt=0, le=MAX_USD_PER_GPU)]
+UsdPerGpuHour = Annotated[float, Field(gt=0, le=MAX_USD_PER_GPU_HOUR)]
+TpDegree = Annotated[int, Field(gt=0, le=MAX_TP_DEGREE)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+UsdPerKwh = Annotated[float, Field(gt=0, le=MAX_USD_PER_KWH)]
 
 
 def _allows_bool(annotation: object) -> bool:
@@ -64,8 +112,8 @@ class Workload(_Strict):
     model: str = Field(description="Model catalog id (data/models.yaml)")
     weights: Precision = Field("fp16", description="Weight precision")
     kv_cache: Precision = Field("fp16", description="KV-cache precision")
-    batch_size: PositiveInt = Field(description="Concurrent sequences")
-    context_tokens: PositiveInt = Field(description="Tokens per sequence (prompt + output)")
+    batch_size: BatchSize = Field(description="Concurrent sequences")
+    context_tokens: ContextTokens = Field(description="Tokens per sequence (prompt + output)")
 
     @field_validator("model")
     @classmethod
@@ -95,11 +143,13 @@ class Params(_Strict):
         min_length=1,
         description="GPU catalog ids to compare; the first is the reference for ratios",
     )
-    price_usd: dict[str, PositiveFloat] = Field(
+    price_usd: dict[str, UsdPerGpu] = Field(
         default_factory=dict,
         description="Purchase price per GPU id (USD), overriding the catalog's dated price",
     )
-    electricity_usd_per_kwh: PositiveFloat = Field(description="Electricity price (USD/kWh)")
+    electricity_usd_per_kwh: float = Field(
+        gt=0, le=MAX_USD_PER_KWH, description="Electricity price (USD/kWh)"
+    )
     pue: float = Field(
         ge=1.0, le=3.0, description="Data-centre power usage effectiveness (dimensionless, >= 1)"
     )
@@ -115,6 +165,7 @@ class Params(_Strict):
     )
     activation_reserve_gib: float = Field(
         ge=0.0,
+        le=MAX_GIB_PER_GPU,
         description="GiB per GPU kept for activations and CUDA graphs inside that fraction (an assumption; vLLM measures it by profiling)",
     )
     memory_weight_precisions: list[Precision] = Field(
@@ -123,20 +174,21 @@ class Params(_Strict):
     memory_kv_cache: Precision = Field(
         description="KV-cache precision of the fit matrix and max-batch tables"
     )
-    memory_context_tokens: PositiveInt = Field(
+    memory_context_tokens: ContextTokens = Field(
         description="Context (tokens per sequence) of the fit matrix"
     )
-    memory_batch_size: PositiveInt = Field(
+    memory_batch_size: BatchSize = Field(
         description="Batch (concurrent sequences) of the fit matrix"
     )
-    sweep_context_tokens: list[PositiveInt] = Field(
+    sweep_context_tokens: list[ContextTokens] = Field(
         min_length=1, description="Contexts (tokens) of the max-batch table and chart"
     )
     # --- tco section ---
-    host_usd_per_gpu: dict[Literal["datacenter", "workstation", "consumer"], NonNegativeFloat] = (
-        Field(
-            description="Server/host cost per GPU by segment (USD): chassis, CPUs, RAM, network share (an assumption)"
-        )
+    host_usd_per_gpu: dict[
+        Literal["datacenter", "workstation", "consumer"],
+        Annotated[float, Field(ge=0, le=MAX_USD_PER_GPU)],
+    ] = Field(
+        description="Server/host cost per GPU by segment (USD): chassis, CPUs, RAM, network share (an assumption)"
     )
     busy_power_fraction: float = Field(
         gt=0.0, le=1.0, description="Average board power while serving, as a fraction of TDP"
@@ -149,26 +201,28 @@ class Params(_Strict):
         lt=1.0,
         description="Resale value at the end of the horizon, as a fraction of the purchase price",
     )
-    cloud_usd_per_gpu_hour: dict[str, PositiveFloat] = Field(
+    cloud_usd_per_gpu_hour: dict[str, UsdPerGpuHour] = Field(
         default_factory=dict,
         description="Rental price per GPU id (USD/GPU-hour), overriding data/cloud_prices.yaml",
     )
-    mc_draws: int = Field(gt=0, le=10_000_000, description="Monte Carlo draws")
-    mc_seed: int = Field(ge=0, description="Monte Carlo random seed")
+    mc_draws: int = Field(gt=0, le=MAX_MC_DRAWS, description="Monte Carlo draws")
+    mc_seed: int = Field(ge=0, le=MAX_SEED, description="Monte Carlo random seed")
     mc_price_spread: float = Field(
         ge=0.0, lt=1.0, description="GPU price uncertainty: uniform +/- this fraction"
     )
     mc_throughput_spread: float = Field(
         ge=0.0, lt=1.0, description="Throughput uncertainty: uniform +/- this fraction"
     )
-    mc_utilization_range: tuple[float, float] = Field(
+    mc_utilization_range: tuple[Fraction, Fraction] = Field(
         description="Utilization drawn uniformly in [low, high] (fractions)"
     )
-    mc_electricity_range_usd_per_kwh: tuple[float, float] = Field(
+    mc_electricity_range_usd_per_kwh: tuple[UsdPerKwh, UsdPerKwh] = Field(
         description="Electricity price drawn uniformly in [low, high] (USD/kWh)"
     )
-    min_user_tokens_per_s: PositiveFloat = Field(
-        description="Decode speed each sequence must get for the recommender (tokens/s per user)"
+    min_user_tokens_per_s: float = Field(
+        gt=0,
+        le=MAX_RATE_PER_S,
+        description="Decode speed each sequence must get for the recommender (tokens/s per user)",
     )
     # --- gemm and throughput section ---
     achievable_tflops_fraction: float = Field(
@@ -184,14 +238,14 @@ class Params(_Strict):
         description="Fraction of the datasheet memory bandwidth a streaming kernel attains (dimensionless); "
         "default 0.9 from the H100 SXM device-to-device copy, 3.0 / 3.35 TB/s (data/measurements/kernels.csv)",
     )
-    decode_batch_sizes: list[PositiveInt] = Field(
+    decode_batch_sizes: list[BatchSize] = Field(
         min_length=1,
         description="Batch sizes (concurrent sequences) of the decode-throughput sweep",
     )
-    decode_context_tokens: PositiveInt = Field(
+    decode_context_tokens: ContextTokens = Field(
         description="Context (tokens per sequence) of the decode-throughput sweep"
     )
-    prefill_prompt_tokens: PositiveInt = Field(
+    prefill_prompt_tokens: ContextTokens = Field(
         description="Prompt length (tokens) of the prefill-throughput table"
     )
     decode_step_overhead_ms: float = Field(
@@ -205,6 +259,7 @@ class Params(_Strict):
     # --- reliability section ---
     dram_errors_per_gb_year: float = Field(
         ge=0.0,
+        le=MAX_ERRORS_PER_GB_YEAR,
         description="GPU memory errors per GB (1e9 bytes) per year before ECC (corrected with ECC, silent "
         "without); default 0.51 = Titan's K20X GDDR5 single-bit errors in device memory without its 10 outlier "
         "cards (J. Rogers, ORNL, GTC 2015; derived in data/reliability.yaml)",
@@ -219,21 +274,31 @@ class Params(_Strict):
         description="Whether consumer GPUs with an opt-in driver ECC mode (RTX 4090) run with it on; "
         "off is NVIDIA's default"
     )
-    training_gpus: PositiveInt = Field(
-        description="GPUs in the reliability section's training run (the article's 1,000)"
+    training_gpus: int = Field(
+        gt=0,
+        le=MAX_GPUS,
+        description="GPUs in the reliability section's training run (the article's 1,000)",
     )
-    training_days: PositiveFloat = Field(
-        description="Length of that training run in days (the article's 3 months = 90 days)"
+    training_days: float = Field(
+        gt=0,
+        le=MAX_DAYS,
+        description="Length of that training run in days (the article's 3 months = 90 days)",
     )
-    checkpoint_interval_hours: PositiveFloat = Field(
+    checkpoint_interval_hours: float = Field(
+        gt=0,
+        le=MAX_HOURS,
         description="Hours between training checkpoints; a rollback loses the work since the last one "
-        "(1 h is an assumption)"
+        "(1 h is an assumption)",
     )
-    serving_requests_per_s: PositiveFloat = Field(
-        description="Requests per second served by one GPU in the reliability section (an assumption)"
+    serving_requests_per_s: float = Field(
+        gt=0,
+        le=MAX_RATE_PER_S,
+        description="Requests per second served by one GPU in the reliability section (an assumption)",
     )
-    request_duration_s: PositiveFloat = Field(
-        description="Seconds a request occupies the GPU, prefill plus decode (an assumption)"
+    request_duration_s: float = Field(
+        gt=0,
+        le=MAX_REQUEST_S,
+        description="Seconds a request occupies the GPU, prefill plus decode (an assumption)",
     )
     sustained_fraction_datacenter: float = Field(
         gt=0.0,
@@ -255,12 +320,12 @@ class Params(_Strict):
     mig_kv_cache: Precision = Field(
         description="KV-cache precision in the MIG fit and tenant tables"
     )
-    mig_context_tokens: PositiveInt = Field(
+    mig_context_tokens: ContextTokens = Field(
         description="Tokens per sequence in the MIG fit and tenant tables"
     )
 
     # --- interconnect section ---
-    tp_degrees: list[PositiveInt] = Field(
+    tp_degrees: list[TpDegree] = Field(
         min_length=1,
         description="Tensor-parallel degrees (GPUs per TP group, inside one node) of the interconnect section",
     )
@@ -273,11 +338,11 @@ class Params(_Strict):
         description="Model catalog id of the tensor-parallel analysis (data/models.yaml)"
     )
     tp_weights: Precision = Field(description="Weight precision of the tensor-parallel analysis")
-    tp_decode_batches: list[PositiveInt] = Field(
+    tp_decode_batches: list[BatchSize] = Field(
         min_length=1,
         description="Decode batch sizes (sequences, one new token each) of the TP-efficiency table and chart",
     )
-    tp_prefill_tokens: PositiveInt = Field(
+    tp_prefill_tokens: ContextTokens = Field(
         description="Prompt length (tokens) of the prefill case of the TP-efficiency tables"
     )
     tp_cluster_precisions: list[Precision] = Field(
@@ -285,12 +350,14 @@ class Params(_Strict):
     )
     allreduce_latency_us: float = Field(
         ge=0.0,
+        le=MAX_LATENCY_US,
         description="All-reduce latency per ring step or tree level (us); default 1.0 = NCCL's PCIe figure "
         "for its low-latency ring protocol (src/graph/tuning.cc hwLat: NVLink 0.6, PCIe 1.0, network 2.7), "
         "used for every link",
     )
     allreduce_base_latency_us: float = Field(
         ge=0.0,
+        le=MAX_LATENCY_US,
         description="Fixed latency of one all-reduce (us); default 6.6 = NCCL's ring low-latency base "
         "(src/graph/tuning.cc baseLat)",
     )
@@ -319,13 +386,41 @@ class Params(_Strict):
             raise ValueError(f"expected [low, high] with 0 < low <= high, got {list(v)}")
         return v
 
+    @field_validator(
+        "memory_weight_precisions",
+        "sweep_context_tokens",
+        "decode_batch_sizes",
+        "mig_weight_precisions",
+        "tp_degrees",
+        "tp_gpus",
+        "tp_decode_batches",
+        "tp_cluster_precisions",
+    )
+    @classmethod
+    def _no_repeats(cls, v: list) -> list:
+        """Tables have one row or column per item: a repeated item would have two."""
+        dupes = sorted({str(x) for x, n in Counter(v).items() if n > 1})
+        if dupes:
+            raise ValueError(f"repeated item(s) {dupes}; list each once")
+        return v
+
+    @field_validator("workloads")
+    @classmethod
+    def _unique_workload_names(cls, v: list[Workload]) -> list[Workload]:
+        """Tables label workloads by name: two with one name would be one row."""
+        dupes = sorted({n for n, k in Counter(w.name for w in v).items() if k > 1})
+        if dupes:
+            raise ValueError(f"two or more workloads are named {dupes}; names must differ")
+        return v
+
     @field_validator("gpus")
     @classmethod
     def _known_gpus(cls, v: list[str]) -> list[str]:
         for gpu_id in v:
             _check_gpu_id(gpu_id)
         if len(set(v)) != len(v):
-            raise ValueError(f"duplicate GPU ids in {v}")
+            dupes = sorted(g for g, n in Counter(v).items() if n > 1)
+            raise ValueError(f"duplicate GPU ids {dupes}")
         return v
 
     @field_validator("price_usd", "cloud_usd_per_gpu_hour")
@@ -379,19 +474,24 @@ def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
     and ``value`` is read as YAML (so ``25000`` is a number and ``[a, b]`` a list)."""
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
-        raise InputError(f"--set {assignment!r}: expected key=value")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError(f"--set {key}: value {text!r} is not valid YAML") from None
+        raise InputError(f"--set {paths.clip(repr(assignment))}: expected key=value")
+    parts = key.strip().split(".")
+    key = paths.clip(key)  # quoted in messages: a key of 10,000 dots is not printed whole
+    if len(parts) > paths.MAX_YAML_DEPTH:
+        raise InputError(
+            f"--set {key}: {len(parts)} dotted parts, more than the {paths.MAX_YAML_DEPTH} levels "
+            "of nesting allowed (parameters nest at most 3 levels deep)"
+        )
+    value = paths.parse_yaml(text, f"--set {key}")  # bounded like a file: depth, size, aliases
     out = copy.deepcopy(data)
     node: Any = out
-    parts = key.strip().split(".")
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list):
-            if not part.isdigit() or int(part) >= len(node):
-                raise InputError(f"--set {key}: '{part}' is not an index of a list of {len(node)}")
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
+                raise InputError(
+                    f"--set {key}: '{paths.clip(part)}' is not an index of a list of {len(node)}"
+                )
             if last:
                 node[int(part)] = value
             else:
@@ -402,8 +502,10 @@ def apply_set(data: dict[str, Any], assignment: str) -> dict[str, Any]:
             else:
                 node = node.setdefault(part, {})
         else:
-            raise InputError(f"--set {key}: '{'.'.join(parts[:i])}' is not a mapping or list")
-    return out
+            raise InputError(
+                f"--set {key}: '{paths.clip('.'.join(parts[:i]))}' is not a mapping or list"
+            )
+    return paths.check_bounded(out, f"--set {key}")  # the key's depth plus the value's
 
 
 def validate(data: dict[str, Any], where: str = "parameters") -> Params:

@@ -60,3 +60,12 @@ class Progress:
             else:
                 self.stream.write(self._line(stem) + "\n")
                 self.stream.flush()
+
+    def note(self, text: str) -> None:
+        """Print one line of explanation under the block (e.g. why a section runs again)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self.stream.write(f"  {text}\n")
+            self.stream.flush()
+            self._drawn = 0  # the block is redrawn below the note

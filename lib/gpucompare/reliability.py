@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -326,15 +327,29 @@ def rollback_rate_per_gpu_year(p, gpu_id: str) -> float:
     return r["uncorrectable"] + r["silent"]
 
 
+#: log of the largest float (about 709.78): exp() of more overflows.
+_LOG_FLOAT_MAX = math.log(sys.float_info.max)
+#: Below this, (exp(x) - 1) / x is computed directly; above, in logs.
+_DIRECT_EXP_MAX = 700.0
+
+
 def rollback_overhead_factor(job_events_per_hour: float, checkpoint_interval_hours: float) -> float:
-    """Expected wall-clock hours per useful hour: (exp(L tau) - 1) / (L tau), 1 when L = 0."""
+    """Expected wall-clock hours per useful hour: (exp(L tau) - 1) / (L tau), 1 when L = 0, and
+    infinite when it exceeds the largest float (the run never finishes)."""
     _check_nonnegative("job_events_per_hour", job_events_per_hour)
     if not checkpoint_interval_hours > 0:
         raise InputError(
             f"checkpoint_interval_hours: must be > 0 (got {checkpoint_interval_hours!r})"
         )
     x = job_events_per_hour * checkpoint_interval_hours
-    return 1.0 if x == 0 else math.expm1(x) / x
+    if x == 0:
+        return 1.0
+    if x < _DIRECT_EXP_MAX:
+        return math.expm1(x) / x
+    # exp(x) nears the float limit: in logs, log((e^x - 1) / x) = x + log1p(-e^-x) - log x, and
+    # infinite once that exceeds the largest float (rollbacks outpace checkpoints: no progress).
+    log_factor = x + math.log1p(-math.exp(-x)) - math.log(x)
+    return math.exp(log_factor) if log_factor < _LOG_FLOAT_MAX else math.inf
 
 
 def wasted_gpu_hours(
@@ -470,7 +485,11 @@ def training_caption(p) -> str:
     t = training_table(p)
     parts = [
         f"{g}: P(silent corruption) {row['p_at_least_one_silent']:.3f}, "
-        f"{row['wasted_gpu_hours']:,.0f} GPU-hours ({row['wasted_fraction']:.1%}) lost to rollbacks"
+        + (
+            f"{row['wasted_gpu_hours']:,.0f} GPU-hours ({row['wasted_fraction']:.1%}) lost to rollbacks"
+            if math.isfinite(row["wasted_gpu_hours"])
+            else "rollbacks come faster than checkpoints, so the run never finishes"
+        )
         + ("" if row["ecc_active"] else " if every silent error were caught")
         for g, row in t.iterrows()
     ]
@@ -552,6 +571,8 @@ def probability_caption(p) -> str:
     no_ecc = [g for g in p.gpus if not ecc_active(p, g)]
     g = (no_ecc or p.gpus)[0]
     per_day = p.dram_errors_per_gb_year * memory_gb(g) * units.HOURS_PER_DAY / units.HOURS_PER_YEAR
+    if per_day == 0:
+        return f"At {p.dram_errors_per_gb_year:g} memory errors per GB-year no silent error is expected."
     half = math.log(2)
     one = half / per_day
     fleet_hours = half / (per_day * p.training_gpus) * units.HOURS_PER_DAY

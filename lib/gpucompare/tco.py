@@ -26,6 +26,8 @@ from gpucompare import catalog, paths, units
 from gpucompare.errors import InputError
 
 SECONDS_PER_YEAR = units.HOURS_PER_YEAR * units.SECONDS_PER_HOUR
+#: The sensitivity table's ``input`` for a GPU the workload does not fit (no cost to move).
+DOES_NOT_FIT = "does not fit one GPU"
 TOKENS_PER_MILLION = 1e6
 
 
@@ -118,12 +120,28 @@ def energy_cost_usd(
     return kwh * p.pue * price
 
 
-def tco_usd(p, gpu_id: str, utilization: float | None = None) -> float:
-    """Capex + energy - resale (USD) over ``p.years``."""
+def tco_usd(
+    p,
+    gpu_id: str,
+    utilization: float | None = None,
+    price_usd: float | None = None,
+    usd_per_kwh: float | None = None,
+) -> float:
+    """Capex + energy - resale (USD) over ``p.years``; ``utilization``, ``price_usd`` and ``usd_per_kwh``
+    replace the parameters' utilization, purchase price and electricity price when given (the
+    sensitivity and heatmap cases: computed as given, not re-validated as parameters)."""
+    if price_usd is None:
+        return (
+            capex_usd(p, gpu_id)
+            + energy_cost_usd(p, gpu_id, utilization, usd_per_kwh)
+            - p.resale_fraction * p.price_of(gpu_id)
+        )
+    host = p.host_usd_per_gpu.get(catalog.get_gpu(gpu_id).segment, 0.0)
     return (
-        capex_usd(p, gpu_id)
-        + energy_cost_usd(p, gpu_id, utilization)
-        - p.resale_fraction * p.price_of(gpu_id)
+        price_usd
+        + host
+        + energy_cost_usd(p, gpu_id, utilization, usd_per_kwh)
+        - p.resale_fraction * price_usd
     )
 
 
@@ -440,6 +458,14 @@ def break_even_table(p) -> pd.DataFrame:
     None where they never cross in a meaningful range)."""
     ref = p.gpus[0]
     rows = []
+    columns = [
+        "workload",
+        "versus",
+        "reference",
+        "break_even_reference_price_usd",
+        "break_even_usd_per_kwh",
+        "break_even_utilization",
+    ]
     for wl in p.workloads:
         a = _linear_parts(p, wl, ref)
         for g in p.gpus[1:]:
@@ -488,12 +514,17 @@ def break_even_table(p) -> pd.DataFrame:
                     row["break_even_utilization"] = u_star if 0 < u_star <= 1 else None
             rows.append(row)
     return (
-        pd.DataFrame(rows).set_index(["workload", "versus"]).astype(object).replace({np.nan: None})
+        pd.DataFrame(rows, columns=columns)
+        .set_index(["workload", "versus"])
+        .astype(object)
+        .replace({np.nan: None})
     )
 
 
 def break_even_caption(p) -> str:
     """One sentence on the first workload's reference-price break-even."""
+    if len(p.gpus) < 2:
+        return f"Only {p.gpus[0]} is chosen, so there is no other GPU to break even with."
     t = break_even_table(p).dropna(subset=["break_even_reference_price_usd"])
     if t.empty:
         return "No workload fits both GPUs, so there is no price at which they tie."
@@ -507,36 +538,52 @@ def break_even_caption(p) -> str:
 # --- Sensitivity (tornado) -----------------------------------------------------------------------
 
 
+def figure_literal(text: str) -> str:
+    """``text`` (a workload name: any string) as matplotlib shows it verbatim: a pair of ``$`` would
+    start math text, and invalid math fails the figure."""
+    return text.replace("$", r"\$")
+
+
 def sensitivity_table(p, workload_index: int = 0) -> pd.DataFrame:
     """Cost per million tokens of one workload on each GPU with one input at a time moved to the low
     and high end of its Monte Carlo range (price and throughput +/- spread, utilization and
-    electricity over their ranges), the rest at the parameters' values."""
-    from gpucompare import params as params_mod
-
+    electricity over their ranges), the rest at the parameters' values. A GPU the workload does not
+    fit has one row, input :data:`DOES_NOT_FIT`, without costs."""
     wl = p.workloads[workload_index]
     rows = []
     for g in p.gpus:
         tps = _tps(p, wl, g)
         if not tps:
+            rows.append(
+                {
+                    "gpu": g,
+                    "input": DOES_NOT_FIT,
+                    "usd_per_mtok_low_input": None,
+                    "usd_per_mtok_high_input": None,
+                    "usd_per_mtok_base": None,
+                }
+            )
             continue
         base = usd_per_million_tokens(tco_usd(p, g), tps, p.utilization, p.years)
 
-        def with_(**changes):
-            return params_mod.validate({**p.model_dump(), **changes}, "sensitivity")
-
+        # (TCO, utilization) at the low and high end of each input, the rest at the parameters.
         cases = {
             "GPU price": [
-                with_(price_usd={**p.price_usd, g: p.price_of(g) * (1 + s * p.mc_price_spread)})
+                (
+                    tco_usd(p, g, price_usd=p.price_of(g) * (1 + s * p.mc_price_spread)),
+                    p.utilization,
+                )
                 for s in (-1, 1)
             ],
             "electricity price": [
-                with_(electricity_usd_per_kwh=v) for v in p.mc_electricity_range_usd_per_kwh
+                (tco_usd(p, g, usd_per_kwh=v), p.utilization)
+                for v in p.mc_electricity_range_usd_per_kwh
             ],
-            "utilization": [with_(utilization=v) for v in p.mc_utilization_range],
+            "utilization": [(tco_usd(p, g, utilization=v), v) for v in p.mc_utilization_range],
         }
-        for name, (lo_p, hi_p) in cases.items():
-            lo = usd_per_million_tokens(tco_usd(lo_p, g), tps, lo_p.utilization, lo_p.years)
-            hi = usd_per_million_tokens(tco_usd(hi_p, g), tps, hi_p.utilization, hi_p.years)
+        for name, ((lo_tco, lo_u), (hi_tco, hi_u)) in cases.items():
+            lo = usd_per_million_tokens(lo_tco, tps, lo_u, p.years)
+            hi = usd_per_million_tokens(hi_tco, tps, hi_u, p.years)
             rows.append(
                 {
                     "gpu": g,
@@ -562,7 +609,9 @@ def sensitivity_table(p, workload_index: int = 0) -> pd.DataFrame:
             }
         )
     t = pd.DataFrame(rows)
-    t["swing_usd_per_mtok"] = (t["usd_per_mtok_high_input"] - t["usd_per_mtok_low_input"]).abs()
+    t["swing_usd_per_mtok"] = (
+        t["usd_per_mtok_high_input"].astype(float) - t["usd_per_mtok_low_input"].astype(float)
+    ).abs()
     return t.sort_values(["gpu", "swing_usd_per_mtok"], ascending=[True, False]).set_index(
         ["gpu", "input"]
     )
@@ -589,13 +638,17 @@ def tornado_figure(p, workload_index: int = 0):
     t = sensitivity_table(p, workload_index)
     gpus = list(dict.fromkeys(t.index.get_level_values("gpu")))
     fig, axes = new_row(
-        f"Sensitivity of cost per token, {p.workloads[workload_index].name}",
+        f"Sensitivity of cost per token, {figure_literal(p.workloads[workload_index].name)}",
         gpus,
         "cost per million tokens (USD)",
         "input",
     )
     for ax, g in zip(axes, gpus, strict=True):
         sub = t.xs(g, level="gpu").iloc[::-1]
+        if sub["usd_per_mtok_base"].isna().all():
+            ax.text(0.5, 0.5, DOES_NOT_FIT, ha="center", va="center", transform=ax.transAxes)
+            ax.set_yticks([])
+            continue
         y = np.arange(len(sub))
         lo, hi = (
             sub["usd_per_mtok_low_input"].astype(float),
@@ -643,8 +696,6 @@ def cheaper_by_price_and_utilization(
 ) -> pd.DataFrame:
     """For the first workload: the cheaper GPU per reference-GPU price (rows, as a multiple of its
     current price) and utilization (columns)."""
-    from gpucompare import params as params_mod
-
     wl = p.workloads[0]
     price_factors = price_factors or [0.05, 0.1, 0.2, 0.5, 1.0]
     utilizations = utilizations or [0.1, 0.3, 0.5, 0.7, 0.9]
@@ -654,16 +705,13 @@ def cheaper_by_price_and_utilization(
     for f in price_factors:
         row = {}
         for u in utilizations:
-            q = params_mod.validate(
-                {
-                    **p.model_dump(),
-                    "price_usd": {**p.price_usd, ref: p.price_of(ref) * f},
-                    "utilization": u,
-                },
-                "heatmap",
-            )
             costs = {
-                g: usd_per_million_tokens(tco_usd(q, g), tps[g], u, q.years)
+                g: usd_per_million_tokens(
+                    tco_usd(p, g, u, price_usd=p.price_of(ref) * f if g == ref else None),
+                    tps[g],
+                    u,
+                    p.years,
+                )
                 for g in p.gpus
                 if tps[g]
             }
@@ -822,14 +870,13 @@ def add_cli(subparsers) -> None:
 
 
 def _cmd_cost(args) -> int:
-    import json
-
+    from gpucompare import jsonout
     from gpucompare import params as params_mod
 
     p, _ = params_mod.resolve(args.params, args.set)
     r = cost_of(p, args.gpu, args.model, args.weights, args.kv, args.batch, args.context)
     if args.json:
-        print(json.dumps(r, indent=2))
+        jsonout.print_json(r)
         return 0
     if not r["fits_one_gpu"]:
         print(
@@ -860,7 +907,7 @@ def cheaper_heatmap_figure(p):
         "Cheaper GPU to own",
         [
             f"by model and batch ({p.workloads[0].weights})",
-            f"by price and utilization ({p.workloads[0].name})",
+            f"by price and utilization ({figure_literal(p.workloads[0].name)})",
         ],
         "see panel",
         "see panel",

@@ -368,7 +368,12 @@ def decode_figure(p):
         ax.set_yscale("log")
         ax.set_xticks(batches, [f"{int(b)}" for b in batches])
         ax.minorticks_off()
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # no workload fits this GPU at any batch: say so rather than an empty legend
+            ax.text(
+                0.5, 0.5, "does not fit one GPU", ha="center", va="center", transform=ax.transAxes
+            )
     return fig
 
 

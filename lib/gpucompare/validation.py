@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 import types
 import typing
 from pathlib import Path
@@ -170,8 +171,26 @@ def expected_at(root: type[BaseModel], loc: tuple) -> str | None:
     return None if found is None else _describe(*found)
 
 
+def _short_repr() -> reprlib.Repr:
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 6, 6, 4, 6
+    r.maxstring, r.maxlong, r.maxother = 60, 40, 60
+    return r
+
+
+_REPR = _short_repr()
+#: Problems listed in one error message; the rest are counted (a 1 MB file can hold 100,000 of them).
+MAX_PROBLEMS_SHOWN = 50
+
+
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    """A repr of ``value`` of at most ``limit`` characters, built without reprs of the whole value
+    (``repr()`` of an alias bomb's list takes minutes and gigabytes): :mod:`reprlib` stops after a
+    few items and levels."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a repr that fails must not hide the validation error
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 5] + " ...)"
 
 
@@ -181,9 +200,11 @@ def input_error(
     """One InputError listing every problem as ``where: key: message; allowed: ...``. With the raw
     ``data``, list items that have an ``id`` are named by it (``gpus[h100-sxm].specs.sm_count``)."""
     lines = []
-    for err in exc.errors():
+    errors = exc.errors(include_url=False)
+    for err in errors[:MAX_PROBLEMS_SHOWN]:
         loc = tuple(err["loc"])
         key = dotted(_with_ids(loc, data) if data is not None else loc) or "(top level)"
+        key = key if len(key) <= 120 else key[:116] + " ..."
         if err["type"] == "extra_forbidden":
             allowed = _fields_at(root, loc) or []
             hint = did_you_mean(str(loc[-1]), allowed)
@@ -198,4 +219,6 @@ def input_error(
             lines.append(f"{where}: {key}: {msg}" + (f"; expected: {expected}" if expected else ""))
         else:
             lines.append(f"{where}: {key}: {msg} (got {_short(err.get('input'))}){hint}")
+    if len(errors) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"{where}: ... and {len(errors) - MAX_PROBLEMS_SHOWN:,} more problem(s)")
     return InputError("\n".join(lines))
