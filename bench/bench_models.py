@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gpucompare import catalog, memory, params, tco
+from gpucompare import memory, params, tco
+from gpucompare.data import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 

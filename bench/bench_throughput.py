@@ -13,7 +13,8 @@ import platform
 import time
 from pathlib import Path
 
-from gpucompare import catalog, params, throughput
+from gpucompare import params, throughput
+from gpucompare.data import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ["fp16", "int8", "int4"]

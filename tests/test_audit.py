@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from gpucompare import audit, claims, params, summary
+from gpucompare import audit, params, summary
+from gpucompare.data import claims
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +97,8 @@ def test_cli_audit_json(run_cli):
 def test_unknown_check_kind_is_an_input_error(tmp_path, monkeypatch):
     import shutil
 
-    from gpucompare import paths
-    from gpucompare.errors import InputError
+    from gpucompare.core import paths
+    from gpucompare.core.errors import InputError
 
     data = tmp_path / "data"
     shutil.copytree(paths.repo_root() / "data", data)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gpucompare import paths
+from gpucompare.core import paths
 
 ROOT = paths.repo_root()
 MARKER = "previous report, must survive\n"
@@ -598,8 +598,8 @@ def test_json_output_at_the_bounds_is_strict_json(run_cli, args):
 
 def test_json_output_refuses_non_finite_numbers():
     """The safety net: a non-finite result is one InputError naming its key, never invalid JSON."""
-    from gpucompare import jsonout
-    from gpucompare.errors import InputError
+    from gpucompare.core import jsonout
+    from gpucompare.core.errors import InputError
 
     assert _strict_json(jsonout.dumps({"a": [1.0, 2]})) == {"a": [1.0, 2]}
     for bad, key in (

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
-from gpucompare import build, pdf
+from gpucompare.report import build, pdf
 
 CHROMIUM = pdf.find_chromium()
 pytestmark = pytest.mark.skipif(

@@ -16,8 +16,10 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from gpucompare import build, params, paths, pdf
-from gpucompare.errors import BuildError
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.core.errors import BuildError
+from gpucompare.report import build, pdf
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +279,8 @@ def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
 
 
 def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sections(report):
-    from gpucompare import cache, params
+    from gpucompare import params
+    from gpucompare.report import cache
 
     out, _ = report
     p, _ = params.resolve(sets=["price_usd.rtx-4090=1999"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gpucompare import cache, params, paths
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.report import cache
 
 NB = paths.notebooks_dir()
 
@@ -50,10 +52,11 @@ def test_a_data_file_changes_every_key(tmp_path, monkeypatch):
 
 def test_a_library_file_changes_every_key(tmp_path, monkeypatch):
     lib = tmp_path / "gpucompare"
-    shutil.copytree(Path(cache.__file__).parent, lib, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(cache, "__file__", str(lib / "cache.py"))
+    package = Path(cache.__file__).parents[1]
+    shutil.copytree(package, lib, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "__file__", str(lib / "report" / "cache.py"))
     before = cache.inputs_fingerprint()
-    (lib / "tco.py").write_text((lib / "tco.py").read_text() + "\n# changed\n")
+    (lib / "params.py").write_text((lib / "params.py").read_text() + "\n# changed\n")
     assert cache.inputs_fingerprint() != before
     (lib / "templates" / "report.css").write_text("/* changed */")
     assert cache.inputs_fingerprint() != before

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpucompare import catalog
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 REQUIRED_GPUS = [
     "h100-sxm",

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gpucompare import catalog, checkdata, params, paths
-from gpucompare.errors import InputError
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog, checkdata
 
 DATA = paths.repo_root() / "data"
 

@@ -75,7 +75,8 @@ def test_recommender_picks_cheapest_qualifying_configuration():
 
 
 def test_candidates_use_the_fewest_gpus_that_fit_and_pay_for_all_of_them():
-    from gpucompare import catalog, memory, tco
+    from gpucompare import memory, tco
+    from gpucompare.data import catalog
 
     p = params.make()
     cand = decide.candidates_table(p)

@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from gpucompare import display, figures
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
+from gpucompare.sections import display, figures
 
 
 def test_format_value():

@@ -15,8 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from gpucompare import build, checkdata, display, figures, params, paths
-from gpucompare.errors import InputError
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import checkdata
+from gpucompare.report import build
+from gpucompare.sections import display, figures
 
 DATA = paths.repo_root() / "data"
 NOTEBOOKS = paths.repo_root() / "notebooks"

@@ -16,8 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gpucompare import build, paths
-from gpucompare.errors import BuildError
+from gpucompare.core import paths
+from gpucompare.core.errors import BuildError
+from gpucompare.report import build
 
 ROOT = paths.repo_root()
 
@@ -210,7 +211,7 @@ def test_scenario_names_are_sanitised(run_cli, tmp_path):
     res = run_cli("report", "--compare", str(dots), str(other), "--out", str(base / "sub"))
     _refused(res, "title")
     assert _snapshot(tmp_path) == before
-    from gpucompare import compare
+    from gpucompare.report import compare
 
     assert compare.folder_name("..") == "scenario"
     assert compare.folder_name(".hidden") == "hidden"
@@ -229,7 +230,7 @@ def test_a_failed_folder_that_is_not_ours_is_never_deleted(tmp_path):
 
 
 def test_leftovers_of_killed_builds_are_cleaned_and_others_kept(tmp_path):
-    from gpucompare import publish
+    from gpucompare.report import publish
 
     out = tmp_path / "reports" / "latest"
     _previous_report(out)
@@ -246,7 +247,7 @@ def test_leftovers_of_killed_builds_are_cleaned_and_others_kept(tmp_path):
 
 
 def test_a_report_moved_aside_by_an_unfinished_swap_is_put_back(tmp_path):
-    from gpucompare import publish
+    from gpucompare.report import publish
 
     out = tmp_path / "reports" / "latest"
     _previous_report(out)
@@ -257,7 +258,7 @@ def test_a_report_moved_aside_by_an_unfinished_swap_is_put_back(tmp_path):
 
 
 def test_the_swap_exchanges_atomically_without_moving_the_report_aside(tmp_path, monkeypatch):
-    from gpucompare import publish
+    from gpucompare.report import publish
 
     out = tmp_path / "latest"
     _previous_report(out)
@@ -278,7 +279,7 @@ def test_the_swap_exchanges_atomically_without_moving_the_report_aside(tmp_path,
 
 
 def test_the_fallback_swap_restores_the_report_when_the_second_rename_fails(tmp_path, monkeypatch):
-    from gpucompare import publish
+    from gpucompare.report import publish
 
     out = tmp_path / "latest"
     _previous_report(out)
@@ -298,7 +299,7 @@ def test_the_fallback_swap_restores_the_report_when_the_second_rename_fails(tmp_
 
 
 def test_a_second_build_of_the_same_out_is_refused_naming_the_first(run_cli, tmp_path):
-    from gpucompare import publish
+    from gpucompare.report import publish
 
     out = tmp_path / "latest"
     _previous_report(out)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpucompare import audit, claims, gemm, params
-from gpucompare.errors import InputError
+from gpucompare import audit, gemm, params
+from gpucompare.core.errors import InputError
+from gpucompare.data import claims
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpucompare import audit, catalog, interconnect, params
-from gpucompare.errors import InputError
+from gpucompare import audit, interconnect, params
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 P = params.validate(params.defaults_dict())
 MIB_128 = 8192 * 8192 * 2  # the article's 8192 x 8192 FP16 matrix, 134,217,728 bytes

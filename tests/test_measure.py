@@ -10,7 +10,7 @@ import types
 import pytest
 
 from gpucompare import cli, measure
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
 
 GIB = 2**30
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpucompare import catalog, memory, params
-from gpucompare.errors import InputError
+from gpucompare import memory, params
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 GIB = 2**30
 OV = memory.Overheads(gpu_memory_utilization=0.9, activation_reserve_gib=1.0)

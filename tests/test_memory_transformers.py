@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpucompare import catalog, memory
+from gpucompare import memory
+from gpucompare.data import catalog
 
 torch = pytest.importorskip("torch", reason="needs the kvcheck extra: pip install -e '.[kvcheck]'")
 transformers = pytest.importorskip(

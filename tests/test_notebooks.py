@@ -9,7 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gpucompare import build, params, paths
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.report import build
 
 NOTEBOOKS = sorted(paths.notebooks_dir().glob("*.ipynb"))
 

@@ -6,7 +6,7 @@ import tomllib
 
 import yaml
 
-from gpucompare import paths
+from gpucompare.core import paths
 
 
 def test_environment_yml_matches_pyproject():

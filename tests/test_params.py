@@ -13,9 +13,10 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gpucompare import params, paths
-from gpucompare.errors import InputError
-from gpucompare.validation import MAX_PROBLEMS_SHOWN, _unwrap, input_error
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.core.validation import MAX_PROBLEMS_SHOWN, _unwrap, input_error
 
 
 def test_defaults_validate():

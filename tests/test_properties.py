@@ -12,7 +12,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gpucompare import catalog, gemm, interconnect, memory, params, reliability, tco, throughput
+from gpucompare import gemm, interconnect, memory, params, reliability, tco, throughput
+from gpucompare.data import catalog
 
 P = params.make()  # the defaults; variations with P.model_copy(update=...) (values kept valid)
 FAST = settings(max_examples=50, deadline=None)

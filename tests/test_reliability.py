@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpucompare import audit, catalog, memory, params, paths, reliability
-from gpucompare.errors import InputError
+from gpucompare import audit, memory, params, reliability
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 GIB_IN_GB = 2**30 / 1e9  # 1.073741824
 OV = memory.Overheads(gpu_memory_utilization=0.9, activation_reserve_gib=1.0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpucompare import params, specs, units
+from gpucompare import params, specs
+from gpucompare.core import units
 
 
 @pytest.fixture

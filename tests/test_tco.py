@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpucompare import audit, params, tco
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpucompare import audit, catalog, memory, params, throughput
-from gpucompare.errors import InputError
+from gpucompare import audit, memory, params, throughput
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 # Llama-2-7B: 6,738,415,616 parameters, embeddings 32,000 x 4,096 = 131,072,000 each (untied).
 P7 = 6_738_415_616

@@ -32,23 +32,22 @@ from pydantic import BaseModel
 
 from gpucompare import (
     audit,
-    catalog,
-    checkdata,
     decide,
-    display,
     gemm,
     interconnect,
     measure,
     memory,
     params,
-    paths,
     reliability,
     specs,
     summary,
     tco,
     throughput,
 )
-from gpucompare.errors import InputError
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog, checkdata
+from gpucompare.sections import display
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from gpucompare import compare, params, paths, progress
+from gpucompare import params
+from gpucompare.core import paths
+from gpucompare.report import compare, progress
 
 
 def _report(folder, winners_csv: str):

@@ -13,18 +13,21 @@ import signal
 import sys
 from pathlib import Path
 
-from gpucompare import catalog, jsonout, params, paths
-from gpucompare.errors import EXIT_BAD_INPUT, GpucompareError
+from gpucompare import params
+from gpucompare.core import jsonout, paths
+from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
+from gpucompare.data import catalog
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
-SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "checkdata", "tco")
+SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "data.checkdata", "tco")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gpucompare import cache, params, publish
+    from gpucompare import params
+    from gpucompare.report import cache, publish
 
     if args.compare:
-        from gpucompare import compare
+        from gpucompare.report import compare
 
         page = compare.build_compare(
             Path(args.out),
@@ -46,7 +49,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             f"report up to date: {Path(args.out) / 'index.html'} (inputs unchanged; --force rebuilds)"
         )
         return 0
-    from gpucompare import build  # heavy imports (papermill, nbconvert) only when building
+    from gpucompare.report import build  # heavy imports (papermill, nbconvert) only when building
 
     manifest = build.build(
         Path(args.out),
@@ -74,7 +77,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:
-    from gpucompare import build
+    from gpucompare.report import build
 
     for path in build.refresh_notebooks(timeout_s=args.timeout, only=args.only):
         print(f"re-executed {path}")

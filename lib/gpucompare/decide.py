@@ -163,7 +163,8 @@ def candidates_table(p) -> pd.DataFrame:
     """Every catalog GPU for every workload, on the fewest GPUs it fits (1, 2, 4 or 8 in tensor
     parallelism): tokens/s, tokens/s per sequence, whether it meets ``min_user_tokens_per_s``, and
     cost per million tokens owning (GPUs x TCO) and renting (GPUs x rental)."""
-    from gpucompare import catalog, memory, tco, throughput
+    from gpucompare import memory, tco, throughput
+    from gpucompare.data import catalog
 
     ov = memory.Overheads.from_params(p)
     rows = []
@@ -253,7 +254,7 @@ def perf_per_dollar_figure(p):
     import numpy as np
 
     from gpucompare import tco
-    from gpucompare.figures import colour, new
+    from gpucompare.sections.figures import colour, new
 
     t = tco.cost_table(p)
     names = [wl.name for wl in p.workloads]

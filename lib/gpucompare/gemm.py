@@ -30,9 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gpucompare import catalog, claims, units
-from gpucompare.errors import InputError, unknown
-from gpucompare.figures import colour, new
+from gpucompare.core import units
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.data import catalog, claims
+from gpucompare.sections.figures import colour, new
 
 
 @dataclass(frozen=True)

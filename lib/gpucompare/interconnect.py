@@ -42,10 +42,12 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from gpucompare import catalog, claims, memory, paths, units
-from gpucompare.catalog import Source, Sourced
-from gpucompare.errors import InputError, unknown
-from gpucompare.figures import colour, new_row
+from gpucompare import memory
+from gpucompare.core import paths, units
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.data import catalog, claims
+from gpucompare.data.catalog import Source, Sourced
+from gpucompare.sections.figures import colour, new_row
 
 #: Bytes per activation element: inference engines all-reduce in the model's 16-bit dtype.
 ACTIVATION_BYTES = 2

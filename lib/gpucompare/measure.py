@@ -29,8 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gpucompare import catalog, paths, units
-from gpucompare.errors import GpucompareError, InputError
+from gpucompare.core import paths, units
+from gpucompare.core.errors import GpucompareError, InputError
+from gpucompare.data import catalog
 
 #: Columns of a kernel-measurement CSV, in order (``gpucompare measure`` writes exactly these).
 KERNEL_COLUMNS: tuple[str, ...] = (

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gpucompare import catalog, units
-from gpucompare.errors import InputError
-from gpucompare.figures import colour, new_row
+from gpucompare.core import units
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
+from gpucompare.sections.figures import colour, new_row
 
 #: Tensor-parallel degrees considered within one node.
 TP_DEGREES = (1, 2, 4, 8)
@@ -342,7 +343,7 @@ def exact_memory(
 
 def article_memory_table() -> pd.DataFrame:
     """Each memory figure the article prints, its own formula with its own inputs, and the exact value."""
-    from gpucompare import claims
+    from gpucompare.data import claims
 
     rows = []
     for c in claims.claims(kind="memory"):

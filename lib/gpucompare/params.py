@@ -23,9 +23,10 @@ from pydantic import (
     field_validator,
 )
 
-from gpucompare import catalog, paths
-from gpucompare.errors import InputError, did_you_mean
-from gpucompare.validation import input_error
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError, did_you_mean
+from gpucompare.core.validation import input_error
+from gpucompare.data import catalog
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -529,7 +530,7 @@ def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[Params, dict[
         data = apply_set(data, s)
     where = " + ".join(sources) + ("" if not sets else " + --set")
     p = validate(data, where)
-    from gpucompare import checkdata  # imported here: it reads the section modules
+    from gpucompare.data import checkdata  # imported here: it reads the section modules
 
     checkdata.preflight(p)  # every data file loads and fits the parameters, before any notebook
     return p, data

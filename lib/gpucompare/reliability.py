@@ -41,11 +41,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from gpucompare import catalog, memory, paths, units
-from gpucompare.errors import InputError, unknown
-from gpucompare.figures import colour, new
+from gpucompare import memory
+from gpucompare.core import paths, units
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.data import catalog
+from gpucompare.sections.figures import colour, new
 
-# --- Unit definitions this section needs (not yet in gpucompare.units) ------------------------
+# --- Unit definitions this section needs (not yet in gpucompare.core.units) ------------------------
 
 #: Requests in "per million requests".
 REQUESTS_PER_MILLION = 1e6
@@ -1179,7 +1181,7 @@ CLAIM_CHECKS = {
 
 def article_fleet_table() -> pd.DataFrame:
     """The article's error counts: what it prints, what its own rate gives, and the field model."""
-    from gpucompare import claims
+    from gpucompare.data import claims
 
     p = _default_p()
     rows = []

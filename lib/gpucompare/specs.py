@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gpucompare import catalog, claims, units
-from gpucompare.figures import colour, new
+from gpucompare.core import units
+from gpucompare.data import catalog, claims
 from gpucompare.params import Params
+from gpucompare.sections.figures import colour, new
 
 #: (spec field, row label with unit) shown in the spec table, in order.
 SPEC_ROWS: list[tuple[str, str]] = [

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gpucompare import audit, catalog, decide, memory, tco
+from gpucompare import audit, decide, memory, tco
+from gpucompare.data import catalog
 
 
 def _audit_rows() -> dict[str, dict]:

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from gpucompare import catalog, paths, units
-from gpucompare.errors import InputError
+from gpucompare.core import paths, units
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 
 SECONDS_PER_YEAR = units.HOURS_PER_YEAR * units.SECONDS_PER_HOUR
 #: The sensitivity table's ``input`` for a GPU the workload does not fit (no cost to move).
@@ -633,7 +634,7 @@ def sensitivity_caption(p, workload_index: int = 0) -> str:
 
 def tornado_figure(p, workload_index: int = 0):
     """Horizontal bars: cost per million tokens at the low and high end of each input, per GPU."""
-    from gpucompare.figures import colour, new_row
+    from gpucompare.sections.figures import colour, new_row
 
     t = sensitivity_table(p, workload_index)
     gpus = list(dict.fromkeys(t.index.get_level_values("gpu")))
@@ -870,8 +871,8 @@ def add_cli(subparsers) -> None:
 
 
 def _cmd_cost(args) -> int:
-    from gpucompare import jsonout
     from gpucompare import params as params_mod
+    from gpucompare.core import jsonout
 
     p, _ = params_mod.resolve(args.params, args.set)
     r = cost_of(p, args.gpu, args.model, args.weights, args.kv, args.batch, args.context)
@@ -897,7 +898,7 @@ def cheaper_heatmap_figure(p):
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from gpucompare.figures import colour, new_row
+    from gpucompare.sections.figures import colour, new_row
 
     grids = [
         (cheaper_by_batch_and_model(p), "batch (sequences)", "model"),

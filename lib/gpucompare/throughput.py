@@ -42,9 +42,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gpucompare import catalog, gemm, memory, units
-from gpucompare.errors import InputError
-from gpucompare.figures import colour, new_row
+from gpucompare import gemm, memory
+from gpucompare.core import units
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
+from gpucompare.sections.figures import colour, new_row
 
 #: Columns of ``data/measurements/decode_public.csv``, in order.
 DECODE_COLUMNS: tuple[str, ...] = (
@@ -751,7 +753,7 @@ def article_throughput_table(p) -> pd.DataFrame:
     """Each throughput figure of the article next to the model (None = does not fit on one GPU),
     the datasheet bandwidth bound (no overhead, full bandwidth), the fraction of that bound the
     article's figure implies, the bound and the longest context at which the batch fits."""
-    from gpucompare import claims
+    from gpucompare.data import claims
 
     rows = []
     for c in claims.claims(kind="throughput"):

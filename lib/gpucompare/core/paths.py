@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
 
 #: PyYAML's safe loader, in C (libyaml) where available: about ten times faster than the Python one.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -25,8 +25,8 @@ CACHE_DIR_ENV = "GPUCOMPARE_CACHE_DIR"
 
 
 def repo_root() -> Path:
-    """The checkout's root: ``lib/gpucompare/paths.py`` -> two levels up from ``lib``."""
-    return Path(__file__).resolve().parents[2]
+    """The checkout's root: ``lib/gpucompare/core/paths.py``, four levels up."""
+    return Path(__file__).resolve().parents[3]
 
 
 def data_dir() -> Path:

@@ -1,7 +1,7 @@
 """The one figure style of the report.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, not pyplot, so nothing
-global changes and a notebook shows a figure only through :func:`gpucompare.display.figure`.
+global changes and a notebook shows a figure only through :func:`gpucompare.sections.display.figure`.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from typing import Literal
 
 import pandas as pd
 
-from gpucompare import claims
-from gpucompare.errors import InputError, unknown
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.data import claims
 
 Verdict = Literal["ok", "wrong", "misleading", "unverifiable"]
 VERDICTS: tuple[Verdict, ...] = ("ok", "wrong", "misleading", "unverifiable")

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gpucompare import paths
-from gpucompare.errors import InputError
-from gpucompare.validation import input_error
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.core.validation import input_error
 
 
 class Claim(BaseModel):

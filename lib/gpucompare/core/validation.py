@@ -12,7 +12,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from gpucompare.errors import InputError, did_you_mean
+from gpucompare.core.errors import InputError, did_you_mean
 
 
 def _model_in(annotation: object) -> type[BaseModel] | None:

@@ -11,7 +11,7 @@ A section's key is the SHA-256 of everything its executed notebook can depend on
 So a price change re-runs only the sections that declare ``price_usd``, and a change to any
 data or library file re-runs everything: the cache can be conservative, never stale.
 Executed notebooks are kept in one place whatever ``--out`` is: ``reports/.gpucompare-cache/``
-of the project, or ``$GPUCOMPARE_CACHE_DIR`` (:func:`gpucompare.paths.cache_dir`), as
+of the project, or ``$GPUCOMPARE_CACHE_DIR`` (:func:`gpucompare.core.paths.cache_dir`), as
 ``sections/<section>/<key>.ipynb`` with a ``<key>.sha256`` beside it. An entry whose bytes do not
 match its hash (truncated, corrupt) is removed and its section runs again.
 
@@ -30,7 +30,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gpucompare import __version__, paths
+from gpucompare import __version__
+from gpucompare.core import paths
 
 _ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]+)?=", re.M)
 
@@ -49,7 +50,7 @@ def _hash_files(root: Path, patterns: tuple[str, ...]) -> str:
 
 def inputs_fingerprint() -> str:
     """Hash of the data files, the library's code and templates, and the versions."""
-    lib = Path(__file__).resolve().parent
+    lib = Path(__file__).resolve().parents[1]  # the gpucompare package
     h = hashlib.sha256()
     h.update(_hash_files(paths.data_dir(), ("**/*",)).encode())
     h.update(_hash_files(lib, ("**/*.py", "templates/**/*")).encode())

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from gpucompare import display, params, publish
-from gpucompare.errors import InputError
+from gpucompare import params
+from gpucompare.core.errors import InputError
+from gpucompare.report import publish
+from gpucompare.sections import display
 
 #: The comparison's manifest, with the marker that lets a later compare replace the folder.
 MANIFEST = "compare.json"
@@ -147,7 +149,7 @@ def build_compare(
     out = publish.check_out(out, publish.COMPARE)
     for s in scenarios:  # validate both before building either
         params.resolve([*files, s], sets)
-    from gpucompare import build
+    from gpucompare.report import build
 
     out.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from gpucompare.errors import BuildError, InputError
+from gpucompare.core.errors import BuildError, InputError
 
 #: Environment variable naming the Chromium (or Chrome) executable to use.
 CHROMIUM_ENV = "GPUCOMPARE_CHROMIUM"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
 
 #: Output-metadata key under which the build finds tables.
 META_KEY = "gpucompare"
@@ -192,5 +192,5 @@ class Figure:
 
 
 def figure(fig: MplFigure, name: str, caption: str, alt: str | None = None) -> Figure:
-    """Show a figure made with :mod:`gpucompare.figures` with its caption and alt text."""
+    """Show a figure made with :mod:`gpucompare.sections.figures` with its caption and alt text."""
     return Figure(fig, name, caption, alt or caption)

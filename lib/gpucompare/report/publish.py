@@ -7,7 +7,7 @@ The rules (README, "Bad input"):
   wrote (a report: its ``manifest.json`` carries :data:`MARKER`; a comparison: its
   ``compare.json`` does). Anything else (a folder holding other files, a file, a symbolic link,
   ``/``, the home folder, the project's own folders, the current folder) is refused with
-  :class:`~gpucompare.errors.InputError` (exit code 2) before anything is touched.
+  :class:`~gpucompare.core.errors.InputError` (exit code 2) before anything is touched.
 * Only folders the build itself made are ever deleted: temporary folders and ``<out>.failed``
   carry a :data:`OWNED_FILE` marker; replaced reports carry the manifest marker.
 * The new report replaces the old one in one atomic exchange (Linux ``renameat2`` with
@@ -33,8 +33,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from gpucompare import paths
-from gpucompare.errors import InputError
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
 
 #: ``manifest.json`` (report) and ``compare.json`` (comparison) carry ``"generator": MARKER``.
 MARKER = "gpucompare"

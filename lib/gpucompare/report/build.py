@@ -37,10 +37,13 @@ import jinja2
 import nbformat
 import yaml
 
-from gpucompare import __version__, cache, checkdata, params, paths, progress, publish
-from gpucompare.display import META_KEY
-from gpucompare.errors import BuildError, InputError
-from gpucompare.pdf import print_to_pdf, require_chromium
+from gpucompare import __version__, params
+from gpucompare.core import paths
+from gpucompare.core.errors import BuildError, InputError
+from gpucompare.data import checkdata
+from gpucompare.report import cache, progress, publish
+from gpucompare.report.pdf import print_to_pdf, require_chromium
+from gpucompare.sections.display import META_KEY
 
 #: Per-cell timeout in seconds (papermill's default is to wait forever).
 CELL_TIMEOUT_S = 300
@@ -203,7 +206,7 @@ def _describe_failure(section: Section, exc: BaseException) -> str:
 
 
 def harvest_tables(nb: nbformat.NotebookNode) -> dict[str, str]:
-    """``{name: csv text}`` of every table the notebook showed through :func:`gpucompare.display.table`."""
+    """``{name: csv text}`` of every table the notebook showed through :func:`gpucompare.sections.display.table`."""
     tables: dict[str, str] = {}
     for cell in nb.cells:
         for out in cell.get("outputs", []):

@@ -19,7 +19,7 @@ Each problem is one line ``file: key: problem``; the command exits with code 2 i
 * **Cross-field sanity**, per GPU (datasheets round, hence the tolerances):
 
   - tensor TFLOPS = SMs x dense FMA/clock/SM (``architectures.yaml``) x clock x 2
-    (:func:`gpucompare.units.peak_tflops`) within :data:`TFLOPS_TOLERANCE`, at
+    (:func:`gpucompare.core.units.peak_tflops`) within :data:`TFLOPS_TOLERANCE`, at
     ``peak_tflops_clock_mhz``. Where NVIDIA states no peak clock (H200) the clock that reproduces the
     datasheet figure must lie between the base clock and the boost clock (x 1 + tolerance): the peak
     cannot exceed the boost-clock derivation, nor need a clock below base;
@@ -53,14 +53,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpucompare import catalog, paths, units
-from gpucompare.errors import EXIT_BAD_INPUT, InputError
+from gpucompare.core import paths, units
+from gpucompare.core.errors import EXIT_BAD_INPUT, InputError
+from gpucompare.data import catalog
 
 #: Relative tolerance of derived against datasheet TFLOPS (L40S FP16: 362.05 printed, 366.4 derived).
 TFLOPS_TOLERANCE = 0.02
 #: Relative tolerance of bus width x data rate against the datasheet bandwidth.
 BANDWIDTH_TOLERANCE = 0.025
-#: Name endings that state a unit (see ``gpucompare.units``).
+#: Name endings that state a unit (see ``gpucompare.core.units``).
 UNIT_SUFFIXES = ("_tflops", "_tops", "_gib", "_gb", "_gb_s", "_mhz", "_w", "_bits", "_gbps")
 #: Name endings of dimensionless counts and generation numbers.
 COUNT_SUFFIXES = ("_count", "_cores", "_links", "_lanes", "_instances", "_generation")
@@ -126,7 +127,8 @@ class Problem:
 
 def _loaders() -> dict[str, Callable[[], Any]]:
     """Each data file and the loader the report reads it with (imported here: heavy modules)."""
-    from gpucompare import claims, interconnect, measure, reliability, tco, throughput
+    from gpucompare import interconnect, measure, reliability, tco, throughput
+    from gpucompare.data import claims
 
     return {
         "gpus.yaml": catalog.gpu_catalog,

@@ -13,9 +13,9 @@ from typing import Generic, Literal, TypeVar
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from gpucompare import paths
-from gpucompare.errors import InputError, unknown
-from gpucompare.validation import input_error
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.validation import input_error
 
 T = TypeVar("T")
 

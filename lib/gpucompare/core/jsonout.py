@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from gpucompare.errors import InputError
+from gpucompare.core.errors import InputError
 
 
 def _non_finite(obj: Any, where: str = "") -> tuple[str, float] | None:
