@@ -11,6 +11,7 @@ import copy
 import math
 import typing
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -575,10 +576,18 @@ class SectionParams:
         return self._params.model_dump(**kwargs)
 
 
-def notebook_params(**values: Any) -> SectionParams:
-    """Validate a notebook's parameters cell (its values over the defaults, same schema as the
-    build) and return a view that refuses parameters the cell did not declare."""
-    return SectionParams(make(**values), set(values))
+def notebook_params(namespace: Mapping[str, Any] | None = None, /, **values: Any) -> SectionParams:
+    """Validate a notebook's parameters (its values over the defaults, same schema as the build)
+    and return a view that refuses parameters the notebook did not declare.
+
+    A notebook passes its namespace, ``notebook_params(globals())``: the declared parameters are
+    the schema's names its parameters cell assigned (the build injects exactly those). A value of
+    ``None`` in the cell means "the default of ``params/default.yaml``", so long lists such as the
+    workloads live in that file only. Keyword ``values`` are for library code and tests."""
+    if namespace is not None:
+        values = {k: v for k, v in namespace.items() if k in Params.model_fields} | values
+    declared = set(values)
+    return SectionParams(make(**{k: v for k, v in values.items() if v is not None}), declared)
 
 
 def non_default_keys(p: Params) -> list[str]:

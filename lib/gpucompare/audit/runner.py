@@ -51,7 +51,11 @@ def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
     """Every registered check kind and its recomputation."""
     registry: dict[str, Callable[[claims.Claim], Finding]] = {}
     for name in CHECK_MODULES:
-        module = importlib.import_module(f"gpucompare.{name}")
+        # During the issue-16 move the checks leave the domain modules for audit/<name>.py.
+        try:
+            module = importlib.import_module(f"gpucompare.audit.{name}")
+        except ModuleNotFoundError:
+            module = importlib.import_module(f"gpucompare.{name}")
         for kind, func in getattr(module, "CLAIM_CHECKS", {}).items():
             if kind in registry:
                 raise RuntimeError(f"claim check kind '{kind}' registered twice")
