@@ -11,10 +11,10 @@ OUT ?= reports/latest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg
 
-.PHONY: help env report pdf notebooks check-data test lint format bench lab clean
+.PHONY: help env report pdf notebooks check-data test test-fast lint format bench lab clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,13 @@ test: $(STAMP) ## data validation, unit tests, notebook tests (nbval) and the en
 check-data: $(STAMP) ## validate data/: schema, units, sources and cross-field sanity
 	$(BIN)/gpucompare check-data
 
-lint: $(STAMP) ## ruff format check and lint (notebooks included)
+lint: $(STAMP) ## ruff format check and lint (notebooks included), and the layer contract
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test-fast: $(STAMP) ## the unit layer only (model, data, audit, sections, params, architecture): seconds
+	$(BIN)/python -m pytest tests/core tests/data tests/model tests/audit tests/sections tests/test_params.py tests/test_architecture.py -q
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .

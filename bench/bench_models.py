@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gpucompare import memory, params, tco
+from gpucompare import params
 from gpucompare.data import catalog
+from gpucompare.model import cost, memory, tco
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,8 @@ def main() -> None:
     sweep_s = _best_of(lambda: memory.fit_sweep(*sweep_args))
 
     tps = np.array(
-        [[tco._tps(p, wl, g) or np.nan for g in p.gpus] for wl in p.workloads], dtype=float
+        [[cost.workload_tokens_per_s(p, wl, g) or np.nan for g in p.gpus] for wl in p.workloads],
+        dtype=float,
     )
     mc_s = _best_of(
         lambda: tco.monte_carlo_summary(

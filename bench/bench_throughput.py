@@ -13,8 +13,9 @@ import platform
 import time
 from pathlib import Path
 
-from gpucompare import params, throughput
+from gpucompare import params
 from gpucompare.data import catalog
+from gpucompare.model import throughput
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ["fp16", "int8", "int4"]

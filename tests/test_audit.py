@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from gpucompare import audit, params, summary
+from gpucompare import audit, params
 from gpucompare.data import claims
+from gpucompare.sections import summary
 
 
 @pytest.fixture(scope="module")

@@ -287,7 +287,8 @@ BOUNDED_MB = 200
 
 _BOUNDED_WRAPPER = r"""
 import json, resource, sys, time
-from gpucompare import cli, memory, params, tco  # imports first: the bounds are on the command
+from gpucompare import cli, params  # imports first: the bounds are on the command
+from gpucompare.model import cost, memory, tco
 try:  # a regression must fail with MemoryError, not take the machine's memory
     vm = next(l for l in open("/proc/self/status") if l.startswith("VmSize:"))
     cap = int(vm.split()[1]) * 1024 + 2**30

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
-from gpucompare.report import build, pdf
+from gpucompare.report import build, pdf, render
 
 
 @pytest.fixture(scope="module")
@@ -220,13 +220,13 @@ def test_add_toc_lists_the_h2_headings_with_their_h3():
         '<h2 id="a">First<a class="anchor-link" href="#a">¶</a></h2><h3 id="a1">Inner</h3>'
         '<h2 id="b">Second <code>x</code></h2></main>'
     )
-    done = build.add_toc(page)
+    done = render.add_toc(page)
     toc = re.search(r'<nav class="gc-toc[^"]*".*?</nav>', done).group(0)
     assert re.findall(r'href="#([^"]+)"', toc) == ["a", "a1", "b"]
     assert "¶" not in toc and "Second <code>x</code>" in toc
     assert done.index(toc) < done.index('<h2 id="a">')
     # One heading is no contents: no table of contents, marker removed.
-    single = build.add_toc('<main><!--gc:toc--><h2 id="a">Only</h2></main>')
+    single = render.add_toc('<main><!--gc:toc--><h2 id="a">Only</h2></main>')
     assert "gc-toc" not in single and "<!--" not in single
 
 
@@ -236,24 +236,9 @@ def test_png_css_width_is_the_size_in_inches_at_96_px():
     fig.savefig(buf, format="png", dpi=200)
     b64 = base64.b64encode(buf.getvalue()).decode()
     # 3 in at 200 dpi = 600 px; shown at 96 CSS px per inch: 3 * 96 = 288 px.
-    assert build.png_css_width(b64) == 288
-    sized = build.size_figures(f'<img src="data:image/png;base64,{b64}" alt="a">')
+    assert render.png_css_width(b64) == 288
+    sized = render.size_figures(f'<img src="data:image/png;base64,{b64}" alt="a">')
     assert sized.startswith('<img width="288" src=')
-
-
-def test_classify_tables_marks_number_and_text_columns():
-    table = (
-        '<table class="dataframe gc-table" id="table-t"><thead><tr><th>gpu</th>'
-        "<th>memory_bandwidth_gb_s</th><th>note</th></tr></thead><tbody>"
-        "<tr><td>h100-sxm</td><td>3,350</td><td>HBM3</td></tr>"
-        "<tr><td>rtx-4090</td><td>—</td><td>" + "long text " * 5 + "</td></tr></tbody></table>"
-    )
-    done = build.classify_tables(table)
-    assert '<th class="gc-text gc-nowrap">gpu</th>' in done
-    assert '<td class="gc-num">3,350</td>' in done and '<td class="gc-num">—</td>' in done
-    assert '<td class="gc-text">long text' in done  # long text may wrap
-    assert "memory_<wbr>bandwidth_<wbr>gb_<wbr>s" in done
-    assert 'class="gc-short dataframe gc-table"' in done
 
 
 def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
@@ -265,7 +250,7 @@ def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
     (tmp_path / "a.yaml").write_text("no_sources: here\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.yaml").write_text("sources: {s3: {title: Three}}\n")
-    files = build.data_sources(tmp_path)
+    files = render.data_sources(tmp_path)
     assert [f["name"] for f in files] == ["b.yaml", "sub/c.yaml"]
     s1, s2 = files[0]["sources"]
     assert (s1["id"], s1["url"], s1["date"], s1["verified"]) == (

@@ -19,7 +19,7 @@ from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import checkdata
-from gpucompare.report import build
+from gpucompare.report import build, execute, preflight, provenance, render
 from gpucompare.sections import display, figures
 
 DATA = paths.repo_root() / "data"
@@ -106,7 +106,7 @@ def test_real_data_ids_match_the_pattern():
 def test_a_build_refuses_an_id_carrying_html_before_anything_runs(tmp_path, monkeypatch):
     data_copy(tmp_path, monkeypatch, "models.yaml", add_model_with_id("x" + IMG))
     with pytest.raises(InputError, match=r"models\[7\]\.id: 'x<img"):
-        checkdata.preflight(params.make())
+        preflight.preflight(params.make())
 
 
 def test_notebook_names_are_checked(tmp_path):
@@ -166,7 +166,7 @@ def test_normal_tables_render_unchanged_text_on_both_paths():
     for options in ({}, {"cell_class": lambda v: "gc-good"}):
         page = display.table(frame, "t", "A & B.", **options)._styled_html()
         assert ">h100-sxm</td>" in page and ">30,000</td>" in page and ">1,999</td>" in page
-        assert ">gpu</th>" in page and ">price_usd</th>" in page
+        assert ">gpu</th>" in page and ">price_<wbr>usd</th>" in page
         assert '<p class="gc-caption">A &amp; B.</p>' in page
 
 
@@ -222,10 +222,10 @@ def test_print_page_footer_title_is_css_escaped(hostile_report):
 
 
 def test_the_library_templates_autoescape():
-    env = build._jinja_env()
+    env = render._jinja_env()
     assert env.from_string("{{ x }}").render(x=SCRIPT) == SCRIPT_ESCAPED
     # The shared macros escape in nbconvert's environment too, which does not autoescape.
-    exporter_env = build._exporter().environment
+    exporter_env = render._exporter().environment
     for e in (env, exporter_env):
         nav = e.get_template("report_macros.html.j2").module.nav(
             SCRIPT, [{"href": '"><b>', "label": IMG, "number": 1, "current": False}]
@@ -239,7 +239,7 @@ def test_hrefs_and_names_from_notebook_and_table_names_are_escaped_on_every_page
     escaped like everything else (check_notebook_names refuses such names; the templates do not
     rely on it). print.html is rendered from a section with a valid file name: the build prefixes
     the ids of each part with its name (build._print_part), which only the name check keeps safe."""
-    prov = build.provenance("2024-01-01 00:00:00")
+    prov = provenance.provenance("2024-01-01 00:00:00")
     p = params.make(title="Report " + SCRIPT)
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("# Title\n\nWhat?\n\n## One\n\nx\n\n## Two\n\ny")]
@@ -247,17 +247,17 @@ def test_hrefs_and_names_from_notebook_and_table_names_are_escaped_on_every_page
     context = {"gc_title": p.title, "gc_version": "0", "gc_built_at": "2024-01-01 00:00:00"}
     pages = {}
     for stem in ('01_x"><img src=x onerror=alert(1)>', "01_specs"):
-        section = build.Section(Path(stem + ".ipynb"), "Title " + IMG, "Question " + IMG, [])
+        section = execute.Section(Path(stem + ".ipynb"), "Title " + IMG, "Question " + IMG, [])
         section.tables = ['t"><img src=x onerror=alert(1)>']
         sections = [section]
-        section_page = build.export_html(nb, section, sections, context)
+        section_page = render.export_html(nb, section, sections, context)
         if stem == "01_specs":
-            pages["print"] = build.render_print(p, sections, {stem: section_page}, prov)
+            pages["print"] = render.render_print(p, sections, {stem: section_page}, prov)
             continue
-        pages["index"] = build.render_index(p, {}, sections, prov)
-        pages["parameters"] = build.render_parameters(p, sections, prov)
+        pages["index"] = render.render_index(p, {}, sections, prov)
+        pages["parameters"] = render.render_parameters(p, sections, prov)
         pages["section"] = section_page
-        pages["code"] = build.export_html(nb, section, sections, context, code=True)
+        pages["code"] = render.export_html(nb, section, sections, context, code=True)
     for name, page in pages.items():
         assert "<img" not in page and SCRIPT not in page, name
         assert IMG_ESCAPED in page, name
@@ -278,15 +278,15 @@ def test_source_title_note_and_publisher_are_escaped(tmp_path, monkeypatch):
     nb_dir = tmp_path / "notebooks"
     nb_dir.mkdir()
     shutil.copy(NOTEBOOKS / "01_specs.ipynb", nb_dir)
-    sections = build.discover(nb_dir)
-    prov = build.provenance("2024-01-01 00:00:00")
+    sections = execute.discover(nb_dir)
+    prov = provenance.provenance("2024-01-01 00:00:00")
     p = params.make(title="Title " + SCRIPT)
-    page = build.render_parameters(p, sections, prov)
+    page = render.render_parameters(p, sections, prov)
     body = "<p>section body</p><table class='x'><tr><td>1</td></tr></table>"
     section_page = (
         f"<html><head><style>.x{{}}</style></head><body><!--gc:main-->{body}<!--gc:/main-->"
     )
-    printed = build.render_print(p, sections, {"01_specs": section_page}, prov)
+    printed = render.render_print(p, sections, {"01_specs": section_page}, prov)
     for text in (page, printed):
         assert "<img" not in text and SCRIPT not in text
         for prefix in "TNPD":

@@ -18,7 +18,7 @@ import pytest
 
 from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
-from gpucompare.report import build
+from gpucompare.report import build, execute
 
 ROOT = paths.repo_root()
 
@@ -353,9 +353,11 @@ def test_a_cell_error_is_not_retried():
     from papermill.exceptions import PapermillExecutionError
 
     cell_error = PapermillExecutionError(3, 3, "RuntimeError", "address already in use", [], "x")
-    assert not build.kernel_failed_to_start(cell_error)
-    assert build.kernel_failed_to_start(RuntimeError("Kernel died before replying to kernel_info"))
-    assert not build.kernel_failed_to_start(KeyError("usd_per_mtok"))
+    assert not execute.kernel_failed_to_start(cell_error)
+    assert execute.kernel_failed_to_start(
+        RuntimeError("Kernel died before replying to kernel_info")
+    )
+    assert not execute.kernel_failed_to_start(KeyError("usd_per_mtok"))
 
 
 def test_two_builds_give_byte_identical_pages_notebooks_and_tables(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """``gpucompare measure``: the timing arithmetic with a fake timer and a fake torch (PyTorch is never
-needed by the tests), the CSV round trip, the committed measurements, and the exit codes."""
+needed by the tests), the CSV round trip and the exit codes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from gpucompare import cli, measure
 from gpucompare.core.errors import InputError
+from gpucompare.data import measurements
 
 GIB = 2**30
 
@@ -183,38 +184,13 @@ def test_run_write_and_read_back(tmp_path):
     assert [r["benchmark"] for r in rows] == ["gemm", "copy"]
     assert rows[0]["gpu_id"] == "h100-sxm" and rows[0]["date"] == "2026-12-01"
     path = measure.write_csv(rows, tmp_path / "kernels_test.csv")
-    assert path.read_text().splitlines()[0] == ",".join(measure.KERNEL_COLUMNS)
-    back = measure.load_kernel_measurements(tmp_path)
+    assert path.read_text().splitlines()[0] == ",".join(measurements.KERNEL_COLUMNS)
+    back = measurements.load_kernel_measurements(tmp_path)
     assert len(back) == 2
     g = back[back["benchmark"] == "gemm"].iloc[0]
     assert g["tflops"] == pytest.approx(2 * 1024**3 / 1e-3 / 1e12, rel=1e-5)
     c = back[back["benchmark"] == "copy"].iloc[0]
     assert c["bandwidth_gb_s"] == pytest.approx(2 * GIB / 0.5e-3 / 1e9, rel=1e-5)
-
-
-def test_committed_measurements_hold_the_issue_figures():
-    t = measure.load_kernel_measurements()
-    h100 = t[(t["gpu_id"] == "h100-sxm") & (t["source"].str.contains("issue 5"))]
-    assert h100[h100["benchmark"] == "gemm"]["tflops"].tolist() == [798.0]
-    assert h100[h100["benchmark"] == "copy"]["bandwidth_gb_s"].tolist() == [3000.0]
-    assert (t["source"] != "").all() and (t["date"] != "").all()
-
-
-def test_bad_measurement_files(tmp_path):
-    header = ",".join(measure.KERNEL_COLUMNS)
-    f = tmp_path / "kernels_bad.csv"
-    f.write_text("gpu,tflops\nh100,1\n")
-    with pytest.raises(InputError, match="columns"):
-        measure.load_kernel_measurements(tmp_path)
-    f.write_text(header + "\nh1000,X,gemm,fp16,1,1,1,,,,1,,,,,2026,src,,\n")
-    with pytest.raises(InputError, match="gpu_id: unknown GPU 'h1000'"):
-        measure.load_kernel_measurements(tmp_path)
-    f.write_text(header + "\nh100-sxm,X,gemm,fp16,1,1,1,,,,,,,,,2026,src,,\n")
-    with pytest.raises(InputError, match="tflops is empty"):
-        measure.load_kernel_measurements(tmp_path)
-    f.write_text(header + "\nh100-sxm,X,gemm,fp12,1,1,1,,,,5,,,,,2026,src,,\n")
-    with pytest.raises(InputError, match="precision"):
-        measure.load_kernel_measurements(tmp_path)
 
 
 def test_without_torch_exit_code_1(monkeypatch, capsys):
@@ -244,7 +220,7 @@ def test_measure_cli_with_fake_gpu(monkeypatch, tmp_path, capsys):
     assert (
         cli.main(["measure", "--quick", "--repeats", "2", "--warmup", "1", "--out", str(out)]) == 0
     )
-    back = measure.load_kernel_measurements(tmp_path)
+    back = measurements.load_kernel_measurements(tmp_path)
     # 4 precisions x (6 article shapes + 3 squares, 4096^3 and 8192^3 among both) + 2 copies.
     assert len(back) == 4 * 7 + 2
     assert set(back["driver_version"]) == {"999.1"}

@@ -4,6 +4,7 @@ thin cells (no def/class), clean metadata, and every notebook present in the rep
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -11,7 +12,7 @@ import pytest
 
 from gpucompare import params
 from gpucompare.core import paths
-from gpucompare.report import build
+from gpucompare.report import execute
 
 NOTEBOOKS = sorted(paths.notebooks_dir().glob("*.ipynb"))
 
@@ -87,6 +88,32 @@ def test_committed_metadata_is_clean(path: Path):
 
 
 def test_every_notebook_is_a_report_section():
-    sections = build.discover()
+    sections = execute.discover()
     assert [s.path for s in sections] == [p for p in NOTEBOOKS if p.name[:2].isdigit()]
     assert all(s.title for s in sections)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebooks_carry_no_image_bytes(path: Path):
+    """Figures are checked by the build and the browser tests; the committed outputs keep text and
+    tables only (a figure change must not add megabytes to the history)."""
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"data:image/png;base64,(?!PNG\b)[A-Za-z0-9+/=]{8}", text)
+    assert '"image/png"' not in text
+    assert path.stat().st_size < 400_000, f"{path.name}: {path.stat().st_size} bytes"
+
+
+def test_notebooks_stay_thin():
+    """At most half of the 802 lines of notebook code the project had before its layers (issue 16),
+    and no list literal in a parameters cell: lists live once, in params/default.yaml."""
+    total = 0
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            total += len(cell.source.splitlines())
+            if "parameters" in cell.metadata.get("tags", []):
+                lists = [n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.List)]
+                assert not lists, f"{path.name}: a list literal in the parameters cell"
+    assert total <= 401, total

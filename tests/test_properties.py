@@ -12,8 +12,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gpucompare import gemm, interconnect, memory, params, reliability, tco, throughput
+from gpucompare import params
 from gpucompare.data import catalog
+from gpucompare.model import ecc, gemm, interconnect, memory, tco, tensor_parallel, throughput
 
 P = params.make()  # the defaults; variations with P.model_copy(update=...) (values kept valid)
 FAST = settings(max_examples=50, deadline=None)
@@ -270,13 +271,15 @@ def test_interconnect_bus_bandwidth_never_exceeds_the_link(size, n, bw, hop, bas
 def test_interconnect_tp_efficiency_is_a_fraction_and_never_falls_with_bandwidth(
     gpu_id, tp, batch, tokens, f, alg
 ):
-    step = interconnect.tp_step(P, gpu_id, tp, batch, tokens, algorithm=alg)
+    step = tensor_parallel.tp_step(P, gpu_id, tp, batch, tokens, algorithm=alg)
     assert step.compute_us > 0 and step.comm_us > 0
     assert 0 < step.efficiency <= 1
-    message = interconnect.activation_allreduce_bytes(catalog.get_model(P.tp_model), batch, tokens)
+    message = tensor_parallel.activation_allreduce_bytes(
+        catalog.get_model(P.tp_model), batch, tokens
+    )
     bw = step.link.per_direction_gb_s
     effs = [
-        interconnect.tp_efficiency(
+        tensor_parallel.tp_efficiency(
             step.compute_us,
             2
             * interconnect.allreduce_time_us(
@@ -310,28 +313,26 @@ amounts = st.floats(0.0, 1e4)
 def test_reliability_expected_errors_monotone_in_time_memory_and_devices(
     rate, gb, devices, years, f
 ):
-    lam = reliability.expected_errors(rate, gb, devices, years)
+    lam = ecc.expected_errors(rate, gb, devices, years)
     assert lam >= 0
     for bigger in ((rate * f, gb, devices, years), (rate, gb * f, devices, years)):
-        assert reliability.expected_errors(*bigger) >= lam
+        assert ecc.expected_errors(*bigger) >= lam
     for bigger in ((rate, gb, devices * f, years), (rate, gb, devices, years * f)):
-        assert reliability.expected_errors(*bigger) >= lam
+        assert ecc.expected_errors(*bigger) >= lam
 
 
 @FAST
 @given(lam=st.floats(0.0, 1e6), more=st.floats(0.0, 1e3), k=st.integers(0, 200))
 def test_reliability_probabilities_are_probabilities(lam, more, k):
-    p = reliability.p_at_least_one(lam)
+    p = ecc.p_at_least_one(lam)
     assert 0.0 <= p <= 1.0
-    assert reliability.p_at_least_one(lam + more) >= p
-    cdf = reliability.poisson_cdf(k, lam)
-    assert 0.0 <= reliability.poisson_pmf(k, lam) <= 1.0
+    assert ecc.p_at_least_one(lam + more) >= p
+    cdf = ecc.poisson_cdf(k, lam)
+    assert 0.0 <= ecc.poisson_pmf(k, lam) <= 1.0
     assert 0.0 <= cdf <= 1.0 + 1e-9
-    assert reliability.poisson_cdf(k + 1, lam) >= cdf  # a CDF never falls
-    assert (
-        reliability.poisson_cdf(k, lam + more) <= cdf + 1e-9
-    )  # more errors expected: P(N <= k) falls
-    assert reliability.poisson_cdf(0, lam) == pytest.approx(1 - p, abs=1e-12)
+    assert ecc.poisson_cdf(k + 1, lam) >= cdf  # a CDF never falls
+    assert ecc.poisson_cdf(k, lam + more) <= cdf + 1e-9  # more errors expected: P(N <= k) falls
+    assert ecc.poisson_cdf(0, lam) == pytest.approx(1 - p, abs=1e-12)
 
 
 @FAST
@@ -343,22 +344,22 @@ def test_reliability_probabilities_are_probabilities(lam, more, k):
     f=st.floats(1.0, 3.0),
 )
 def test_reliability_rollback_costs_never_negative_and_grow(events, interval, gpus, hours, f):
-    factor = reliability.rollback_overhead_factor(events, interval)
+    factor = ecc.rollback_overhead_factor(events, interval)
     assert factor >= 1.0
-    assert reliability.rollback_overhead_factor(events * f, interval) >= factor
-    assert reliability.rollback_overhead_factor(events, interval * f) >= factor
-    wasted = reliability.wasted_gpu_hours(gpus, hours, events, interval)
+    assert ecc.rollback_overhead_factor(events * f, interval) >= factor
+    assert ecc.rollback_overhead_factor(events, interval * f) >= factor
+    wasted = ecc.wasted_gpu_hours(gpus, hours, events, interval)
     assert wasted >= 0
-    assert reliability.wasted_gpu_hours(gpus + 1, hours, events, interval) >= wasted
+    assert ecc.wasted_gpu_hours(gpus + 1, hours, events, interval) >= wasted
 
 
 @FAST
 @given(errors=st.floats(0.0, 1e6), duration=st.floats(0.0, 3600.0), f=st.floats(1.0, 10.0))
 def test_reliability_corrupted_requests_per_million(errors, duration, f):
-    c = reliability.corrupted_per_million(errors, duration)
+    c = ecc.corrupted_per_million(errors, duration)
     assert 0.0 <= c <= 1e6
-    assert reliability.corrupted_per_million(errors, duration * f) >= c
-    assert reliability.corrupted_per_million(errors * f, duration) >= c
+    assert ecc.corrupted_per_million(errors, duration * f) >= c
+    assert ecc.corrupted_per_million(errors * f, duration) >= c
 
 
 @FAST
@@ -366,30 +367,32 @@ def test_reliability_corrupted_requests_per_million(errors, duration, f):
     gpu_id=gpu_ids,
     rate=st.floats(0.0, 100.0),
     frac=st.floats(0.0, 1.0),
-    ecc=st.booleans(),
+    ecc_on=st.booleans(),
     f=st.floats(1.0, 10.0),
 )
-def test_reliability_error_rates_add_up_and_grow_with_the_rate(gpu_id, rate, frac, ecc, f):
+def test_reliability_error_rates_add_up_and_grow_with_the_rate(gpu_id, rate, frac, ecc_on, f):
     p = P.model_copy(
         update=dict(
-            dram_errors_per_gb_year=rate, uncorrectable_fraction=frac, consumer_ecc_enabled=ecc
+            dram_errors_per_gb_year=rate, uncorrectable_fraction=frac, consumer_ecc_enabled=ecc_on
         )
     )
-    r = reliability.error_rates_per_gpu_year(p, gpu_id)
+    r = ecc.error_rates_per_gpu_year(p, gpu_id)
     assert all(v >= 0 for v in r.values())
     assert r["corrected"] + r["uncorrectable"] + r["silent"] == pytest.approx(r["raw"], abs=1e-12)
     more = P.model_copy(
         update=dict(
-            dram_errors_per_gb_year=rate * f, uncorrectable_fraction=frac, consumer_ecc_enabled=ecc
+            dram_errors_per_gb_year=rate * f,
+            uncorrectable_fraction=frac,
+            consumer_ecc_enabled=ecc_on,
         )
     )
-    assert reliability.error_rates_per_gpu_year(more, gpu_id)["raw"] >= r["raw"]
+    assert ecc.error_rates_per_gpu_year(more, gpu_id)["raw"] >= r["raw"]
 
 
 def test_reliability_more_memory_more_raw_errors():
     # H200 (141 GiB) against H100 SXM (80 GiB) at the same rate per GB.
-    h100 = reliability.error_rates_per_gpu_year(P, "h100-sxm")["raw"]
-    h200 = reliability.error_rates_per_gpu_year(P, "h200-sxm")["raw"]
+    h100 = ecc.error_rates_per_gpu_year(P, "h100-sxm")["raw"]
+    h200 = ecc.error_rates_per_gpu_year(P, "h200-sxm")["raw"]
     assert h200 / h100 == pytest.approx(141 / 80)
 
 

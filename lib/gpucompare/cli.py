@@ -14,17 +14,18 @@ import sys
 from pathlib import Path
 
 from gpucompare import params
-from gpucompare.core import jsonout, paths
+from gpucompare.core import jsonout
 from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
+from gpucompare.core.guards import bounded_int, positive_int
 from gpucompare.data import catalog
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
-SECTION_CLI_MODULES: tuple[str, ...] = ("measure", "data.checkdata", "tco")
+SECTION_CLI_MODULES: tuple[str, ...] = ("measure",)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from gpucompare import params
-    from gpucompare.report import cache, publish
+    # The report stack (papermill, nbconvert) loads only for the commands that build.
+    from gpucompare.report import cache, preflight, publish
 
     if args.compare:
         from gpucompare.report import compare
@@ -42,7 +43,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         print(f"comparison written to {page}")
         return 0
     out = publish.check_out(args.out)  # a folder that is not a report: exit 2, nothing touched
-    p, _ = params.resolve(args.params, args.set)  # bad input exits 2 here, before anything else
+    # Resolved once: bad input exits 2 here, before anything else; the build reuses the result.
+    resolved = preflight.resolve(args.params, args.set)
+    p = resolved[0]
     values = p.model_dump(mode="json")
     if not args.force and cache.up_to_date(out, values, p.title, args.pdf, args.notebooks):
         print(
@@ -61,6 +64,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         force=args.force,
         show_progress=True,
         nb_dir=args.notebooks,
+        resolved=resolved,
     )
     ran = [s for s in manifest["sections"] if not s["cached"]]
     total = sum(s["seconds"] for s in ran)
@@ -84,52 +88,34 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The largest value of an integer argument without a bound of its own: the largest integer parameter
-#: (a context of ``params.MAX_CONTEXT_TOKENS``, 10 million tokens); as seconds (``--timeout``) it is
-#: 115 days. Larger numbers are typos, and would overflow float results (inf in ``--json``).
-MAX_CLI_INT = params.MAX_CONTEXT_TOKENS
+def _cmd_cost(args: argparse.Namespace) -> int:
+    # Imported here like the other commands' modules: the throughput model loads matplotlib.
+    from gpucompare.model import cost
+    from gpucompare.report import preflight
 
-
-def _int_in_range(text: str, high: int, why: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        if text.strip().isdigit():  # an integer of more than 4,300 digits
-            raise argparse.ArgumentTypeError(
-                f"must be at most {high:,} ({why}), got {paths.clip(text.strip(), 40)}"
-            ) from None
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, got {paths.clip(repr(text), 40)}"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    if value > high:
-        raise argparse.ArgumentTypeError(
-            f"must be at most {high:,} ({why}), got {paths.clip(str(value), 40)}"
+    p, _ = preflight.resolve(args.params, args.set)
+    r = cost.cost_of(p, args.gpu, args.model, args.weights, args.kv, args.batch, args.context)
+    if args.json:
+        jsonout.print_json(r)
+        return 0
+    if not r["fits_one_gpu"]:
+        print(
+            f"{args.model} ({args.weights}, batch {args.batch} x {args.context} tokens) does not fit one {args.gpu}: no cost per token"
         )
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a positive integer up to :data:`MAX_CLI_INT`, else a usage error (exit code 2)
-    that names the argument. ``1e309``, ``inf`` and ``nan`` are not integers."""
-    return _int_in_range(text, MAX_CLI_INT, "the largest integer argument")
-
-
-def bounded_int(high: int, why: str):
-    """argparse type: a positive integer up to ``high`` (``why`` says where the bound comes from)."""
-
-    def parse(text: str) -> int:
-        return _int_in_range(text, high, why)
-
-    parse.__name__ = "positive_int"  # argparse names the type in its messages
-    return parse
+    else:
+        print(
+            f"{args.gpu}, {args.model} {args.weights}, batch {args.batch}: {r['tokens_per_s']:,.0f} tokens/s; "
+            f"TCO ${r['tco_usd']:,.0f} over {p.years:g} years -> ${r['usd_per_million_tokens']:.3f} per million tokens "
+            f"(renting: ${r['usd_per_million_tokens_rent']:.3f})"
+        )
+    return 0
 
 
 def _cmd_memory(args: argparse.Namespace) -> int:
-    from gpucompare import memory, params
+    from gpucompare.model import memory
+    from gpucompare.report import preflight
 
-    p, _ = params.resolve(args.params, args.set)
+    p, _ = preflight.resolve(args.params, args.set)
     catalog.get_model(args.model, "--model")
     catalog.weight_format(args.weights, "--weights")
     catalog.kv_format(args.kv, "--kv")
@@ -158,6 +144,29 @@ def _cmd_memory(args: argparse.Namespace) -> int:
             f"  {g['gpu']:<14} usable {g['usable_gb']:.1f} GB  fits: {'yes' if g['fits'] else 'no '}  "
             f"headroom {g['headroom_gb']:+.1f} GB  max batch {g['max_batch']}  GPUs needed {need}"
         )
+    return 0
+
+
+def _cmd_check_data(args: argparse.Namespace) -> int:
+    from gpucompare.core import paths
+    from gpucompare.data import checkdata
+    from gpucompare.report import preflight
+
+    data = paths.data_dir()
+    problems = preflight.check_all()
+    for x in problems:
+        print(x)
+    if problems:
+        files = len({x.file for x in problems})
+        print(
+            f"gpucompare: error: {len(problems)} problem(s) in {files} data file(s) under {data}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    print(
+        f"{data}: {len(checkdata.DATA_FILES)} data files and folders checked (schema, units, "
+        f"sources, cross-field sanity of {len(catalog.gpu_ids())} GPUs): no problems"
+    )
     return 0
 
 
@@ -309,9 +318,39 @@ def parser() -> argparse.ArgumentParser:
     aud.add_argument("--section", help="only this section's claims")
     aud.set_defaults(func=_cmd_audit)
 
+    chk = sub.add_parser(
+        "check-data",
+        help="validate every data file (schema, units, sources, cross-field sanity); exit 2 on problems",
+    )
+    chk.set_defaults(func=_cmd_check_data)
+
     # Section modules add their own subcommands (``add_cli(subparsers)``).
     for name in SECTION_CLI_MODULES:
         importlib.import_module(f"gpucompare.{name}").add_cli(sub)
+
+    c = sub.add_parser(
+        "cost", help="TCO, tokens/s and cost per million tokens of one configuration"
+    )
+    c.add_argument("--gpu", required=True, help="GPU catalog id, e.g. h100-sxm")
+    c.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")
+    c.add_argument(
+        "--weights", default="fp16", help="weight precision (fp32, bf16, fp16, fp8, int8, int4)"
+    )
+    c.add_argument("--kv", default="fp16", help="KV-cache precision")
+    c.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
+    c.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
+    c.add_argument(
+        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
+    )
+    c.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter, e.g. price_usd.h100-sxm=25000",
+    )
+    c.add_argument("--json", action="store_true", help="JSON output")
+    c.set_defaults(func=_cmd_cost)
 
     mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
     mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")

@@ -1,5 +1,6 @@
-"""``gpucompare measure``: time GEMMs and device-to-device copies on the local GPU with PyTorch, and
-the CSV format of ``data/measurements/kernels*.csv`` that the report reads.
+"""``gpucompare measure``: time GEMMs and device-to-device copies on the local GPU with PyTorch and
+write them in the CSV format of ``data/measurements/kernels*.csv`` that the report reads (columns and
+loader: :mod:`gpucompare.data.measurements`).
 
 Method (per benchmark): random inputs (not zeros: tensor cores draw less power on constant data, so
 the clock and the result would be too high), ``warmup`` untimed runs, then ``repeats`` runs each
@@ -27,36 +28,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
-from gpucompare.core import paths, units
+from gpucompare.core import units
 from gpucompare.core.errors import GpucompareError, InputError
-from gpucompare.data import catalog
+from gpucompare.core.guards import positive_int
+from gpucompare.data.measurements import KERNEL_COLUMNS, article_shapes
+from gpucompare.model import gemm
 
-#: Columns of a kernel-measurement CSV, in order (``gpucompare measure`` writes exactly these).
-KERNEL_COLUMNS: tuple[str, ...] = (
-    "gpu_id",  # catalog id ("" if the GPU is not in data/gpus.yaml)
-    "gpu_name",  # as the driver reports it
-    "benchmark",  # gemm | copy
-    "precision",  # gemm: bf16, fp16, fp32, tf32 (gpucompare.gemm.GEMM_PRECISIONS); copy: empty
-    "m",
-    "n",
-    "k",
-    "bytes_moved",  # gemm: (MK + KN) x input bytes + MN x output bytes; copy: read + written
-    "repeats",
-    "median_ms",
-    "tflops",  # gemm only
-    "bandwidth_gb_s",  # copy only, read + written
-    "torch_version",
-    "cuda_version",
-    "driver_version",
-    "date",
-    "source",
-    "url",
-    "note",
-)
-#: Benchmarks a kernel-measurement row can hold.
-BENCHMARKS = ("gemm", "copy")
 #: Precisions ``gpucompare measure`` times: torch dtype name and whether TF32 is allowed.
 MEASURE_PRECISIONS: dict[str, tuple[str, bool]] = {
     "bf16": ("bfloat16", False),
@@ -177,8 +154,6 @@ def measure_gemm(
 ) -> dict:
     """Time ``torch.mm`` of random (M, K) x (K, N) matrices at ``precision``; a kernel-measurement row
     (without the environment columns)."""
-    from gpucompare import gemm
-
     if precision not in MEASURE_PRECISIONS:
         raise InputError(
             f"precision: unknown '{precision}'; allowed: {', '.join(sorted(MEASURE_PRECISIONS))}"
@@ -273,10 +248,8 @@ def environment(torch, today: datetime.date | None = None) -> dict:
 
 def default_shapes(quick: bool = False) -> list[tuple[int, int, int]]:
     """The article's GEMM shapes (from ``data/claims/gemm.yaml``) plus the square sweep."""
-    from gpucompare import gemm
-
     squares = (1024, 4096, 8192) if quick else SQUARE_SIZES
-    return sorted(set(gemm.article_shapes()) | {(s, s, s) for s in squares})
+    return sorted(set(article_shapes()) | {(s, s, s) for s in squares})
 
 
 def run(
@@ -324,114 +297,13 @@ def write_csv(rows: list[dict], path: Path) -> Path:
     return path
 
 
-# --- Reading the committed measurements --------------------------------------------------------
-
-
-def measurements_dir() -> Path:
-    """``data/measurements/``."""
-    return paths.data_dir() / "measurements"
-
-
-def read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A measurement CSV as strings; its header must be exactly ``columns``."""
-    path = Path(path)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: malformed CSV ({exc})") from None
-    if tuple(frame.columns) != columns:
-        raise InputError(
-            f"{path}: columns {list(frame.columns)} differ from the expected {list(columns)}"
-        )
-    return frame
-
-
-def _number(path: Path, row: int, col: str, text: str, kind=float, required: bool = True):
-    if text == "":
-        if required:
-            raise InputError(f"{path}: row {row + 2}: {col} is empty")
-        return None
-    try:
-        value = kind(text)
-    except ValueError:
-        raise InputError(f"{path}: row {row + 2}: {col}: not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{path}: row {row + 2}: {col}: must be positive (got {text})")
-    return value
-
-
-def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
-    """Every row of ``data/measurements/kernels*.csv``, validated and typed, sorted by GPU,
-    benchmark, precision and shape. A GEMM row needs M, N, K and TFLOP/s, a copy row GB/s; every
-    row a source and a date; a GPU id must be in the catalog (or empty)."""
-    from gpucompare import gemm
-
-    folder = Path(folder) if folder is not None else measurements_dir()
-    rows = []
-    for path in sorted(folder.glob("kernels*.csv")):
-        frame = read_csv(path, KERNEL_COLUMNS)
-        for i, r in frame.iterrows():
-            where = f"{path}: row {i + 2}"
-            if r["benchmark"] not in BENCHMARKS:
-                raise InputError(
-                    f"{where}: benchmark: unknown '{r['benchmark']}'; allowed: {', '.join(BENCHMARKS)}"
-                )
-            if r["gpu_id"] and r["gpu_id"] not in catalog.gpu_ids():
-                raise InputError(
-                    f"{where}: gpu_id: unknown GPU '{r['gpu_id']}'; allowed: empty or {', '.join(catalog.gpu_ids())}"
-                )
-            for col in ("gpu_name", "source", "date"):
-                if not r[col].strip():
-                    raise InputError(f"{where}: {col} is empty")
-            gemm_row = r["benchmark"] == "gemm"
-            if gemm_row:
-                gemm.gemm_precision(r["precision"], f"{where}: precision")
-            rows.append(
-                {
-                    "file": path.name,
-                    "gpu_id": r["gpu_id"],
-                    "gpu_name": r["gpu_name"],
-                    "benchmark": r["benchmark"],
-                    "precision": r["precision"],
-                    "m": _number(path, i, "m", r["m"], int, gemm_row),
-                    "n": _number(path, i, "n", r["n"], int, gemm_row),
-                    "k": _number(path, i, "k", r["k"], int, gemm_row),
-                    "bytes_moved": _number(path, i, "bytes_moved", r["bytes_moved"], float, False),
-                    "repeats": _number(path, i, "repeats", r["repeats"], int, False),
-                    "median_ms": _number(path, i, "median_ms", r["median_ms"], float, False),
-                    "tflops": _number(path, i, "tflops", r["tflops"], float, gemm_row),
-                    "bandwidth_gb_s": _number(
-                        path, i, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
-                    ),
-                    **{
-                        c: r[c]
-                        for c in (
-                            "torch_version",
-                            "cuda_version",
-                            "driver_version",
-                            "date",
-                            "source",
-                            "url",
-                            "note",
-                        )
-                    },
-                }
-            )
-    frame = pd.DataFrame(rows, columns=["file", *KERNEL_COLUMNS])
-    return frame.sort_values(
-        ["gpu_id", "benchmark", "precision", "m", "n", "k", "source"], kind="stable"
-    ).reset_index(drop=True)
-
-
 # --- Command line --------------------------------------------------------------------------------
 
 
 def load_torch():
     """``import torch`` with a CUDA device, or :class:`MeasureUnavailable` saying what is missing."""
     try:
-        import torch
+        import torch  # optional extra, heavy: imported only when measuring
     except ImportError:
         raise MeasureUnavailable(
             "measure: PyTorch is not installed; install the optional extra with "
@@ -471,8 +343,6 @@ def _cmd_measure(args: argparse.Namespace) -> int:
 
 def add_cli(subparsers) -> None:
     """Add ``gpucompare measure``."""
-    from gpucompare.cli import positive_int  # the CLI imports this module inside parser()
-
     m = subparsers.add_parser(
         "measure",
         help="time GEMMs and copies on this machine's GPU with PyTorch (optional extra 'measure')",

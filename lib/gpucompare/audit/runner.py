@@ -14,48 +14,23 @@ of the claim returning a :class:`Finding`); this module only dispatches and tabu
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import pandas as pd
 
+from gpucompare.audit import gemm, interconnect, memory, reliability, specs, tco, throughput
+from gpucompare.audit.finding import VERDICTS, Finding
 from gpucompare.core.errors import InputError, unknown
 from gpucompare.data import claims
 
-Verdict = Literal["ok", "wrong", "misleading", "unverifiable"]
-VERDICTS: tuple[Verdict, ...] = ("ok", "wrong", "misleading", "unverifiable")
-
-#: Library modules whose ``CLAIM_CHECKS`` the audit uses.
-CHECK_MODULES = ("specs", "memory", "tco", "reliability", "gemm", "throughput", "interconnect")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """The recomputation of one claim."""
-
-    computed_value: float | bool | None
-    verdict: Verdict
-    explanation: str
-
-
-def relative_verdict(claimed: float, computed: float, tolerance: float) -> Verdict:
-    """``ok`` when |claimed / computed - 1| <= tolerance, else ``wrong``."""
-    if computed == 0:
-        return "ok" if claimed == 0 else "wrong"
-    return "ok" if abs(claimed / computed - 1) <= tolerance else "wrong"
+#: The audit modules, one per section, each with its ``CLAIM_CHECKS``.
+CHECK_MODULES = (specs, memory, tco, reliability, gemm, throughput, interconnect)
 
 
 def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
     """Every registered check kind and its recomputation."""
     registry: dict[str, Callable[[claims.Claim], Finding]] = {}
-    for name in CHECK_MODULES:
-        # During the issue-16 move the checks leave the domain modules for audit/<name>.py.
-        try:
-            module = importlib.import_module(f"gpucompare.audit.{name}")
-        except ModuleNotFoundError:
-            module = importlib.import_module(f"gpucompare.{name}")
+    for module in CHECK_MODULES:
         for kind, func in getattr(module, "CLAIM_CHECKS", {}).items():
             if kind in registry:
                 raise RuntimeError(f"claim check kind '{kind}' registered twice")

@@ -42,29 +42,19 @@ degrees that fit a node, a cloud price for every GPU) and raises one InputError:
 
 from __future__ import annotations
 
-import argparse
 import csv
-import math
 import re
-import sys
-import typing
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpucompare.core import paths, units
-from gpucompare.core.errors import EXIT_BAD_INPUT, InputError
-from gpucompare.data import catalog
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog, claims, interconnect, measurements, prices, reliability
+from gpucompare.data.check_gpus import cross_problems, unit_problems
+from gpucompare.data.problem import Problem
+from gpucompare.data.problem import display as _display
 
-#: Relative tolerance of derived against datasheet TFLOPS (L40S FP16: 362.05 printed, 366.4 derived).
-TFLOPS_TOLERANCE = 0.02
-#: Relative tolerance of bus width x data rate against the datasheet bandwidth.
-BANDWIDTH_TOLERANCE = 0.025
-#: Name endings that state a unit (see ``gpucompare.core.units``).
-UNIT_SUFFIXES = ("_tflops", "_tops", "_gib", "_gb", "_gb_s", "_mhz", "_w", "_bits", "_gbps")
-#: Name endings of dimensionless counts and generation numbers.
-COUNT_SUFFIXES = ("_count", "_cores", "_links", "_lanes", "_instances", "_generation")
 #: Files and folders of ``data/`` the checks read (relative to the data folder).
 DATA_FILES = (
     "gpus.yaml",
@@ -80,7 +70,6 @@ DATA_FILES = (
 )
 #: YAML files whose figures may also cite the sources of another file.
 SHARED_SOURCES = {"interconnect.yaml": ("gpus.yaml",)}
-_MIG_NAME = re.compile(r"^(\d+)g\.(\d+)gb$")
 #: What every id in the data files looks like: lowercase letters, digits, '.', '-' and '_'.
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 #: YAML keys whose string values (or lists of strings) are ids or references to ids, in any file;
@@ -113,34 +102,19 @@ CSV_ID_COLUMNS = {
 NOTEBOOK_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+\.ipynb$")
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One problem of one data file."""
-
-    file: str
-    key: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.key}: {self.problem}"
-
-
 def _loaders() -> dict[str, Callable[[], Any]]:
-    """Each data file and the loader the report reads it with (imported here: heavy modules)."""
-    from gpucompare import interconnect, measure, reliability, tco, throughput
-    from gpucompare.data import claims
-
+    """Each data file and the loader the report reads it with."""
     return {
         "gpus.yaml": catalog.gpu_catalog,
         "models.yaml": catalog.model_catalog,
         "precisions.yaml": catalog.precision_catalog,
         "architectures.yaml": catalog.arch_catalog,
-        "cloud_prices.yaml": tco.cloud_prices,
+        "cloud_prices.yaml": prices.cloud_prices,
         "reliability.yaml": reliability.data,
         "interconnect.yaml": interconnect.interconnect_catalog,
         "claims": claims.claims,
-        "measurements/kernels*.csv": measure.load_kernel_measurements,
-        "measurements/decode_public.csv": throughput.public_measurements,
+        "measurements/kernels*.csv": measurements.load_kernel_measurements,
+        "measurements/decode_public.csv": measurements.load_public_decode,
     }
 
 
@@ -152,10 +126,6 @@ _DEPENDS = {
     "measurements/kernels*.csv": ("gpus.yaml",),
     "measurements/decode_public.csv": ("gpus.yaml", "models.yaml", "precisions.yaml"),
 }
-
-
-def _display(data: Path, rel: str) -> str:
-    return str(data / rel)
 
 
 def _split_error(exc: InputError, data: Path, rel: str) -> list[Problem]:
@@ -203,20 +173,6 @@ def schema_problems() -> tuple[list[Problem], dict[str, Any]]:
                 "no kernel measurement file; the GEMM section compares its model with them",
             )
         )
-    if "claims" in loaded:
-        from gpucompare import audit
-
-        registry = audit.checks()
-        for c in loaded["claims"]:
-            kind = c.check.get("kind")
-            if kind not in registry:
-                problems.append(
-                    Problem(
-                        _display(data, f"claims/{c.section}.yaml"),
-                        f"{c.id}.check.kind",
-                        f"unknown check kind '{kind}'; allowed: {', '.join(sorted(registry))}",
-                    )
-                )
     return problems, loaded
 
 
@@ -394,364 +350,6 @@ def check_notebook_names(folder: Path) -> None:
         )
 
 
-# --- Units ------------------------------------------------------------------------------------------
-
-
-def _value_type(field: str) -> Any:
-    """The Python type of a GPU spec field's ``value`` (``float | None`` etc.)."""
-    return catalog.GpuSpecs.model_fields[field].annotation.model_fields["value"].annotation
-
-
-def is_numeric_spec(field: str) -> bool:
-    """Whether a GPU spec field holds a number (int or float, possibly null), not text or a flag."""
-    t = _value_type(field)
-    args = set(typing.get_args(t)) or {t}
-    return bool(args & {int, float}) and bool not in args
-
-
-def spec_unit(field: str) -> str | None:
-    """The unit suffix (or count/generation suffix) a numeric spec field's name ends with, or None."""
-    for suffix in UNIT_SUFFIXES + COUNT_SUFFIXES:
-        if field.endswith(suffix):
-            return suffix
-    return None
-
-
-def unit_problems() -> list[Problem]:
-    """Numeric spec fields without a unit in their name; figures with a unit that are not positive."""
-    data = paths.data_dir()
-    shown = _display(data, "gpus.yaml")
-    problems = [
-        Problem(
-            shown,
-            f"specs.{f}",
-            f"numeric field without a unit suffix ({', '.join(UNIT_SUFFIXES)}) or count suffix "
-            f"({', '.join(COUNT_SUFFIXES)})",
-        )
-        for f in catalog.GpuSpecs.model_fields
-        if is_numeric_spec(f) and spec_unit(f) is None
-    ]
-    for g in catalog.gpu_catalog().gpus:
-        for f in catalog.GpuSpecs.model_fields:
-            v = g.spec(f)
-            if not is_numeric_spec(f) or v is None:
-                continue
-            may_be_zero = f == "mig_max_instances"  # 0 = no MIG
-            if not math.isfinite(v) or v < 0 or (v == 0 and not may_be_zero):
-                need = ">= 0" if may_be_zero else "> 0"
-                problems.append(Problem(shown, f"{g.id}.specs.{f}", f"must be {need} (got {v!r})"))
-    return problems
-
-
-# --- Cross-field sanity -----------------------------------------------------------------------------
-
-
-def _rel_error(value: float, expected: float) -> float:
-    return abs(value / expected - 1)
-
-
-def tensor_problems(gpu: catalog.Gpu, variant: catalog.ArchVariant, shown: str) -> list[Problem]:
-    """Datasheet tensor TFLOPS against SMs x FMA/clock/SM x clock x 2 (module docstring)."""
-    from gpucompare.specs import TENSOR_RATES
-
-    out = []
-    sms = gpu.spec("sm_count")
-    stated = gpu.spec("peak_tflops_clock_mhz")
-    base, boost = gpu.spec("base_clock_mhz"), gpu.spec("boost_clock_mhz")
-    for field, rate_key in TENSOR_RATES.items():
-        rate = variant.fma_per_clock_per_sm.get(rate_key)
-        sheet = gpu.spec(field)
-        rate_value = rate.value if rate is not None else None
-        if (rate_value is None) != (sheet is None):
-            out.append(
-                Problem(
-                    shown,
-                    f"{gpu.id}.specs.{field}",
-                    f"datasheet {sheet!r} but architectures.yaml variant '{variant.id}' has "
-                    f"{rate_key} = {rate_value!r}; both must be set or both null",
-                )
-            )
-            continue
-        if sheet is None:
-            continue
-        if stated is not None:
-            derived = units.peak_tflops(sms, rate_value, stated)
-            if _rel_error(sheet, derived) > TFLOPS_TOLERANCE:
-                out.append(
-                    Problem(
-                        shown,
-                        f"{gpu.id}.specs.{field}",
-                        f"{sheet:g} differs by {_rel_error(sheet, derived):.1%} from {sms} SMs x "
-                        f"{rate_value:g} FMA/clock/SM x {stated:g} MHz x 2 = {derived:.1f} "
-                        f"(tolerance {TFLOPS_TOLERANCE:.0%})",
-                    )
-                )
-        else:
-            implied = units.implied_clock_mhz(sheet, sms, rate_value)
-            if not base * (1 - TFLOPS_TOLERANCE) <= implied <= boost * (1 + TFLOPS_TOLERANCE):
-                out.append(
-                    Problem(
-                        shown,
-                        f"{gpu.id}.specs.{field}",
-                        f"{sheet:g} needs a clock of {implied:.0f} MHz with {sms} SMs x {rate_value:g} "
-                        f"FMA/clock/SM, outside base {base:g} to boost {boost:g} MHz "
-                        "(no peak_tflops_clock_mhz stated)",
-                    )
-                )
-    return out
-
-
-def gpu_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
-    """FP32 rate, bandwidth, NVLink, MIG and clock consistency of one GPU (module docstring)."""
-    out: list[Problem] = []
-    key = f"{gpu.id}.specs"
-    boost, base = gpu.spec("boost_clock_mhz"), gpu.spec("base_clock_mhz")
-    fp32 = gpu.spec("cuda_cores") * units.FLOPS_PER_FMA * boost * units.HZ_PER_MHZ
-    fp32 /= units.FLOPS_PER_TFLOPS
-    if _rel_error(gpu.spec("fp32_tflops"), fp32) > TFLOPS_TOLERANCE:
-        out.append(
-            Problem(
-                shown,
-                f"{key}.fp32_tflops",
-                f"{gpu.spec('fp32_tflops'):g} differs by {_rel_error(gpu.spec('fp32_tflops'), fp32):.1%} "
-                f"from {gpu.spec('cuda_cores')} CUDA cores x 2 x {boost:g} MHz = {fp32:.1f} "
-                f"(tolerance {TFLOPS_TOLERANCE:.0%})",
-            )
-        )
-    if base > boost:
-        out.append(
-            Problem(shown, f"{key}.base_clock_mhz", f"{base:g} exceeds the boost clock {boost:g}")
-        )
-    peak_clock = gpu.spec("peak_tflops_clock_mhz")
-    if peak_clock is not None and peak_clock > boost:
-        out.append(
-            Problem(
-                shown,
-                f"{key}.peak_tflops_clock_mhz",
-                f"{peak_clock:g} exceeds the boost clock {boost:g}",
-            )
-        )
-    rate = gpu.spec("memory_data_rate_gbps")
-    if rate is not None:
-        bits = gpu.spec("memory_bus_width_bits")
-        expected = bits * rate / units.BITS_PER_BYTE
-        bw = gpu.spec("memory_bandwidth_gb_s")
-        if _rel_error(bw, expected) > BANDWIDTH_TOLERANCE:
-            out.append(
-                Problem(
-                    shown,
-                    f"{key}.memory_bandwidth_gb_s",
-                    f"{bw:g} differs by {_rel_error(bw, expected):.1%} from {bits} bits x {rate:g} Gbit/s "
-                    f"/ 8 = {expected:.0f} GB/s (tolerance {BANDWIDTH_TOLERANCE:.1%})",
-                )
-            )
-    per_dir = gpu.spec("nvlink_bandwidth_per_direction_gb_s")
-    total = gpu.spec("nvlink_bandwidth_total_gb_s")
-    if (per_dir is None) != (total is None):
-        out.append(
-            Problem(
-                shown,
-                f"{key}.nvlink_bandwidth_total_gb_s",
-                f"total {total!r} and per direction {per_dir!r}: both must be set or both null",
-            )
-        )
-    elif per_dir is not None and not math.isclose(total, 2 * per_dir, rel_tol=1e-9):
-        out.append(
-            Problem(
-                shown,
-                f"{key}.nvlink_bandwidth_total_gb_s",
-                f"{total:g} is not 2 x per direction {per_dir:g} = {2 * per_dir:g}",
-            )
-        )
-    out += mig_problems(gpu, shown)
-    return out
-
-
-def mig_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
-    """MIG profiles against ``mig_max_instances`` and the GPU's memory (module docstring)."""
-    out = []
-    slices = gpu.spec("mig_max_instances")
-    memory = gpu.spec("memory_gib")
-    if slices == 0:
-        if gpu.mig_profiles:
-            out.append(
-                Problem(
-                    shown, f"{gpu.id}.mig_profiles", "profiles listed but mig_max_instances is 0"
-                )
-            )
-        return out
-    if not gpu.mig_profiles:
-        return [
-            Problem(
-                shown, f"{gpu.id}.mig_profiles", f"none listed but mig_max_instances is {slices}"
-            )
-        ]
-    most = max(m.instances_max for m in gpu.mig_profiles)
-    if most != slices:
-        out.append(
-            Problem(
-                shown,
-                f"{gpu.id}.specs.mig_max_instances",
-                f"{slices} but the profiles allow at most {most} instances",
-            )
-        )
-    for m in gpu.mig_profiles:
-        where = f"{gpu.id}.mig_profiles[{m.profile}]"
-        if m.instances_max < 1 or m.memory_gib <= 0:
-            out.append(Problem(shown, where, "instances_max and memory_gib must be positive"))
-            continue
-        match = _MIG_NAME.match(m.profile)
-        if match is None:
-            out.append(
-                Problem(shown, f"{where}.profile", "expected '<slices>g.<GB>gb', e.g. 1g.10gb")
-            )
-        else:
-            g, named_gb = int(match.group(1)), int(match.group(2))
-            if named_gb != round(m.memory_gib):
-                out.append(
-                    Problem(
-                        shown,
-                        f"{where}.memory_gib",
-                        f"{m.memory_gib:g} but the profile name says {named_gb} GB",
-                    )
-                )
-            if g * m.instances_max > slices:
-                out.append(
-                    Problem(
-                        shown,
-                        f"{where}.instances_max",
-                        f"{m.instances_max} x {g} compute slices exceed the GPU's {slices}",
-                    )
-                )
-        if m.memory_gib * m.instances_max > memory + m.instances_max:
-            out.append(
-                Problem(
-                    shown,
-                    f"{where}.memory_gib",
-                    f"{m.instances_max} x {m.memory_gib:g} GiB exceed the GPU's {memory:g} GiB "
-                    "(beyond one GiB of rounding per instance)",
-                )
-            )
-    return out
-
-
-def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
-    """Cross-field and cross-file sanity of the loaded data (only what loaded)."""
-    data = paths.data_dir()
-    if "gpus.yaml" not in loaded:
-        return []
-    shown = _display(data, "gpus.yaml")
-    out: list[Problem] = []
-    gpus = loaded["gpus.yaml"].gpus
-    ids = [g.id for g in gpus]
-    variants: dict[str, catalog.ArchVariant] = {}
-    if "architectures.yaml" in loaded:
-        arch_shown = _display(data, "architectures.yaml")
-        for v in loaded["architectures.yaml"].variants:
-            for gid in v.applies_to:
-                if gid not in ids:
-                    out.append(
-                        Problem(
-                            arch_shown,
-                            f"{v.id}.applies_to",
-                            f"unknown GPU '{gid}'; allowed: {', '.join(ids)}",
-                        )
-                    )
-                elif gid in variants:
-                    out.append(
-                        Problem(
-                            arch_shown,
-                            f"{v.id}.applies_to",
-                            f"GPU '{gid}' is also in variant '{variants[gid].id}'",
-                        )
-                    )
-                else:
-                    variants[gid] = v
-    for g in gpus:
-        out += gpu_problems(g, shown)
-        if "architectures.yaml" in loaded:
-            if g.id not in variants:
-                out.append(
-                    Problem(
-                        _display(data, "architectures.yaml"),
-                        "variants",
-                        f"no variant applies to GPU '{g.id}'",
-                    )
-                )
-            else:
-                out += tensor_problems(g, variants[g.id], shown)
-    if "interconnect.yaml" in loaded:
-        from gpucompare import interconnect
-
-        ic_shown = _display(data, "interconnect.yaml")
-        topo = {t.id for t in loaded["interconnect.yaml"].gpus}
-        for t in sorted(topo - set(ids)):
-            out.append(
-                Problem(
-                    ic_shown, f"gpus[{t}]", f"not a GPU of gpus.yaml; allowed: {', '.join(ids)}"
-                )
-            )
-        for g in ids:
-            if g not in topo:
-                out.append(Problem(ic_shown, "gpus", f"no topology for GPU '{g}'"))
-                continue
-            for probe in (interconnect.nvlink_link_id, interconnect.pcie_link_id):
-                try:
-                    probe(g)
-                except InputError as exc:
-                    out.append(Problem(ic_shown, f"gpus[{g}]", str(exc)))
-    if "cloud_prices.yaml" in loaded:
-        cp_shown = _display(data, "cloud_prices.yaml")
-        priced = set()
-        for i, r in enumerate(loaded["cloud_prices.yaml"].prices):
-            if r.gpu not in ids:
-                out.append(
-                    Problem(
-                        cp_shown,
-                        f"prices[{i}].gpu",
-                        f"unknown GPU '{r.gpu}'; allowed: {', '.join(ids)}",
-                    )
-                )
-            if not (math.isfinite(r.usd_per_gpu_hour) and r.usd_per_gpu_hour > 0):
-                out.append(
-                    Problem(
-                        cp_shown,
-                        f"prices[{i}].usd_per_gpu_hour",
-                        f"must be > 0 (got {r.usd_per_gpu_hour})",
-                    )
-                )
-            if r.kind in ("on_demand", "marketplace"):
-                priced.add(r.gpu)
-        for g in ids:
-            if g not in priced:
-                out.append(
-                    Problem(cp_shown, "prices", f"no on_demand or marketplace price for GPU '{g}'")
-                )
-    if "reliability.yaml" in loaded:
-        rel_shown = _display(data, "reliability.yaml")
-        by_id = {g.id: g for g in gpus}
-        for m in loaded["reliability.yaml"].mig_sm_counts:
-            profiles = {p.profile for p in by_id[m.gpu].mig_profiles}
-            where = f"mig_sm_counts[{m.gpu} {m.profile}]"
-            if m.profile not in profiles:
-                out.append(
-                    Problem(
-                        rel_shown,
-                        where,
-                        f"unknown MIG profile; allowed: {', '.join(sorted(profiles)) or '(none)'}",
-                    )
-                )
-            if not 0 < m.sm_count <= by_id[m.gpu].spec("sm_count"):
-                out.append(
-                    Problem(
-                        rel_shown,
-                        f"{where}.sm_count",
-                        f"{m.sm_count} not in 1..{by_id[m.gpu].spec('sm_count')}",
-                    )
-                )
-    return out
-
-
 def check_all() -> list[Problem]:
     """Every problem of every data file, sorted and without duplicates."""
     problems, loaded = schema_problems()
@@ -761,68 +359,3 @@ def check_all() -> list[Problem]:
     problems += cross_problems(loaded)
     problems += id_problems()
     return sorted(set(problems))
-
-
-# --- Before a build -----------------------------------------------------------------------------------
-
-
-def parameter_problems(p) -> list[str]:
-    """What the parameters ask of the data that it cannot give: tensor-parallel degrees larger than a
-    node of any catalog GPU (the interconnect tables cover them all) and GPUs without a cloud price."""
-    from gpucompare import interconnect, tco
-
-    out = []
-    for probe in (
-        lambda: interconnect.check_tp_degrees(p, catalog.gpu_ids()),
-        *[lambda g=g: tco.cloud_rate(p, g) for g in catalog.gpu_ids()],
-        *[lambda g=g: catalog.arch_variant(g) for g in p.gpus],
-    ):
-        try:
-            probe()
-        except InputError as exc:
-            out.append(str(exc))
-    return out
-
-
-def preflight(p) -> None:
-    """Load every data file and check the parameters against the data; one InputError listing every
-    problem. Cheap (the loaders cache); the report runs it before any notebook starts."""
-    problems, _ = schema_problems()
-    problems += id_problems()  # an id with markup never reaches a page
-    lines = [str(x) for x in problems]
-    if not problems:
-        lines += parameter_problems(p)
-    if lines:
-        raise InputError("\n".join(dict.fromkeys(lines)))
-
-
-# --- Command line -------------------------------------------------------------------------------------
-
-
-def _cmd_check_data(args: argparse.Namespace) -> int:
-    data = paths.data_dir()
-    problems = check_all()
-    for x in problems:
-        print(x)
-    if problems:
-        files = len({x.file for x in problems})
-        print(
-            f"gpucompare: error: {len(problems)} problem(s) in {files} data file(s) under {data}",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    n_gpus = len(catalog.gpu_ids())
-    print(
-        f"{data}: {len(DATA_FILES)} data files and folders checked (schema, units, sources, "
-        f"cross-field sanity of {n_gpus} GPUs): no problems"
-    )
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """``gpucompare check-data``: validate every data file; exit code 2 if anything is wrong."""
-    cmd = subparsers.add_parser(
-        "check-data",
-        help="validate every data file (schema, units, sources, cross-field sanity); exit 2 on problems",
-    )
-    cmd.set_defaults(func=_cmd_check_data)

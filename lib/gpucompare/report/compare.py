@@ -18,9 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from gpucompare import params
 from gpucompare.core.errors import InputError
-from gpucompare.report import publish
+from gpucompare.report import build, preflight, publish
 from gpucompare.sections import display
 
 #: The comparison's manifest, with the marker that lets a later compare replace the folder.
@@ -148,9 +147,7 @@ def build_compare(
         )
     out = publish.check_out(out, publish.COMPARE)
     for s in scenarios:  # validate both before building either
-        params.resolve([*files, s], sets)
-    from gpucompare.report import build
-
+        preflight.resolve([*files, s], sets)
     out.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):
         # Marked first: the folder is ours from now on, even if a scenario's build fails.

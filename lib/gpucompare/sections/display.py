@@ -13,6 +13,7 @@ import html
 import io
 import math
 import numbers
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,26 @@ from gpucompare.core.errors import InputError
 META_KEY = "gpucompare"
 #: What a missing value (not applicable, does not fit) shows as.
 NA_TEXT = "—"
+#: A cell that reads as a number (thousands separators, decimals, exponent, %, x).
+_NUMBER = re.compile(r"^[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?\s*[%x×]?$")
+_MISSING = {"", "—", "–", "-", "nan", "NaN", "None", "n/a", "NA"}
+#: Text columns whose longest cell is at most this many characters do not wrap.
+NOWRAP_CHARS = 28
+#: Tables with this many columns or more print in a smaller font (class ``gc-wide``).
+WIDE_COLUMNS = 8
+#: Tables with at most this many rows are not split across printed pages (class ``gc-short``).
+SHORT_ROWS = 12
+
+
+def column_kind(cells: list[str]) -> str:
+    """``gc-num`` for a column of mostly numbers (a spec column may hold a few names), else
+    ``gc-text``, with ``gc-nowrap`` when its longest cell is short."""
+    present = [c for c in cells if c not in _MISSING]
+    if present and sum(bool(_NUMBER.match(c)) for c in present) * 2 >= len(present):
+        return "gc-num"
+    if max(map(len, cells), default=0) <= NOWRAP_CHARS:
+        return "gc-text gc-nowrap"
+    return "gc-text"
 
 
 def format_value(value: object, digits: int = 2) -> str:
@@ -76,9 +97,21 @@ class Table:
                 classes[col] = ["gc-best" if v == best else "" for v in values]
         return classes
 
+    def _cell_classes(self, shown: pd.DataFrame, n_index: int) -> list[list[str]]:
+        """Per data cell: its own class (:attr:`cell_class`) and ``gc-best`` (:attr:`highlight`)."""
+        raw, best = self.frame, self._best_classes()
+        rows = [[""] * shown.shape[1] for _ in range(len(shown))]
+        for j, col in enumerate(raw.columns):
+            own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
+            for i, pair in enumerate(zip(own, best[col], strict=True)):
+                rows[i][n_index + j] = " ".join(c for c in pair if c)
+        return rows
+
     def _styled_html(self) -> str:
+        """The table as HTML for the page: every cell, label and header escaped; each column marked
+        ``gc-num`` (right-aligned) or ``gc-text`` (``gc-nowrap`` when short) from its cells, and the
+        table ``gc-wide`` / ``gc-short`` for the print rules (no post-processing of the HTML)."""
         shown = self.frame.copy()
-        raw = self.frame
         for col in shown.columns:
             d = self.formats.get(str(col), self.digits)
             shown[col] = [format_value(v, d) for v in shown[col]]
@@ -87,39 +120,43 @@ class Table:
         if any(name is not None for name in shown.index.names):
             n_index = shown.index.nlevels
             shown = shown.reset_index()
-        # Every cell, index label and column header is text from data or parameters: escaped on
-        # both paths (to_html escapes cells and headers; the Styler needs escape="html").
+        cells = [[str(v) for v in row] for row in shown.itertuples(index=False)]
+        kinds = [column_kind([row[k] for row in cells]) for k in range(shown.shape[1])]
+        extra = self._cell_classes(shown, n_index)
+        marks = [
+            c
+            for c, yes in (
+                ("gc-wide", len(kinds) >= WIDE_COLUMNS),
+                ("gc-short", len(cells) <= SHORT_ROWS),
+            )
+            if yes
+        ]
         name = html.escape(self.name)
-        if self.cell_class is None and not self.highlight:
-            body = shown.to_html(
-                escape=True,
-                border=0,
-                index=False,
-                classes=["gc-table"],
-                table_id=f"table-{name}",
+
+        def cls(*parts: str) -> str:
+            joined = " ".join(p for p in parts if p)
+            return f' class="{html.escape(joined)}"' if joined else ""
+
+        # Long snake_case headers may break after underscores.
+        head = "".join(
+            f"<th{cls(kind)}>{html.escape(str(c)).replace('_', '_<wbr>')}</th>"
+            for c, kind in zip(shown.columns, kinds, strict=True)
+        )
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td{cls(kind, more)}>{html.escape(text)}</td>"
+                for text, kind, more in zip(row, kinds, more_row, strict=True)
             )
-        else:
-            classes = pd.DataFrame("", index=shown.index, columns=shown.columns)
-            best = self._best_classes()
-            for j, col in enumerate(raw.columns):
-                own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
-                classes.iloc[:, n_index + j] = [
-                    html.escape(" ".join(c for c in pair if c))
-                    for pair in zip(own, best[col], strict=True)
-                ]
-            styler = (
-                shown.style.format(escape="html")
-                .format_index(escape="html", axis=0)
-                .format_index(escape="html", axis=1)
-                .hide(axis="index")
-                .set_td_classes(classes)
-            )
-            styler = styler.set_uuid(name).set_table_attributes(
-                f'class="gc-table" id="table-{name}"'
-            )
-            body = styler.to_html()
+            + "</tr>"
+            for row, more_row in zip(cells, extra, strict=True)
+        )
+        table = (
+            f'<table{cls("gc-table", *marks)} id="table-{name}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
         cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
-        return f'<div class="gc-table-wrap" data-table="{name}">{body}{cap}</div>'
+        return f'<div class="gc-table-wrap" data-table="{name}">{table}{cap}</div>'
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         text = self.frame.to_string()

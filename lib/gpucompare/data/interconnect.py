@@ -1,0 +1,204 @@
+"""The interconnect catalog, ``data/interconnect.yaml``: PCIe generations, links (NVLink, NVSwitch, PCIe,
+network ports), each catalog GPU's topology inside a node, and published measurements of GPU-to-GPU
+traffic; its loader, lookups and source table. Its figures may also cite ``data/gpus.yaml``'s sources."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError, unknown
+from gpucompare.data import catalog
+from gpucompare.data.catalog import Source, Sourced
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PcieGeneration(_Strict):
+    """One PCIe generation: transfer rate per lane and line encoding."""
+
+    generation: int
+    transfer_rate_gt_s: float
+    payload_bits: int
+    encoded_bits: int
+    source: str
+
+
+class Link(_Strict):
+    """One link of the catalog: NVLink, NVSwitch, PCIe (bandwidth computed) or a network port."""
+
+    id: str
+    name: str
+    kind: Literal["nvlink", "nvswitch", "pcie", "network"]
+    scope: Literal["intra-node", "rack", "inter-node"]
+    per_direction_gb_s: Sourced[float] | None = None
+    total_gb_s: Sourced[float] | None = None
+    pcie_generation: int | None = None
+    pcie_lanes: int | None = None
+    host_staged: bool = False
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _bandwidth_given_once(self) -> Link:
+        if self.kind == "pcie":
+            if self.pcie_generation is None or self.pcie_lanes is None:
+                raise ValueError(f"{self.id}: a PCIe link needs pcie_generation and pcie_lanes")
+            if self.per_direction_gb_s is not None or self.total_gb_s is not None:
+                raise ValueError(f"{self.id}: a PCIe link's bandwidth is computed, not stored")
+        else:
+            if self.per_direction_gb_s is None or self.total_gb_s is None:
+                raise ValueError(f"{self.id}: needs per_direction_gb_s and total_gb_s")
+            if self.host_staged:
+                raise ValueError(f"{self.id}: only PCIe links can be host_staged")
+        return self
+
+
+class GpuTopology(_Strict):
+    """How one catalog GPU connects to its peers inside a node."""
+
+    id: str
+    nvlink_link: str | None
+    nvlink_domain_gpus: Sourced[int | None]
+    max_gpus_per_node: Sourced[int]
+    p2p_over_pcie: Sourced[bool]
+
+
+class Measurement(_Strict):
+    """A published measurement of what GPU-to-GPU traffic gets."""
+
+    id: str
+    setup: str
+    quantity: str
+    value: float
+    unit: str
+    link: str
+    compare_to: Literal["per_direction", "total"] = "per_direction"
+    source: str
+    note: str | None = None
+
+
+class InterconnectCatalog(_Strict):
+    """``data/interconnect.yaml``."""
+
+    schema_version: Literal[1]
+    conventions: str
+    sources: dict[str, Source]
+    pcie_generations: list[PcieGeneration]
+    host_staged_fraction: Sourced[float]
+    links: list[Link]
+    gpus: list[GpuTopology]
+    measurements: list[Measurement]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InterconnectCatalog:
+        for what, ids in (
+            ("link", [x.id for x in self.links]),
+            ("GPU", [g.id for g in self.gpus]),
+            ("measurement", [m.id for m in self.measurements]),
+            ("PCIe generation", [g.generation for g in self.pcie_generations]),
+        ):
+            dupes = sorted({str(i) for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {what} ids {dupes}")
+        link_ids = {x.id for x in self.links}
+        gens = {g.generation for g in self.pcie_generations}
+        for g in self.gpus:
+            if g.nvlink_link is not None and g.nvlink_link not in link_ids:
+                raise ValueError(f"GPU {g.id}: unknown nvlink_link '{g.nvlink_link}'")
+            if (g.nvlink_link is None) != (g.nvlink_domain_gpus.value is None):
+                raise ValueError(
+                    f"GPU {g.id}: nvlink_link and nvlink_domain_gpus must both be set or both null"
+                )
+        for m in self.measurements:
+            if m.link not in link_ids:
+                raise ValueError(f"measurement {m.id}: unknown link '{m.link}'")
+        for x in self.links:
+            if x.kind == "pcie" and x.pcie_generation not in gens:
+                raise ValueError(
+                    f"{x.id}: PCIe generation {x.pcie_generation} not in pcie_generations"
+                )
+        if not 0 < self.host_staged_fraction.value <= 1:
+            raise ValueError("host_staged_fraction must be in (0, 1]")
+        return self
+
+    def source_ids(self) -> list[tuple[str, str]]:
+        """(where, source id) for every figure of the file."""
+        used = [(f"pcie_generations.{g.generation}", g.source) for g in self.pcie_generations]
+        used.append(("host_staged_fraction", self.host_staged_fraction.source))
+        for x in self.links:
+            for name in ("per_direction_gb_s", "total_gb_s"):
+                fig = getattr(x, name)
+                if fig is not None:
+                    used.append((f"links.{x.id}.{name}", fig.source))
+        for g in self.gpus:
+            for name in ("nvlink_domain_gpus", "max_gpus_per_node", "p2p_over_pcie"):
+                used.append((f"gpus.{g.id}.{name}", getattr(g, name).source))
+        used += [(f"measurements.{m.id}", m.source) for m in self.measurements]
+        return used
+
+
+@functools.cache
+def _load(path: Path) -> InterconnectCatalog:
+    cat = catalog.load_validated(path, InterconnectCatalog)
+    known = set(cat.sources) | set(catalog.gpu_catalog().sources)
+    missing = sorted(
+        {f"{where}: source '{sid}'" for where, sid in cat.source_ids() if sid not in known}
+    )
+    if missing:
+        raise InputError(f"{path}: undefined source ids: " + "; ".join(missing))
+    return cat
+
+
+def interconnect_catalog() -> InterconnectCatalog:
+    """The validated interconnect catalog (cached per file path)."""
+    return _load(paths.data_dir() / "interconnect.yaml")
+
+
+def source(source_id: str) -> Source:
+    """A source of ``data/interconnect.yaml`` or, failing that, of ``data/gpus.yaml``."""
+    own = interconnect_catalog().sources
+    return own[source_id] if source_id in own else catalog.gpu_catalog().sources[source_id]
+
+
+def link_ids() -> list[str]:
+    """All link ids in catalog order."""
+    return [x.id for x in interconnect_catalog().links]
+
+
+def get_link(link_id: str, key: str = "link") -> Link:
+    """The catalog link ``link_id``; an unknown id raises InputError naming ``key`` and the allowed ids."""
+    for x in interconnect_catalog().links:
+        if x.id == link_id:
+            return x
+    raise unknown("link", key, link_id, link_ids())
+
+
+def gpu_topology(gpu_id: str, key: str = "gpu") -> GpuTopology:
+    """The topology entry of a catalog GPU; unknown ids raise InputError naming the allowed ones."""
+    catalog.get_gpu(gpu_id, key)
+    for g in interconnect_catalog().gpus:
+        if g.id == gpu_id:
+            return g
+    raise unknown(
+        "GPU in data/interconnect.yaml", key, gpu_id, [g.id for g in interconnect_catalog().gpus]
+    )
+
+
+def max_gpus_per_node(gpu_id: str) -> int:
+    """GPUs one node holds, hence the largest tensor-parallel degree inside a node."""
+    return gpu_topology(gpu_id).max_gpus_per_node.value
+
+
+def sources_frame() -> pd.DataFrame:
+    """Every source of data/interconnect.yaml (its own table, then the data/gpus.yaml sources its figures
+    cite), one row per source (sorted by id)."""
+    cat = interconnect_catalog()
+    used = set(cat.sources) | {sid for _, sid in cat.source_ids()}
+    return catalog.sources_frame({**catalog.gpu_catalog().sources, **cat.sources}, used)

@@ -1,0 +1,58 @@
+"""Cloud rental prices: the schema and loader of ``data/cloud_prices.yaml`` (dated snapshots of
+on-demand, reserved and marketplace USD per GPU-hour, each citing a source)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from gpucompare.core import paths
+from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
+
+
+class CloudPrice(BaseModel):
+    """One dated rental price of one GPU."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    gpu: str
+    kind: Literal["on_demand", "reserved", "marketplace"]
+    usd_per_gpu_hour: float
+    provider: str
+    date: str | None
+    source: str
+    note: str | None = None
+
+
+class CloudPriceFile(BaseModel):
+    """``data/cloud_prices.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1]
+    sources: dict[str, catalog.Source]
+    prices: list[CloudPrice]
+
+
+@functools.cache
+def _cloud_file(path: Path) -> CloudPriceFile:
+    data = catalog.load_validated(path, CloudPriceFile)
+    missing = sorted({p.source for p in data.prices} - set(data.sources))
+    if missing:
+        raise InputError(f"{path}: undefined source ids {missing}")
+    return data
+
+
+def cloud_prices() -> CloudPriceFile:
+    """The validated cloud price file."""
+    return _cloud_file(paths.data_dir() / "cloud_prices.yaml")
+
+
+def sources_frame() -> pd.DataFrame:
+    """The cloud-price sources, one row per source."""
+    return catalog.sources_frame(cloud_prices().sources)

@@ -1,0 +1,110 @@
+"""The decision section (``notebooks/07_decision.ipynb``): the article's ``choose_gpu`` rules and
+what they cover, the data-driven recommendation, and where each chosen GPU wins, each as a ready
+table or figure with its caption."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from gpucompare.model import cost, decide
+from gpucompare.model.tco import tco_usd
+from gpucompare.params import Params
+from gpucompare.sections import display
+from gpucompare.sections import tco as tco_section
+from gpucompare.sections.figures import colour, new
+
+
+def article_rules() -> display.Table:
+    """For each rule: how many grid workloads it matches and decides, and how often it is shadowed."""
+    cov = decide.rule_coverage()
+    first_two = int(cov["workloads_decided"].iloc[:2].sum())
+    n = decide.rule_grid_size()
+    caption = (
+        f"The first two rules decide {first_two:,} of {n:,} workloads "
+        f"({first_two / n:.0%}); the later, more specific rules rarely get a say."
+    )
+    return display.table(cov, "article_rules", caption)
+
+
+def article_rule_findings() -> display.Table:
+    """The findings of :func:`gpucompare.model.decide.rule_findings` as a one-column table."""
+    findings = decide.rule_findings()
+    frame = pd.DataFrame({"finding": findings}, index=pd.RangeIndex(1, len(findings) + 1, name="#"))
+    return display.table(
+        frame, "article_rule_findings", "What the enumeration shows about the rules."
+    )
+
+
+def recommendation(p: Params) -> display.Table:
+    """Per workload: the cheapest qualifying configuration of the whole catalog, to own and to rent."""
+    t = decide.recommend_table(p)
+    counts = t["best_to_own"].value_counts()
+    parts = [f"{g} ({n})" for g, n in counts.items()]
+    none = int(t["best_to_own"].isna().sum())
+    tail = f"; {none} workload(s) fit no configuration" if none else ""
+    caption = (
+        f"Cheapest configuration to own that fits and gives every sequence at least {p.min_user_tokens_per_s:g} tokens/s: "
+        + (", ".join(parts) if parts else "none")
+        + tail
+        + "."
+    )
+    return display.table(t, "recommendation", caption)
+
+
+def recommendation_candidates(p: Params) -> display.Table:
+    """Every catalog GPU for every workload on the fewest GPUs it fits, with speed and cost."""
+    t = decide.candidates_table(p)
+    fits = int(t["tokens_per_s"].notna().sum())
+    meets = int(t["meets_target"].astype(bool).sum())
+    caption = f"Of {len(t)} workload-GPU pairs, {fits} fit on one GPU and {meets} also meet {p.min_user_tokens_per_s:g} tokens/s per sequence."
+    return display.table(t, "recommendation_candidates", caption)
+
+
+def decision_winners(p: Params) -> display.Table:
+    """The cost section's winners table, shown again here."""
+    return dataclasses.replace(tco_section.cost_winners(p), name="decision_winners")
+
+
+def perf_per_dollar(p: Params) -> display.Figure:
+    """Bars: decode tokens/s per 1,000 USD of TCO for each workload on each chosen GPU (missing = does not fit)."""
+    t = cost.cost_table(p)
+    names = [wl.name for wl in p.workloads]
+    fig, ax = new(
+        "Throughput per dollar (owning)",
+        "workload",
+        "decode tokens/s per 1,000 USD of TCO",
+        size_in=(8.0, 4.2),
+    )
+    x = np.arange(len(names))
+    width = 0.8 / len(p.gpus)
+    for i, g in enumerate(p.gpus):
+        vals = [
+            (t.loc[(n, g), "tokens_per_s"] or 0) / (tco_usd(p, g) / 1000)
+            if t.loc[(n, g), "tokens_per_s"]
+            else np.nan
+            for n in names
+        ]
+        ax.bar(x + (i - (len(p.gpus) - 1) / 2) * width, vals, width, label=g, color=colour(i))
+    ax.set_xticks(x, [tco_section.figure_literal(n) for n in names], rotation=20, ha="right")
+    ax.legend()
+
+    wl = p.workloads[0]
+    best_vals = {
+        g: t.loc[(wl.name, g), "tokens_per_s"] / (tco_usd(p, g) / 1000)
+        for g in p.gpus
+        if t.loc[(wl.name, g), "tokens_per_s"]
+    }
+    if not best_vals:
+        caption = f"No chosen GPU fits {wl.name}."
+    else:
+        best = max(best_vals, key=best_vals.get)
+        caption = f"For {wl.name}, {best} gives the most throughput per dollar: {best_vals[best]:.1f} tokens/s per 1,000 USD of TCO; missing bars do not fit."
+    return display.figure(fig, "perf_per_dollar", caption)
+
+
+def sources() -> display.Table:
+    """The cloud-price sources (the costs' data), one row per source."""
+    return dataclasses.replace(tco_section.sources(), name="decision_sources")

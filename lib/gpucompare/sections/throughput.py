@@ -1,0 +1,354 @@
+"""Throughput part of the GEMM and throughput section (``notebooks/03_gemm.ipynb``): decode of the
+parameters' workloads, decode against batch, prefill, the article's throughput figures, the model
+against published measurements, the audit of the section's claims and its sources, each a ready
+table or figure. The formulas are in :mod:`gpucompare.model.throughput`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gpucompare import audit
+from gpucompare.data import catalog, claims
+from gpucompare.data.measurements import load_kernel_measurements, load_public_decode
+from gpucompare.model import memory
+from gpucompare.model import throughput as tp
+from gpucompare.params import Params
+from gpucompare.sections import display
+from gpucompare.sections.figures import colour, new_row
+
+
+def _nones(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with None (shown as "—", "does not fit") where a value is missing."""
+    frame = frame.astype(object)
+    return frame.where(frame.notna(), None)
+
+
+def _unique_configs(p: Params) -> list[tuple[str, str, str]]:
+    """The distinct (model, weights, KV cache) of the parameters' workloads, in their order."""
+    out = []
+    for wl in p.workloads:
+        key = (wl.model, wl.weights, wl.kv_cache)
+        if key not in out:
+            out.append(key)
+    return out
+
+
+# --- Decode ------------------------------------------------------------------------------------
+
+
+def _decode_frame(p: Params) -> pd.DataFrame:
+    """One row per workload (``p.workloads``) and GPU (``p.gpus``): bytes read, step time,
+    tokens/s (None = does not fit on one GPU), per-sequence tokens/s, bound and max batch."""
+    rows = []
+    for wl in p.workloads:
+        for gid in p.gpus:
+            s = tp.decode_step(
+                p, wl.model, wl.weights, wl.kv_cache, wl.batch_size, wl.context_tokens, gid
+            )
+            rows.append(
+                {
+                    "workload": wl.name,
+                    "gpu": gid,
+                    "model": wl.model,
+                    "weights": wl.weights,
+                    "kv_cache": wl.kv_cache,
+                    "batch": wl.batch_size,
+                    "context_tokens": wl.context_tokens,
+                    "weights_read_gb": s["weights_read_gb"],
+                    "kv_read_gb": s["kv_read_gb"],
+                    "step_ms": s["step_ms"] if s["fits_one_gpu"] else None,
+                    "tokens_per_s": s["tokens_per_s"],
+                    "per_sequence_tokens_per_s": s["per_sequence_tokens_per_s"],
+                    "bound": s["bound"],
+                    "max_batch": s["max_batch"],
+                }
+            )
+    return _nones(pd.DataFrame(rows).set_index(["workload", "gpu"]))
+
+
+def decode_workloads(p: Params) -> display.Table:
+    """Decode of the parameters' workloads (see :func:`_decode_frame`); the caption names the
+    workloads that do not fit and counts the memory-bound ones."""
+    t = _decode_frame(p)
+    nofit = [f"{w} on {g}" for (w, g), r in t.iterrows() if r["bound"] == "does not fit"]
+    mem = int((t["bound"] == "memory").sum())
+    fit = int((t["bound"] != "does not fit").sum())
+    caption = f"{mem} of the {fit} workload-GPU pairs that fit are bandwidth-bound; " + (
+        f"does not fit on one GPU: {', '.join(nofit)}." if nofit else "every workload fits."
+    )
+    return display.table(t, "decode_workloads", caption)
+
+
+def _sweep_frame(p: Params) -> pd.DataFrame:
+    """Decode tokens/s per (model, weights, KV) of the workloads and GPU (rows) and batch size
+    (columns, ``p.decode_batch_sizes``) at ``p.decode_context_tokens``; None = does not fit."""
+    rows = []
+    for model_id, w, kv in _unique_configs(p):
+        for gid in p.gpus:
+            row = {"model": model_id, "weights": w, "kv_cache": kv, "gpu": gid}
+            for b in p.decode_batch_sizes:
+                row[f"batch {b}"] = tp.decode_tokens_per_s(
+                    p, model_id, w, kv, b, p.decode_context_tokens, gid
+                )
+            rows.append(row)
+    return _nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
+
+
+def _sweep_caption(p: Params, t: pd.DataFrame) -> str:
+    """One sentence on the sweep ``t``: the best tokens/s per GPU and how many cells do not fit."""
+    parts = []
+    for gid in p.gpus:
+        sub = t.xs(gid, level="gpu").astype(float)
+        best = np.nanmax(sub.to_numpy()) if sub.notna().to_numpy().any() else None
+        parts.append(f"{gid} {best:,.0f}" if best is not None else f"{gid} none fit")
+    missing = int(t.isna().to_numpy().sum())
+    return (
+        f"At {p.decode_context_tokens:,} tokens per sequence the highest decode throughput is "
+        + ", ".join(parts)
+        + f" tokens/s; {missing} of {t.size} cells (—) do not fit on one GPU."
+    )
+
+
+def decode_batch_sweep(p: Params) -> display.Table:
+    """Decode tokens/s against batch (see :func:`_sweep_frame`)."""
+    t = _sweep_frame(p)
+    return display.table(t, "decode_batch_sweep", _sweep_caption(p, t), digits=0)
+
+
+def decode_vs_batch(p: Params) -> display.Figure:
+    """Decode tokens/s against batch (log-log), one panel per GPU, one line per (model, weights);
+    batches that do not fit on one GPU are left out (no point)."""
+    gpus = [catalog.get_gpu(g) for g in p.gpus]
+    fig, axes = new_row(
+        f"Decode throughput at {p.decode_context_tokens:,} tokens per sequence",
+        [g.name for g in gpus],
+        "batch (concurrent sequences)",
+        "decode throughput (tokens/s, all sequences)",
+    )
+    t = _sweep_frame(p)
+    batches = np.asarray(p.decode_batch_sizes, dtype=float)
+    for ax, gpu in zip(axes, gpus, strict=True):
+        for i, (model_id, w, kv) in enumerate(_unique_configs(p)):
+            y = np.array(
+                [np.nan if v is None else v for v in t.loc[(model_id, w, kv, gpu.id)]],
+                dtype=float,
+            )
+            if np.isfinite(y).any():
+                ax.plot(
+                    batches, y, marker="o", markersize=3, color=colour(i), label=f"{model_id} {w}"
+                )
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(batches, [f"{int(b)}" for b in batches])
+        ax.minorticks_off()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # no workload fits this GPU at any batch: say so rather than an empty legend
+            ax.text(
+                0.5, 0.5, "does not fit one GPU", ha="center", va="center", transform=ax.transAxes
+            )
+    return display.figure(fig, "decode_vs_batch", _sweep_caption(p, t))
+
+
+# --- Prefill -----------------------------------------------------------------------------------
+
+
+def _prefill_frame(p: Params) -> pd.DataFrame:
+    """Per (model, weights, KV) of the workloads and GPU: one prompt of ``p.prefill_prompt_tokens``:
+    time to first token (ms, queueing excluded), prompt tokens/s and bound; None = does not fit."""
+    rows = []
+    for model_id, w, kv in _unique_configs(p):
+        for gid in p.gpus:
+            tps = tp.prefill_tokens_per_s(p, model_id, w, kv, 1, p.prefill_prompt_tokens, gid)
+            t, bound = tp.prefill_seconds(p, model_id, w, kv, 1, p.prefill_prompt_tokens, gid)
+            rows.append(
+                {
+                    "model": model_id,
+                    "weights": w,
+                    "kv_cache": kv,
+                    "gpu": gid,
+                    "prompt_tokens": p.prefill_prompt_tokens,
+                    "time_to_first_token_ms": t * 1e3 if tps is not None else None,
+                    "prefill_tokens_per_s": tps,
+                    "bound": bound if tps is not None else "does not fit",
+                }
+            )
+    return _nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
+
+
+def prefill(p: Params) -> display.Table:
+    """Prefill of one prompt (see :func:`_prefill_frame`); the caption counts the compute-bound
+    cases and gives the range of prompt tokens/s."""
+    t = _prefill_frame(p)
+    fit = t[t["bound"] != "does not fit"]
+    comp = int((fit["bound"] == "compute").sum())
+    caption = (
+        f"{comp} of {len(fit)} prefill cases that fit are compute-bound at {p.prefill_prompt_tokens:,}-token "
+        f"prompts: prompt tokens are processed {fit['prefill_tokens_per_s'].astype(float).min():,.0f} to "
+        f"{fit['prefill_tokens_per_s'].astype(float).max():,.0f} per second, far faster than tokens are generated."
+    )
+    return display.table(t, "prefill", caption, digits=0)
+
+
+# --- The article's throughput figures ----------------------------------------------------------
+
+
+def _article_frame(p: Params) -> pd.DataFrame:
+    """Each throughput figure of the article next to the model (None = does not fit on one GPU),
+    the datasheet bandwidth bound (no overhead, full bandwidth), the fraction of that bound the
+    article's figure implies, the bound and the longest context at which the batch fits."""
+    rows = []
+    for c in claims.claims(kind="throughput"):
+        chk = c.check
+        args = (chk["model"], chk["weights"], chk["kv"], chk["batch"], chk["context_tokens"])
+        s = tp.decode_step(p, *args, chk["gpu"])
+        hard = tp.hard_bound_tokens_per_s(*args, chk["gpu"])
+        rows.append(
+            {
+                "claim": c.id,
+                "gpu": chk["gpu"],
+                "workload": f"{chk['model']} {chk['weights']} batch {chk['batch']} x {chk['context_tokens']:,} tokens",
+                "article_tokens_per_s": float(c.value),
+                "model_tokens_per_s": s["tokens_per_s"],
+                "datasheet_bandwidth_bound_tokens_per_s": hard,
+                "article / bandwidth bound": float(c.value) / hard,
+                "bound": s["bound"],
+                "max_context_tokens_at_batch": memory.max_context(
+                    catalog.get_model(chk["model"]),
+                    chk["weights"],
+                    chk["kv"],
+                    chk["batch"],
+                    catalog.get_gpu(chk["gpu"]),
+                    memory.Overheads.from_params(p),
+                ),
+            }
+        )
+    return _nones(pd.DataFrame(rows).set_index("claim"))
+
+
+def article_throughput(p: Params) -> display.Table:
+    """The article's throughput figures (see :func:`_article_frame`); the caption names those that
+    exceed the bandwidth bound or do not fit."""
+    t = _article_frame(p)
+    over = t.index[t["article / bandwidth bound"].astype(float) > 1].tolist()
+    nofit = t.index[t["bound"] == "does not fit"].tolist()
+    caption = (
+        f"{len(over)} of the article's {len(t)} throughput figures exceed what the datasheet bandwidth "
+        f"allows ({', '.join(over) or 'none'}) and {len(nofit)} are for batches that do not fit on one GPU "
+        f"({', '.join(nofit) or 'none'})."
+    )
+    return display.table(t, "throughput_article", caption, **{"article / bandwidth bound": 3})
+
+
+def model_within_bandwidth_bound(p: Params) -> bool:
+    """Whether the model's tokens/s of every article figure that fits is at most the datasheet
+    bandwidth bound (a check of the article table)."""
+    t = _article_frame(p)
+    return all(
+        v is None or v <= b
+        for v, b in zip(
+            t["model_tokens_per_s"], t["datasheet_bandwidth_bound_tokens_per_s"], strict=True
+        )
+    )
+
+
+# --- Published measurements, audit and sources -------------------------------------------------
+
+
+def _public_comparison_frame(p: Params) -> pd.DataFrame:
+    """Each published measurement next to the model's figure for the same GPU, model, formats,
+    batch and lengths, with the error (model / measured - 1, in %)."""
+    rows = []
+    for _, r in load_public_decode().iterrows():
+        args = (p, r["model"], r["weights"], r["kv_cache"], r["batch"], r["input_tokens"])
+        model_tps = tp.generation_tokens_per_s(
+            *args, r["output_tokens"], r["gpu_id"], r["includes_prefill"]
+        )
+        rows.append(
+            {
+                "id": r["id"],
+                "gpu": r["gpu_id"],
+                "model": r["model"],
+                "weights / kv": f"{r['weights']} / {r['kv_cache']}",
+                "batch": r["batch"],
+                "input / output tokens": f"{r['input_tokens']} / {r['output_tokens']}",
+                "engine": r["engine"],
+                "measured_tokens_per_s": r["measured_tokens_per_s"],
+                "model_tokens_per_s": model_tps,
+                "error_pct": (model_tps / r["measured_tokens_per_s"] - 1) * 100,
+                "fits_with_memory_parameters": tp.generation_fits(
+                    *args, r["output_tokens"], r["gpu_id"]
+                ),
+            }
+        )
+    return pd.DataFrame(rows).set_index("id")
+
+
+def public_comparison(p: Params) -> display.Table:
+    """The model against published measurements (see :func:`_public_comparison_frame`); the
+    caption gives the median and range of its error."""
+    t = _public_comparison_frame(p)
+    err = t["error_pct"].astype(float)
+    caption = (
+        f"Against {len(t)} published measurements the model is off by {err.abs().median():.0f}% "
+        f"(median absolute error; from {err.min():+.0f}% to {err.max():+.0f}%); it over-predicts "
+        f"{int((err > 0).sum())} of them, as a roofline with optimistic ceilings should."
+    )
+    return display.table(t, "decode_public_comparison", caption, error_pct=0)
+
+
+def _audit_frame() -> pd.DataFrame:
+    """The audit of this section's claims (GEMM and throughput): article, recomputed value, verdict."""
+    t = pd.concat([audit.audit_table("gemm"), audit.audit_table("throughput")])
+    return _nones(t[["seed_value", "computed_value", "unit", "verdict", "explanation"]])
+
+
+def claims_audit() -> display.Table:
+    """The audit of the section's claims (see :func:`_audit_frame`); the caption counts the verdicts."""
+    t = _audit_frame()
+    counts = t["verdict"].value_counts()
+    parts = [
+        f"{int(counts[v])} {v}"
+        for v in ("ok", "wrong", "misleading", "unverifiable")
+        if v in counts
+    ]
+    caption = (
+        f"Of the article's {len(t)} GEMM and throughput figures: {', '.join(parts)}; unverifiable means "
+        "below the roofline with no measurement of that case to settle it."
+    )
+    return display.table(t, "gemm_throughput_audit", caption)
+
+
+def _sources_frame() -> pd.DataFrame:
+    """Every source of this section's measurements: kernel measurements and published decode
+    throughputs, one row per source (sorted)."""
+    rows = []
+    k = load_kernel_measurements()
+    for (src, url), g in k.groupby(["source", "url"], sort=True):
+        rows.append(
+            {
+                "source": src,
+                "url": url or None,
+                "used for": "GEMM and copy measurements (data/measurements/kernels.csv)",
+                "date": ", ".join(sorted(set(g["date"]))),
+                "rows": len(g),
+            }
+        )
+    d = load_public_decode()
+    for (src, url), g in d.groupby(["source", "url"], sort=True):
+        rows.append(
+            {
+                "source": src,
+                "url": url,
+                "used for": "published decode throughput (data/measurements/decode_public.csv)",
+                "date": ", ".join(sorted(set(g["date"]))),
+                "rows": len(g),
+            }
+        )
+    return _nones(pd.DataFrame(rows).set_index("source"))
+
+
+def sources() -> display.Table:
+    """The sources of the section's measurements (see :func:`_sources_frame`)."""
+    return display.table(_sources_frame(), "gemm_throughput_sources")

@@ -1,0 +1,103 @@
+"""Tables and figures as rich outputs: formatting, CSV payload and metadata the build harvests."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+import pytest
+
+from gpucompare.core.errors import InputError
+from gpucompare.sections import display, figures
+
+
+def test_format_value():
+    assert display.format_value(16896) == "16,896"
+    assert display.format_value(989.4) == "989.40"
+    assert display.format_value(3350.0) == "3,350"
+    assert display.format_value(0.12345, 3) == "0.123"
+    assert display.format_value(None) == display.NA_TEXT
+    assert display.format_value(math.nan) == display.NA_TEXT
+    assert display.format_value(True) == "yes"
+    assert display.format_value("HBM3") == "HBM3"
+    # Small figures keep three significant digits instead of rounding to 0.00.
+    assert display.format_value(0.0035) == "0.0035"
+    assert display.format_value(0.00012345) == "0.000123"
+    assert display.format_value(0.25) == "0.25"
+
+
+def test_table_bundle_carries_csv_and_name():
+    frame = pd.DataFrame({"memory_gib": [80.0, 24.0]}, index=pd.Index(["a", "b"], name="gpu"))
+    data, meta = display.table(frame, "t1", "Caption.")._repr_mimebundle_()
+    assert meta == {"gpucompare": {"table": "t1"}}
+    assert data["text/csv"] == "gpu,memory_gib\na,80.0\nb,24.0\n"
+    assert 'id="table-t1"' in data["text/html"] and "Caption." in data["text/html"]
+    assert ">gpu</th>" in data["text/html"]  # the index is a plain leading column
+
+
+def test_figure_bundle_is_reproducible_and_described():
+    fig, ax = figures.new("Title", "x (unit)", "y (unit)")
+    ax.plot([1, 2], [3, 4])
+    shown = display.figure(fig, "f1", "What it shows.", alt="Line rising from 3 to 4")
+    data, meta = shown._repr_mimebundle_()
+    assert shown.png_bytes() == shown.png_bytes()
+    assert (
+        'alt="Line rising from 3 to 4"' in data["text/html"]
+        and "<figcaption>What it shows.</figcaption>" in data["text/html"]
+    )
+    assert meta["gpucompare"] == {"figure": "f1"}
+
+
+def test_highlight_marks_the_best_cell_in_html_only():
+    frame = pd.DataFrame(
+        {"price_usd": [30000.0, 1999.0, 1999.0], "memory_gib": [80.0, 24.0, 32.0]},
+        index=pd.Index(["h100", "4090", "5090"], name="gpu"),
+    )
+    plain, _ = display.table(frame, "t2", "Caption.")._repr_mimebundle_()
+    marked, _ = display.table(
+        frame, "t2", "Caption.", highlight={"price_usd": "min", "memory_gib": "max"}
+    )._repr_mimebundle_()
+    # Text and CSV (what nbval compares) are unchanged.
+    assert marked["text/plain"] == plain["text/plain"]
+    assert marked["text/csv"] == plain["text/csv"]
+    html = marked["text/html"]
+    best = re.findall(r'<td[^>]*class="[^"]*\bgc-best\b[^"]*"[^>]*>([^<]*)</td>', html)
+    # Cheapest: both 1,999 cells (a tie marks both); most memory: 80.
+    assert sorted(best) == ["1,999", "1,999", "80"]
+    assert 'id="table-t2"' in html
+
+
+def test_highlight_rejects_unknown_columns_and_directions():
+    frame = pd.DataFrame({"price_usd": [1.0, 2.0]})
+    with pytest.raises(InputError, match=r"highlight: unknown column 'cost'.*allowed: price_usd"):
+        display.table(frame, "t3", highlight={"cost": "min"})._repr_mimebundle_()
+    with pytest.raises(InputError, match=r"allowed: max, min"):
+        display.table(frame, "t3", highlight={"price_usd": "lowest"})._repr_mimebundle_()
+
+
+def test_tables_mark_their_columns_without_post_processing():
+    """Numbers right-aligned (gc-num, missing values too), short text unwrapped, long text free to
+    wrap, snake_case headers breakable, short tables kept on one printed page."""
+    frame = pd.DataFrame(
+        {
+            "memory_bandwidth_gb_s": [3350.0, float("nan")],
+            "note": ["HBM3", "long text " * 5],
+        },
+        index=pd.Index(["h100-sxm", "rtx-4090"], name="gpu"),
+    )
+    page = display.table(frame, "t")._styled_html()
+    assert '<th class="gc-text gc-nowrap">gpu</th>' in page
+    assert '<td class="gc-num">3,350</td>' in page and '<td class="gc-num">—</td>' in page
+    assert '<td class="gc-text">long text' in page
+    assert "memory_<wbr>bandwidth_<wbr>gb_<wbr>s" in page
+    assert '<table class="gc-table gc-short" id="table-t">' in page
+
+
+def test_cell_classes_and_highlights_join_the_column_class():
+    frame = pd.DataFrame({"gpus_needed": [1, 2]}, index=pd.Index(["a", "b"], name="model"))
+    page = display.table(
+        frame, "fit", cell_class=display.gpus_needed_class, highlight={"gpus_needed": "min"}
+    )._styled_html()
+    assert '<td class="gc-num gc-good gc-best">1</td>' in page
+    assert '<td class="gc-num gc-warn">2</td>' in page
