@@ -34,3 +34,24 @@ def run_cli():
         )
 
     return _run
+
+
+@pytest.fixture
+def round_params():
+    """Cost parameters in round numbers, so that the hand calculations of the cost tests are easy
+    to follow (tests/model/test_tco.py, test_cost.py, tests/sections/test_tco.py)."""
+    from gpucompare import params
+
+    return params.make(
+        gpus=["h100-sxm", "rtx-4090"],
+        price_usd={"h100-sxm": 30000, "rtx-4090": 1800},
+        electricity_usd_per_kwh=0.10,
+        pue=1.5,
+        utilization=0.5,
+        years=3,
+        host_usd_per_gpu={"datacenter": 8000, "workstation": 2000, "consumer": 1000},
+        busy_power_fraction=0.9,
+        idle_power_fraction=0.1,
+        resale_fraction=0.2,
+        cloud_usd_per_gpu_hour={"h100-sxm": 2.5, "rtx-4090": 0.5},
+    )

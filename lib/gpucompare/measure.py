@@ -30,7 +30,7 @@ from pathlib import Path
 
 from gpucompare.core import units
 from gpucompare.core.errors import GpucompareError, InputError
-from gpucompare.core.guards import positive_int
+from gpucompare.core.guards import positive_int, require_positive
 from gpucompare.data.measurements import KERNEL_COLUMNS, article_shapes
 from gpucompare.model import gemm
 
@@ -69,28 +69,23 @@ class MeasureUnavailable(GpucompareError):
 # --- Timing arithmetic (pure, tested without a GPU) --------------------------------------------
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise InputError(f"{name}: must be a positive number (got {value!r})")
-
-
 def tflops_from_seconds(m: int, n: int, k: int, seconds: float) -> float:
     """TFLOP/s of an (M, N, K) GEMM that took ``seconds``: 2 x M x N x K / seconds / 1e12."""
     for name, v in (("m", m), ("n", n), ("k", k), ("seconds", seconds)):
-        _check_positive(name, v)
-    return 2 * m * n * k / seconds / units.FLOPS_PER_TFLOPS
+        require_positive(name, v)
+    return gemm.flops(m, n, k) / seconds / units.FLOPS_PER_TFLOPS
 
 
 def copy_bytes_moved(buffer_bytes: int) -> int:
     """Bytes a device-to-device copy of ``buffer_bytes`` moves: each byte read once and written once."""
-    _check_positive("buffer_bytes", buffer_bytes)
+    require_positive("buffer_bytes", buffer_bytes)
     return 2 * buffer_bytes
 
 
 def bandwidth_gb_s(bytes_moved: float, seconds: float) -> float:
     """Bandwidth in GB/s (1e9 B/s) = bytes / seconds / 1e9."""
-    _check_positive("bytes_moved", bytes_moved)
-    _check_positive("seconds", seconds)
+    require_positive("bytes_moved", bytes_moved)
+    require_positive("seconds", seconds)
     return bytes_moved / seconds / units.BYTES_PER_GB
 
 
@@ -104,7 +99,7 @@ def median_ms(times_ms: list[float]) -> float:
 def rotation_sets(set_bytes: int, l2_bytes: int, cap: int = 64) -> int:
     """How many copies of an operand set to rotate through so that together they exceed twice the
     L2 cache: ceil(2 x L2 / set size), at least 1, at most ``cap``."""
-    _check_positive("set_bytes", set_bytes)
+    require_positive("set_bytes", set_bytes)
     return max(1, min(cap, math.ceil(2 * max(l2_bytes, 0) / set_bytes)))
 
 

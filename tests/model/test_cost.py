@@ -9,21 +9,9 @@ from gpucompare.model import cost, tco
 
 
 @pytest.fixture
-def p():
-    # Round numbers so the hand calculations below are easy to follow.
-    return params.make(
-        gpus=["h100-sxm", "rtx-4090"],
-        price_usd={"h100-sxm": 30000, "rtx-4090": 1800},
-        electricity_usd_per_kwh=0.10,
-        pue=1.5,
-        utilization=0.5,
-        years=3,
-        host_usd_per_gpu={"datacenter": 8000, "workstation": 2000, "consumer": 1000},
-        busy_power_fraction=0.9,
-        idle_power_fraction=0.1,
-        resale_fraction=0.2,
-        cloud_usd_per_gpu_hour={"h100-sxm": 2.5, "rtx-4090": 0.5},
-    )
+def p(round_params):
+    """The cost tests' round-number parameters (tests/conftest.py)."""
+    return round_params
 
 
 def test_sensitivity_cases_are_not_revalidated_as_parameters(p):

@@ -4,6 +4,7 @@ a check for library arguments (an :class:`InputError` that names the argument)."
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
@@ -58,3 +59,21 @@ def require_positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise InputError(f"{name}: must be a positive integer (got {value!r})")
     return int(value)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def require_positive(name: str, value: float) -> None:
+    """InputError naming ``name`` unless ``value`` is a finite number > 0 (true/false are not numbers)."""
+    if not (_is_number(value) and math.isfinite(value) and value > 0):
+        raise InputError(f"{name}: must be a positive number (got {value!r})")
+
+
+def require_nonnegative(name: str, value: float) -> None:
+    """InputError naming ``name`` unless ``value`` is a finite number >= 0 (true/false are not numbers)."""
+    if not (_is_number(value) and math.isfinite(value)):
+        raise InputError(f"{name}: must be a finite number (got {value!r})")
+    if value < 0:
+        raise InputError(f"{name}: must be >= 0 (got {value!r})")

@@ -11,20 +11,17 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError, model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.strict import Strict
 from gpucompare.core.validation import input_error
 
 T = TypeVar("T")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(_Strict):
+class Source(Strict):
     """A document a figure comes from."""
 
     title: str
@@ -35,7 +32,7 @@ class Source(_Strict):
     note: str | None = None
 
 
-class Sourced(_Strict, Generic[T]):
+class Sourced(Strict, Generic[T]):
     """One figure with the id of its source."""
 
     value: T
@@ -43,7 +40,7 @@ class Sourced(_Strict, Generic[T]):
     note: str | None = None
 
 
-class GpuSpecs(_Strict):
+class GpuSpecs(Strict):
     """Datasheet figures of one GPU; units in the names, TFLOPS dense (no 2:4 sparsity)."""
 
     architecture: Sourced[str]
@@ -82,7 +79,7 @@ class GpuSpecs(_Strict):
     mig_max_instances: Sourced[int]
 
 
-class MigProfile(_Strict):
+class MigProfile(Strict):
     """One MIG partition size: at most ``instances_max`` of them fit on one GPU."""
 
     profile: str
@@ -91,7 +88,7 @@ class MigProfile(_Strict):
     source: str
 
 
-class Price(_Strict):
+class Price(Strict):
     """A dated price of one GPU."""
 
     value_usd: float
@@ -101,7 +98,7 @@ class Price(_Strict):
     note: str | None = None
 
 
-class Gpu(_Strict):
+class Gpu(Strict):
     """One catalog GPU."""
 
     id: str
@@ -118,7 +115,7 @@ class Gpu(_Strict):
         return getattr(self.specs, field).value
 
 
-class Model(_Strict):
+class Model(Strict):
     """One catalog LLM: its Hugging Face config values and exact parameter count."""
 
     id: str
@@ -148,7 +145,7 @@ def _check_source_ids(sources: dict[str, Source], used: list[tuple[str, str]]) -
         raise ValueError("undefined source ids: " + "; ".join(missing))
 
 
-class GpuCatalog(_Strict):
+class GpuCatalog(Strict):
     """``data/gpus.yaml``."""
 
     schema_version: Literal[1]
@@ -172,7 +169,7 @@ class GpuCatalog(_Strict):
         return self
 
 
-class ModelCatalog(_Strict):
+class ModelCatalog(Strict):
     """``data/models.yaml``."""
 
     schema_version: Literal[1]
@@ -190,7 +187,7 @@ class ModelCatalog(_Strict):
         return self
 
 
-class ArchVariant(_Strict):
+class ArchVariant(Strict):
     """Per-SM, per-clock rates of one chip variant (e.g. GeForce AD102 with half-rate FP32 accumulate)."""
 
     id: str
@@ -202,7 +199,7 @@ class ArchVariant(_Strict):
     fp64_fma_per_clock_per_sm: Sourced[float]
 
 
-class ArchCatalog(_Strict):
+class ArchCatalog(Strict):
     """``data/architectures.yaml``."""
 
     schema_version: Literal[1]
@@ -223,7 +220,7 @@ class ArchCatalog(_Strict):
         return self
 
 
-class WeightFormat(_Strict):
+class WeightFormat(Strict):
     """A weight storage format: bits per weight plus group-wise scale/zero overhead."""
 
     id: str
@@ -236,7 +233,7 @@ class WeightFormat(_Strict):
     note: str | None = None
 
 
-class KvFormat(_Strict):
+class KvFormat(Strict):
     """A KV-cache storage format: bits per element."""
 
     id: str
@@ -245,7 +242,7 @@ class KvFormat(_Strict):
     note: str | None = None
 
 
-class PrecisionCatalog(_Strict):
+class PrecisionCatalog(Strict):
     """``data/precisions.yaml``."""
 
     schema_version: Literal[1]

@@ -10,17 +10,16 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
+from gpucompare.core.strict import Strict
 from gpucompare.core.validation import input_error
 
 
-class Claim(BaseModel):
+class Claim(Strict):
     """One numeric claim of the article."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     section: str
@@ -31,10 +30,8 @@ class Claim(BaseModel):
     note: str | None = None
 
 
-class ClaimFile(BaseModel):
+class ClaimFile(Strict):
     """One ``data/claims/<section>.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1]
     claims: list[Claim]

@@ -9,19 +9,16 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 from gpucompare.data.catalog import Source, Sourced
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PcieGeneration(_Strict):
+class PcieGeneration(Strict):
     """One PCIe generation: transfer rate per lane and line encoding."""
 
     generation: int
@@ -31,7 +28,7 @@ class PcieGeneration(_Strict):
     source: str
 
 
-class Link(_Strict):
+class Link(Strict):
     """One link of the catalog: NVLink, NVSwitch, PCIe (bandwidth computed) or a network port."""
 
     id: str
@@ -60,7 +57,7 @@ class Link(_Strict):
         return self
 
 
-class GpuTopology(_Strict):
+class GpuTopology(Strict):
     """How one catalog GPU connects to its peers inside a node."""
 
     id: str
@@ -70,7 +67,7 @@ class GpuTopology(_Strict):
     p2p_over_pcie: Sourced[bool]
 
 
-class Measurement(_Strict):
+class Measurement(Strict):
     """A published measurement of what GPU-to-GPU traffic gets."""
 
     id: str
@@ -84,7 +81,7 @@ class Measurement(_Strict):
     note: str | None = None
 
 
-class InterconnectCatalog(_Strict):
+class InterconnectCatalog(Strict):
     """``data/interconnect.yaml``."""
 
     schema_version: Literal[1]

@@ -8,17 +8,15 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
+from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 
 
-class CloudPrice(BaseModel):
+class CloudPrice(Strict):
     """One dated rental price of one GPU."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     gpu: str
     kind: Literal["on_demand", "reserved", "marketplace"]
@@ -29,10 +27,8 @@ class CloudPrice(BaseModel):
     note: str | None = None
 
 
-class CloudPriceFile(BaseModel):
+class CloudPriceFile(Strict):
     """``data/cloud_prices.yaml``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     schema_version: Literal[1]
     sources: dict[str, catalog.Source]

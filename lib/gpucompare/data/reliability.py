@@ -9,27 +9,24 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import unknown
+from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 
 Segment = Literal["datacenter", "workstation", "consumer"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Duration(_Strict):
+class Duration(Strict):
     """A study's length as published."""
 
     value: float
     unit: Literal["days", "months", "years"]
 
 
-class FieldStudy(_Strict):
+class FieldStudy(Strict):
     """One memory-error field study, as published: counts over a fleet, or FIT per Mbit."""
 
     id: str
@@ -61,7 +58,7 @@ class FieldStudy(_Strict):
         return self
 
 
-class Defaults(_Strict):
+class Defaults(Strict):
     """Which field study sets which model default."""
 
     correctable: str
@@ -69,7 +66,7 @@ class Defaults(_Strict):
     h100_uncorrectable_check: str
 
 
-class SustainedMeasurement(_Strict):
+class SustainedMeasurement(Strict):
     """A measured large matmul: achieved TFLOPS against a catalog peak field of the same GPU."""
 
     id: str
@@ -80,7 +77,7 @@ class SustainedMeasurement(_Strict):
     note: str | None = None
 
 
-class MigSmCount(_Strict):
+class MigSmCount(Strict):
     """SMs in one MIG GPU-instance profile."""
 
     gpu: str
@@ -89,7 +86,7 @@ class MigSmCount(_Strict):
     source: str
 
 
-class ReliabilityData(_Strict):
+class ReliabilityData(Strict):
     """``data/reliability.yaml``."""
 
     schema_version: Literal[1]

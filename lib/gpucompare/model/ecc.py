@@ -30,6 +30,7 @@ import numpy as np
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.guards import require_nonnegative
 from gpucompare.data import catalog
 from gpucompare.data.reliability import FieldStudy, data, field_study
 from gpucompare.params import Params
@@ -38,22 +39,12 @@ from gpucompare.params import Params
 REQUESTS_PER_MILLION = 1e6
 
 
-def check_nonnegative(name: str, value: float) -> None:
-    """Raise InputError unless ``value`` is a finite number >= 0 (the message names ``name``)."""
-    if not (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ):
-        raise InputError(f"{name}: must be a finite number (got {value!r})")
-    if value < 0:
-        raise InputError(f"{name}: must be >= 0 (got {value!r})")
-
-
 # --- Conversions --------------------------------------------------------------------------------
 
 
 def duration_years(value: float, unit: str) -> float:
     """A duration in years: days x 24 / hours per year, months / 12, or years."""
-    check_nonnegative("duration", value)
+    require_nonnegative("duration", value)
     if unit == "days":
         return value * units.HOURS_PER_DAY / units.HOURS_PER_YEAR
     if unit == "months":
@@ -76,7 +67,7 @@ def fit_per_mbit_to_per_gb_year(fit_per_mbit: float) -> float:
     """Errors per GB-year from FIT/Mbit: FIT / 1e9 device-hours x (8e9 bits / 2**20 bits) x hours per year.
 
     25,000 FIT/Mbit (Schroeder et al. 2009, low end) = 1,670.8 errors per GB-year."""
-    check_nonnegative("fit_per_mbit", fit_per_mbit)
+    require_nonnegative("fit_per_mbit", fit_per_mbit)
     mbit_per_gb = units.BITS_PER_BYTE * units.BYTES_PER_GB / units.BITS_PER_MBIT
     return fit_per_mbit / units.DEVICE_HOURS_PER_FIT * mbit_per_gb * units.HOURS_PER_YEAR
 
@@ -133,13 +124,13 @@ def expected_errors(
         ("devices", devices),
         ("years", years),
     ):
-        check_nonnegative(name, v)
+        require_nonnegative(name, v)
     return errors_per_gb_year * memory_gb * devices * years
 
 
 def p_at_least_one(lam: float) -> float:
     """P(N >= 1) = 1 - exp(-lambda) for a Poisson count of mean lambda."""
-    check_nonnegative("lambda", lam)
+    require_nonnegative("lambda", lam)
     return -math.expm1(-lam)
 
 
@@ -147,7 +138,7 @@ def poisson_pmf(k: int, lam: float) -> float:
     """P(N = k) = exp(-lambda) lambda^k / k!, computed in logs so large k and lambda do not overflow."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise InputError(f"k: must be an integer >= 0 (got {k!r})")
-    check_nonnegative("lambda", lam)
+    require_nonnegative("lambda", lam)
     if lam == 0:
         return 1.0 if k == 0 else 0.0
     return math.exp(k * math.log(lam) - lam - math.lgamma(k + 1))
@@ -208,7 +199,7 @@ _DIRECT_EXP_MAX = 700.0
 def rollback_overhead_factor(job_events_per_hour: float, checkpoint_interval_hours: float) -> float:
     """Expected wall-clock hours per useful hour: (exp(L tau) - 1) / (L tau), 1 when L = 0, and
     infinite when it exceeds the largest float (the run never finishes)."""
-    check_nonnegative("job_events_per_hour", job_events_per_hour)
+    require_nonnegative("job_events_per_hour", job_events_per_hour)
     if not checkpoint_interval_hours > 0:
         raise InputError(
             f"checkpoint_interval_hours: must be > 0 (got {checkpoint_interval_hours!r})"
@@ -228,8 +219,8 @@ def wasted_gpu_hours(
     gpus: int, useful_hours: float, job_events_per_hour: float, checkpoint_interval_hours: float
 ) -> float:
     """GPU-hours lost to rollbacks: gpus x useful hours x (overhead factor - 1)."""
-    check_nonnegative("gpus", gpus)
-    check_nonnegative("useful_hours", useful_hours)
+    require_nonnegative("gpus", gpus)
+    require_nonnegative("useful_hours", useful_hours)
     factor = rollback_overhead_factor(job_events_per_hour, checkpoint_interval_hours)
     return gpus * useful_hours * (factor - 1)
 

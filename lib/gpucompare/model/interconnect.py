@@ -31,6 +31,7 @@ import numpy as np
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.guards import require_positive
 from gpucompare.data import catalog
 from gpucompare.data.interconnect import (
     get_link,
@@ -44,13 +45,6 @@ from gpucompare.params import Params
 ALGORITHMS = ("ring", "tree")
 
 
-def check_positive(name: str, value: float) -> None:
-    """InputError naming ``name`` unless ``value`` is a finite number > 0."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (ok and math.isfinite(value) and value > 0):
-        raise InputError(f"{name}: must be a positive number (got {value!r})")
-
-
 def pcie_per_direction_gb_s(generation: int, lanes: int) -> float:
     """PCIe bandwidth one way (GB/s) = transfer rate (GT/s) x lanes x payload / encoded bits / 8.
 
@@ -60,7 +54,7 @@ def pcie_per_direction_gb_s(generation: int, lanes: int) -> float:
     gens = {g.generation: g for g in interconnect_catalog().pcie_generations}
     if generation not in gens:
         raise unknown("PCIe generation", "pcie_generation", str(generation), [str(g) for g in gens])
-    check_positive("pcie_lanes", lanes)
+    require_positive("pcie_lanes", lanes)
     g = gens[generation]
     return g.transfer_rate_gt_s * lanes * g.payload_bits / g.encoded_bits / units.BITS_PER_BYTE
 
@@ -185,8 +179,8 @@ def allreduce_time_us(
         raise unknown("all-reduce algorithm", "algorithm", algorithm, ALGORITHMS)
     if isinstance(n_gpus, bool) or not isinstance(n_gpus, (int, np.integer)) or n_gpus < 1:
         raise InputError(f"n_gpus: must be a positive integer (got {n_gpus!r})")
-    check_positive("message_bytes", message_bytes)
-    check_positive("per_direction_gb_s", per_direction_gb_s)
+    require_positive("message_bytes", message_bytes)
+    require_positive("per_direction_gb_s", per_direction_gb_s)
     for name, v in (("hop_latency_us", hop_latency_us), ("base_latency_us", base_latency_us)):
         if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
             raise InputError(f"{name}: must be a number >= 0 (got {v!r})")
@@ -204,14 +198,14 @@ def allreduce_time_us(
 
 def article_allreduce_time_us(message_bytes: float, bandwidth_gb_s: float) -> float:
     """The article's model: size / bandwidth (us), whatever bandwidth figure it is given."""
-    check_positive("message_bytes", message_bytes)
-    check_positive("bandwidth_gb_s", bandwidth_gb_s)
+    require_positive("message_bytes", message_bytes)
+    require_positive("bandwidth_gb_s", bandwidth_gb_s)
     return message_bytes / (bandwidth_gb_s * units.BYTES_PER_GB) * units.US_PER_S
 
 
 def bus_bandwidth_gb_s(message_bytes: float, time_us: float, n_gpus: int) -> float:
     """nccl-tests bus bandwidth of an all-reduce (GB/s): algbw x 2(n-1)/n with algbw = S / t."""
-    check_positive("time_us", time_us)
+    require_positive("time_us", time_us)
     algbw = message_bytes / (time_us / units.US_PER_S) / units.BYTES_PER_GB
     return algbw * 2 * (n_gpus - 1) / n_gpus
 

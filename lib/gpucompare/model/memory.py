@@ -26,17 +26,12 @@ import numpy as np
 import pandas as pd
 
 from gpucompare.core import units
-from gpucompare.core.errors import InputError
+from gpucompare.core.guards import require_positive
 from gpucompare.data import catalog
 from gpucompare.params import Params
 
 #: Tensor-parallel degrees considered within one node.
 TP_DEGREES = (1, 2, 4, 8)
-
-
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise InputError(f"{name}: must be a positive number (got {value!r})")
 
 
 def embedding_parameters(model: catalog.Model) -> int:
@@ -70,8 +65,8 @@ def kv_cache_bytes(
     model: catalog.Model, kv_precision: str, batch: int, context_tokens: int
 ) -> float:
     """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each."""
-    _check_positive("batch", batch)
-    _check_positive("context_tokens", context_tokens)
+    require_positive("batch", batch)
+    require_positive("context_tokens", context_tokens)
     return kv_bytes_per_token(model, kv_precision) * batch * context_tokens
 
 

@@ -9,10 +9,10 @@ tenant (USD) = GPU price / instances.
 from __future__ import annotations
 
 from gpucompare.core.errors import unknown
+from gpucompare.core.guards import require_nonnegative
 from gpucompare.data import catalog
 from gpucompare.data.reliability import data
 from gpucompare.model import memory
-from gpucompare.model.ecc import check_nonnegative
 from gpucompare.model.sustained import PEAK_FIELD
 from gpucompare.params import Params
 
@@ -55,7 +55,7 @@ def mig_peak_tflops(gpu_id: str, profile: str) -> float | None:
 
 def with_memory_gib(gpu: catalog.Gpu, memory_gib: float) -> catalog.Gpu:
     """A copy of ``gpu`` whose memory is ``memory_gib`` (a MIG slice as seen by the memory formulas)."""
-    check_nonnegative("memory_gib", memory_gib)
+    require_nonnegative("memory_gib", memory_gib)
     spec = gpu.specs.memory_gib.model_copy(update={"value": memory_gib})
     return gpu.model_copy(update={"specs": gpu.specs.model_copy(update={"memory_gib": spec})})
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError
+from gpucompare.core.guards import require_positive
 from gpucompare.data import catalog
 from gpucompare.model import memory
-from gpucompare.model.interconnect import TpLink, check_positive, gpu_allreduce_time_us, tp_link
+from gpucompare.model.interconnect import TpLink, gpu_allreduce_time_us, tp_link
 from gpucompare.params import Params
 
 #: Bytes per activation element: inference engines all-reduce in the model's 16-bit dtype.
@@ -61,8 +62,8 @@ def layer_weight_bytes(model: catalog.Model, precision: str) -> float:
 
 def activation_allreduce_bytes(model: catalog.Model, batch: int, tokens: int) -> float:
     """Bytes of one TP all-reduce: batch x tokens x hidden x 2 (16-bit activations)."""
-    check_positive("batch", batch)
-    check_positive("tokens", tokens)
+    require_positive("batch", batch)
+    require_positive("tokens", tokens)
     return batch * tokens * model.hidden_size * ACTIVATION_BYTES
 
 
@@ -84,7 +85,7 @@ def layer_compute_us(
         ("tokens", tokens),
         ("tp", tp),
     ):
-        check_positive(name, v)
+        require_positive(name, v)
     read_us = weight_bytes / (tp * memory_bandwidth_gb_s * units.BYTES_PER_GB) * units.US_PER_S
     math_us = (
         units.FLOPS_PER_FMA

@@ -8,14 +8,13 @@ from collections import Counter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
 )
 
 from gpucompare.core.errors import did_you_mean
+from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
@@ -84,9 +83,7 @@ def _has_bool(value: Any) -> bool:
     return isinstance(value, bool)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class _Strict(Strict):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_as_number(cls, v: Any, info: ValidationInfo) -> Any:
