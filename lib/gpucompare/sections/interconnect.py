@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gpucompare import audit
 from gpucompare.core import units
 from gpucompare.data import catalog, claims
 from gpucompare.data import interconnect as data
@@ -27,7 +26,7 @@ from gpucompare.model.interconnect import (
     tp_link,
 )
 from gpucompare.params import Params
-from gpucompare.sections import display
+from gpucompare.sections import display, verdicts
 from gpucompare.sections.figures import colour, new_row
 
 # --- The link catalog and each GPU's link -----------------------------------------------------
@@ -321,15 +320,8 @@ def allreduce_vs_size(p: Params) -> display.Figure:
 
 
 def interconnect_claims() -> display.Table:
-    """This section's claims with the audit's recomputation and verdict, captioned with verdict counts."""
-    t = audit.audit_table("interconnect")
-    t = t[["seed_value", "computed_value", "unit", "verdict", "explanation"]]
-    counts = t["verdict"].value_counts()
-    parts = [f"{counts.get(v, 0)} {v}" for v in ("ok", "wrong", "misleading", "unverifiable")]
-    caption = (
-        f"Of the article's {int(counts.sum())} interconnect figures: " + ", ".join(parts) + "."
-    )
-    return display.table(t, "interconnect_claims", caption)
+    """This section's claims with the audit's recomputation and verdict."""
+    return verdicts.claims_table(["interconnect"], "interconnect_claims", "interconnect")
 
 
 def interconnect_sources() -> display.Table:

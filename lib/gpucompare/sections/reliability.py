@@ -12,7 +12,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from gpucompare import audit
 from gpucompare.audit.reliability import ARITHMETIC_TOLERANCE, FIELD_RATE_FACTOR, default_params
 from gpucompare.core import units
 from gpucompare.data import catalog, claims
@@ -42,7 +41,7 @@ from gpucompare.model.sustained import (
     sustained_tflops,
 )
 from gpucompare.params import Params
-from gpucompare.sections import display
+from gpucompare.sections import display, verdicts
 from gpucompare.sections.figures import colour, new
 
 # --- Field studies and the error model ------------------------------------------------------------
@@ -393,19 +392,13 @@ def sustained_throughput(p: Params) -> display.Table:
 
 
 def claims_audit() -> display.Table:
-    """The audit of this section's claims (the article's figure, the recomputation, verdict and why);
-    the caption counts the verdicts."""
-    t = audit.audit_table("reliability")[
-        ["claim", "seed_value", "computed_value", "unit", "verdict", "explanation"]
-    ].replace({np.nan: None})
-    counts = t["verdict"].value_counts()
-    parts = [f"{int(counts.get(v, 0))} {v}" for v in ("ok", "wrong", "misleading", "unverifiable")]
-    caption = (
-        f"Of the article's {len(t)} reliability, sustained-throughput and MIG figures: "
-        + ", ".join(parts)
-        + "."
+    """The audit of this section's claims (the article's figure, the recomputation, verdict and why)."""
+    return verdicts.claims_table(
+        ["reliability"],
+        "reliability_claims",
+        "reliability, sustained-throughput and MIG",
+        ["claim", *verdicts.COLUMNS],
     )
-    return display.table(t, "reliability_claims", caption)
 
 
 def sources() -> display.Table:

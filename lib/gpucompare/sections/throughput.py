@@ -8,13 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gpucompare import audit
 from gpucompare.data import catalog, claims
 from gpucompare.data.measurements import load_kernel_measurements, load_public_decode
 from gpucompare.model import memory
 from gpucompare.model import throughput as tp
 from gpucompare.params import Params
-from gpucompare.sections import display
+from gpucompare.sections import display, verdicts
 from gpucompare.sections.figures import colour, new_row
 
 
@@ -298,26 +297,14 @@ def public_comparison(p: Params) -> display.Table:
     return display.table(t, "decode_public_comparison", caption, error_pct=0)
 
 
-def _audit_frame() -> pd.DataFrame:
-    """The audit of this section's claims (GEMM and throughput): article, recomputed value, verdict."""
-    t = pd.concat([audit.audit_table("gemm"), audit.audit_table("throughput")])
-    return _nones(t[["seed_value", "computed_value", "unit", "verdict", "explanation"]])
-
-
 def claims_audit() -> display.Table:
-    """The audit of the section's claims (see :func:`_audit_frame`); the caption counts the verdicts."""
-    t = _audit_frame()
-    counts = t["verdict"].value_counts()
-    parts = [
-        f"{int(counts[v])} {v}"
-        for v in ("ok", "wrong", "misleading", "unverifiable")
-        if v in counts
-    ]
-    caption = (
-        f"Of the article's {len(t)} GEMM and throughput figures: {', '.join(parts)}; unverifiable means "
-        "below the roofline with no measurement of that case to settle it."
+    """The audit of the section's claims (GEMM and throughput)."""
+    return verdicts.claims_table(
+        ["gemm", "throughput"],
+        "gemm_throughput_audit",
+        "GEMM and throughput",
+        note="Unverifiable means below the roofline with no measurement of that case to settle it.",
     )
-    return display.table(t, "gemm_throughput_audit", caption)
 
 
 def _sources_frame() -> pd.DataFrame:
