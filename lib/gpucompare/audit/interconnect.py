@@ -14,7 +14,7 @@ from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.claims import Claim
 from gpucompare.data.interconnect import get_link
-from gpucompare.model import memory
+from gpucompare.model import gemm, memory
 from gpucompare.model.interconnect import (
     article_allreduce_time_us,
     gpu_allreduce_time_us,
@@ -143,7 +143,7 @@ def _check_gemm_time(c: Claim) -> Finding:
     peak's time is given too."""
 
     chk = c.check
-    flop = units.FLOPS_PER_FMA * chk["m"] * chk["n"] * chk["k"]
+    flop = gemm.flops(chk["m"], chk["n"], chk["k"])
     own = flop / (chk["article_tflops"] * units.FLOPS_PER_TFLOPS) * units.US_PER_S / units.US_PER_MS
     peak = catalog.get_gpu(chk["gpu"]).spec(chk["field"])
     return Finding(

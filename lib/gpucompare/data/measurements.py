@@ -16,6 +16,16 @@ from gpucompare.core.guards import require_positive_int
 from gpucompare.data import catalog, claims
 from gpucompare.data.gemm_precisions import gemm_precision
 
+#: What a kernel measurement carries about how and where it was taken (the last columns of its CSV).
+PROVENANCE_COLUMNS: tuple[str, ...] = (
+    "torch_version",
+    "cuda_version",
+    "driver_version",
+    "date",
+    "source",
+    "url",
+    "note",
+)
 #: Columns of a kernel-measurement CSV, in order (``gpucompare measure`` writes exactly these).
 KERNEL_COLUMNS: tuple[str, ...] = (
     "gpu_id",  # catalog id ("" if the GPU is not in data/gpus.yaml)
@@ -30,13 +40,7 @@ KERNEL_COLUMNS: tuple[str, ...] = (
     "median_ms",
     "tflops",  # gemm only
     "bandwidth_gb_s",  # copy only, read + written
-    "torch_version",
-    "cuda_version",
-    "driver_version",
-    "date",
-    "source",
-    "url",
-    "note",
+    *PROVENANCE_COLUMNS,
 )
 #: Benchmarks a kernel-measurement row can hold.
 BENCHMARKS = ("gemm", "copy")
@@ -138,18 +142,7 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
                     "bandwidth_gb_s": _number(
                         path, i, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
                     ),
-                    **{
-                        c: r[c]
-                        for c in (
-                            "torch_version",
-                            "cuda_version",
-                            "driver_version",
-                            "date",
-                            "source",
-                            "url",
-                            "note",
-                        )
-                    },
+                    **{c: r[c] for c in PROVENANCE_COLUMNS},
                 }
             )
     frame = pd.DataFrame(rows, columns=["file", *KERNEL_COLUMNS])

@@ -23,7 +23,7 @@ from gpucompare.core import units
 from gpucompare.core.errors import InputError
 from gpucompare.core.guards import require_positive
 from gpucompare.data import catalog
-from gpucompare.model import memory
+from gpucompare.model import gemm, memory
 from gpucompare.model.interconnect import TpLink, gpu_allreduce_time_us, tp_link
 from gpucompare.params import Params
 
@@ -174,6 +174,6 @@ def gemm_time_ms_at_peak(
     gpu_id: str, m: int, n: int, k: int, field: str = "fp16_tensor_fp32acc_tflops"
 ) -> float:
     """Time (ms) of an M x N x K GEMM at the GPU's datasheet dense peak ``field`` (TFLOPS): 2 M N K / peak."""
-    flop = units.FLOPS_PER_FMA * m * n * k
+    flop = gemm.flops(m, n, k)
     peak = catalog.get_gpu(gpu_id).spec(field)
     return flop / (peak * units.FLOPS_PER_TFLOPS) * units.US_PER_S / units.US_PER_MS
