@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gpucompare import audit
+from gpucompare import audit, params
 from gpucompare.audit import interconnect
 from gpucompare.data import claims
+from gpucompare.model import throughput
+from gpucompare.model.interconnect import gpu_allreduce_time_us
 
 
 def _audit():
@@ -46,3 +48,46 @@ def test_claim_verdicts_by_hand():
     assert t.loc["ic-cluster-4090-gpus", "verdict"] == "wrong"
     assert t.loc["ic-cluster-h100-gpus", "verdict"] == "ok"
     assert set(t["verdict"]) <= set(audit.VERDICTS)
+
+
+def test_nvlink_left_consumer_cards_with_the_40_series():
+    # NVIDIA GA102 whitepaper: the RTX 3090 has an NVLink 3 bridge (4 x4 links, 112.5 GB/s both ways);
+    # the RTX 4090 (AD102) and RTX 5090 have no NVLink connector. "Removed since RTX 30-series" is wrong.
+    r = _audit().loc["ic-nvlink-dropped-since"]
+    assert r["computed_value"] == 40
+    assert r["verdict"] == "wrong"
+    assert "RTX 3090: NVLink 3 bridge, 112.5 GB/s" in r["explanation"]
+
+
+def test_cluster_slowdown_is_the_ratio_of_the_throughput_functions():
+    # Structure, not speeds (the speed model is being replaced): the recomputed ratio is the ratio of
+    # decode_tokens_per_s_tp on the GPUs each side needs, computed here; the GPUs needed by hand:
+    # Llama-2-70B fp16 (137.95 GB) needs 2 x H100 (80 GiB) but 8 x RTX 4090 (22.1 GB usable each);
+    # int4 (~36 GB) fits one H100 and 2 x RTX 4090.
+    p = params.make()
+    c = next(c for c in claims.claims() if c.id == "ic-cluster-slowdown")
+    rows = interconnect.slowdowns(p, c.check)
+    assert [(r["gpus_a"], r["gpus_b"]) for r in rows] == [(2, 8), (1, 2)]
+    ratios = []
+    for (weights, n_a, n_b), r in zip([("fp16", 2, 8), ("int4", 1, 2)], rows, strict=True):
+        a = throughput.decode_tokens_per_s_tp(
+            p, "llama-2-70b", weights, "fp16", 1, 4096, "h100-sxm", n_a
+        )
+        b = throughput.decode_tokens_per_s_tp(
+            p, "llama-2-70b", weights, "fp16", 1, 4096, "rtx-4090", n_b
+        )
+        assert r["ratio"] == pytest.approx(a / b)
+        # All-reduce share of the RTX 4090 step: 80 layers x 2 x all-reduce(1 x 8192 x 2 B) x tok/s.
+        comm_s = 80 * 2 * tpm_allreduce_us(p, n_b) / 1e6
+        assert r["comm_share_b"] == pytest.approx(comm_s * b)
+        ratios.append(a / b)
+    t = _audit().loc["ic-cluster-slowdown"]
+    assert t["computed_value"] == pytest.approx(min(ratios))
+    in_range = all(2 * 0.95 <= x <= 4 * 1.05 for x in ratios)
+    blame = max(r["comm_share_b"] for r in rows) >= 0.5
+    assert t["verdict"] == ("wrong" if not in_range else "ok" if blame else "misleading")
+
+
+def tpm_allreduce_us(p, n):
+    """One all-reduce of a batch-1 Llama-2-70B activation (8,192 x 2 bytes) over ``n`` RTX 4090s."""
+    return gpu_allreduce_time_us(p, "rtx-4090", n, 8192 * 2)

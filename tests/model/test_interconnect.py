@@ -60,6 +60,51 @@ def test_tp_links_by_hand():
     assert interconnect.tp_link("rtx-4090", 1).link_id is None
 
 
+# GPU-to-GPU latency with P2P disabled, p2pBandwidthLatencyTest (voipmonitor/rtx6kpro pcie-bandwidth.md,
+# RTX PRO 6000 Blackwell: ~14 us off vs 0.36-0.45 us on; 14.8 us on a GeForce RTX 2080 Ti pair).
+STAGED_HOP_US = 14.0
+
+
+def test_links_without_p2p_get_the_measured_staged_latency():
+    # The default per-hop latency (NCCL's figure, 1.0 us) is for P2P links only.
+    assert interconnect.hop_latency_us(P, "nvswitch-hgx-h100") == P.allreduce_latency_us == 1.0
+    assert interconnect.hop_latency_us(P, "pcie5-x16") == 1.0
+    for staged in ("pcie3-x16-host-staged", "pcie4-x16-host-staged", "pcie5-x16-host-staged"):
+        assert interconnect.hop_latency_us(P, staged) == STAGED_HOP_US
+    # The parameter moves P2P links only.
+    slow = params.make(allreduce_latency_us=3.0)
+    assert interconnect.hop_latency_us(slow, "nvswitch-hgx-h100") == 3.0
+    assert interconnect.hop_latency_us(slow, "pcie4-x16-host-staged") == STAGED_HOP_US
+    # RTX 3090: a bridged pair is NVLink (1 us); a group of 4 crosses staged PCIe (14 us).
+    assert interconnect.tp_hop_latency_us(P, "rtx-3090", 2) == 1.0
+    assert interconnect.tp_hop_latency_us(P, "rtx-3090", 4) == STAGED_HOP_US
+    assert interconnect.tp_hop_latency_us(P, "rtx-4090", 1) == 0.0
+
+
+def test_staged_allreduce_by_hand():
+    # 8 KiB over 2 RTX 4090 (PCIe 4.0 x16 staged: 31.5077 x 0.5 = 15.754 GB/s per direction):
+    # 6.6 + 2 x 14 + 2(1)/2 x 8192 B / 15,754 B/us = 6.6 + 28 + 0.520 = 35.12 us.
+    assert interconnect.gpu_allreduce_time_us(P, "rtx-4090", 2, 8192) == pytest.approx(
+        6.6 + 2 * 14 + 8192 / (31.5077e3 / 2), abs=1e-3
+    )
+    # The same on 2 H100 SXM (NVSwitch, 450 GB/s, 1 us per hop): 6.6 + 2 + 8192 / 450,000 = 8.618 us.
+    assert interconnect.gpu_allreduce_time_us(P, "h100-sxm", 2, 8192) == pytest.approx(
+        8.618, abs=1e-3
+    )
+    # Latency floors (vanishing message): ring 6.6 + 2(n-1) alpha; tree 6.6 + 2 ceil(log2 n) alpha.
+    assert interconnect.latency_floor_us(P, "rtx-4090", 8) == pytest.approx(6.6 + 14 * 14)
+    assert interconnect.latency_floor_us(P, "rtx-4090", 8, "tree") == pytest.approx(6.6 + 6 * 14)
+    assert interconnect.latency_floor_us(P, "h100-sxm", 8) == pytest.approx(6.6 + 14 * 1.0)
+    assert interconnect.latency_floor_us(P, "h100-sxm", 1) == 0.0
+
+
+def test_tensor_parallel_decode_pays_the_staged_latency():
+    # Llama-2-70B decode, batch 1: two all-reduces of 1 x 8192 x 2 = 16,384 B per layer.
+    # 2 RTX 4090: 2 x (6.6 + 2 x 14 + 16384 / 15,754) = 71.28 us per layer (it was 2 x 9.64 with 1 us).
+    step = tensor_parallel.tp_step(P, "rtx-4090", 2, 1, 1, "llama-2-70b", "fp16")
+    assert step.comm_us == pytest.approx(2 * (6.6 + 2 * 14 + 16384 / (31.5077e3 / 2)), abs=1e-3)
+
+
 def test_ring_allreduce_hand_calculation():
     # n = 2, 128 MiB at 450 GB/s: 6.6 + 2 x 1.0 + 134,217,728 / 450,000 B/us = 306.86 us.
     t = interconnect.allreduce_time_us(MIB_128, 2, 450, 1.0, 6.6)

@@ -174,9 +174,48 @@ def test_requirement_json_fields():
 
 
 def test_bad_input():
-    with pytest.raises(InputError, match=r"unknown weight precision 'int3'.*allowed: bf16, fp16"):
+    with pytest.raises(InputError, match=r"unknown weight precision 'int3'.*allowed: bf16, .*fp16"):
         memory.weights_bytes(m("llama-2-7b"), "int3")
     with pytest.raises(InputError, match=r"batch: must be a positive number"):
         memory.kv_cache_bytes(m("llama-2-7b"), "fp16", 0, 4096)
     with pytest.raises(InputError, match=r"context_tokens: must be a positive number"):
         memory.kv_cache_bytes(m("llama-2-7b"), "fp16", 1, -5)
+
+
+def test_sliding_window_caps_the_kv_cache():
+    # mistralai/Mistral-7B-v0.1 config.json: "sliding_window": 4096, 32 layers, 8 KV heads, head_dim 128.
+    # KV per token at fp16 = 2 x 32 x 8 x 128 x 2 bytes = 131,072 B; at 8,192 tokens a sequence keeps
+    # only the last 4,096: 131,072 x 4,096 = 536,870,912 B (512 MiB), not 1 GiB.
+    mistral = m("mistral-7b")
+    assert mistral.sliding_window == 4096
+    assert memory.kv_bytes_per_token(mistral, "fp16") == 131_072
+    assert memory.kv_cache_bytes(mistral, "fp16", 1, 8192) == 131_072 * 4096 == 536_870_912
+    assert memory.kv_cache_bytes(mistral, "fp16", 3, 8192) == 3 * 536_870_912
+    # Below the window the whole context is cached: 131,072 x 2,048.
+    assert memory.kv_cache_bytes(mistral, "fp16", 1, 2048) == 131_072 * 2048
+    # Mixtral-8x7B-v0.1 config.json: "sliding_window": null (Mistral AI's PR #19 on the base repo,
+    # "Doesn't use sliding window attention"): same attention shape, the whole 8,192 tokens cached.
+    mixtral = m("mixtral-8x7b")
+    assert mixtral.sliding_window is None
+    assert memory.kv_cache_bytes(mixtral, "fp16", 1, 8192) == 131_072 * 8192
+    # Llama configs have no sliding window.
+    assert all(m(i).sliding_window is None for i in catalog.model_ids() if i.startswith("llama"))
+
+
+def test_sliding_window_in_fit_and_limits():
+    mistral, h100 = m("mistral-7b"), catalog.get_gpu("h100-sxm")
+    # Per-GPU bytes and the max batch use the capped cache: at 32,768 tokens a sequence costs the
+    # same 536,870,912 B as at 4,096.
+    assert memory.per_gpu_bytes(mistral, "fp16", "fp16", 1, 32768) == memory.per_gpu_bytes(
+        mistral, "fp16", "fp16", 1, 4096
+    )
+    assert memory.max_batch(mistral, "fp16", "fp16", 32768, h100, OV) == memory.max_batch(
+        mistral, "fp16", "fp16", 4096, h100, OV
+    )
+    # When the window fits, memory sets no context limit: the model's own 32,768 is returned.
+    assert memory.max_context(mistral, "fp16", "fp16", 1, h100, OV) == 32768
+    # The vectorized sweep agrees with the scalar formulas.
+    sweep = memory.fit_sweep(["mistral-7b"], ["fp16"], ["h100-sxm"], [2048, 8192], [4], "fp16", OV)
+    for ctx in (2048, 8192):
+        total = sweep.loc[("mistral-7b", "fp16", "h100-sxm", ctx, 4), "total_gb"]
+        assert total == pytest.approx(memory.per_gpu_bytes(mistral, "fp16", "fp16", 4, ctx) / 1e9)

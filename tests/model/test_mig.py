@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 
 from gpucompare import params
+from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.model import memory, mig
@@ -45,8 +47,79 @@ def test_mig_figures_by_hand(p):
     assert mig.cost_per_tenant_usd(p, "h100-sxm", "1g.10gb") == pytest.approx(30_000 / 7)
     cheap = p.model_copy(update={"price_usd": {"h100-sxm": 21_000.0}})
     assert mig.cost_per_tenant_usd(cheap, "h100-sxm", "1g.10gb") == pytest.approx(3_000)
-    assert mig.mig_sm_count("h100-sxm", "1g.20gb") == 16
-    assert mig.mig_sm_count("a100-sxm-80gb", "1g.10gb") is None
+
+
+# SMs per GPU-instance profile, the SM column of `nvidia-smi mig -lgip` (issue 17: H100 80GB HBM3;
+# public copies of the command's output for the H100 PCIe (driver 570.169), the A100-SXM4-80GB and
+# the H200; the A100 figures are also the MIG user guide's A100 slices: 14 SMs per slice, 98 in all).
+LGIP_SMS = {
+    "h100-sxm": {
+        "1g.10gb": 16,
+        "1g.20gb": 26,
+        "2g.20gb": 32,
+        "3g.40gb": 60,
+        "4g.40gb": 64,
+        "7g.80gb": 132,
+    },
+    "h100-pcie": {
+        "1g.10gb": 14,
+        "1g.20gb": 14,
+        "2g.20gb": 30,
+        "3g.40gb": 46,
+        "4g.40gb": 62,
+        "7g.80gb": 114,
+    },
+    "a100-sxm-80gb": {
+        "1g.10gb": 14,
+        "1g.20gb": 14,
+        "2g.20gb": 28,
+        "3g.40gb": 42,
+        "4g.40gb": 56,
+        "7g.80gb": 98,
+    },
+    # 1g.35gb and 4g.71gb: no published count found; the catalog marks them derived (H100's 26 and 64).
+    "h200-sxm": {"1g.18gb": 16, "2g.35gb": 32, "3g.71gb": 60, "7g.141gb": 132},
+}
+
+
+@pytest.mark.parametrize("gpu_id", sorted(LGIP_SMS))
+def test_sm_counts_are_the_lgip_ones(gpu_id):
+    for profile, sms in LGIP_SMS[gpu_id].items():
+        assert mig.mig_sm_count(gpu_id, profile) == sms, profile
+        assert not mig.mig_profile(gpu_id, profile).sm_derived
+
+
+def test_h200_unsourced_profiles_are_marked_derived():
+    for profile in ("1g.35gb", "4g.71gb"):
+        m = mig.mig_profile("h200-sxm", profile)
+        assert m.sm_derived and "DERIVED" in m.sm_note
+    derived = [
+        (g, m.profile) for g in catalog.gpu_ids() for m in mig.mig_profiles(g) if m.sm_derived
+    ]
+    assert derived == [("h200-sxm", "1g.35gb"), ("h200-sxm", "4g.71gb")]
+
+
+def test_mig_tflops_table_by_hand():
+    # TFLOPS per instance = profile SMs / GPU SMs x the GPU's dense FP16 (FP32-accumulate) peak.
+    # H100 SXM (989.4 TFLOPS, 132 SMs): 1g.20gb 26/132 x 989.4 = 194.88; 3g.40gb 60/132 x 989.4 = 449.73;
+    # 7g.80gb the whole GPU. A100 SXM4 (312 TFLOPS, 108 SMs): 1g.10gb 14/108 x 312 = 40.44; 7g.80gb
+    # 98/108 x 312 = 283.11 (MIG leaves 10 SMs unused).
+    assert mig.mig_peak_tflops("h100-sxm", "1g.20gb") == pytest.approx(194.88, abs=0.01)
+    assert mig.mig_peak_tflops("h100-sxm", "3g.40gb") == pytest.approx(449.73, abs=0.01)
+    assert mig.mig_peak_tflops("h100-sxm", "7g.80gb") == pytest.approx(989.4)
+    assert mig.mig_peak_tflops("a100-sxm-80gb", "1g.10gb") == pytest.approx(40.44, abs=0.01)
+    assert mig.mig_peak_tflops("a100-sxm-80gb", "7g.80gb") == pytest.approx(283.11, abs=0.01)
+    assert mig.mig_sm_share("h100-sxm", "1g.10gb") == pytest.approx(16 / 132)
+
+
+def test_profile_sm_count_above_the_gpu_is_refused(tmp_path):
+    raw = yaml.safe_load((paths.data_dir() / "gpus.yaml").read_text())
+    h100 = next(g for g in raw["gpus"] if g["id"] == "h100-sxm")
+    h100["mig_profiles"][0]["sm_count"] = 133
+    bad = tmp_path / "gpus.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(InputError, match=r"sm_count: 133 exceeds the GPU's 132 SMs"):
+        catalog.load_validated(bad, catalog.GpuCatalog)
 
 
 def test_tenants(p):

@@ -14,16 +14,19 @@ from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.claims import Claim
 from gpucompare.data.interconnect import get_link
-from gpucompare.model import gemm, memory
+from gpucompare.model import gemm, memory, throughput
 from gpucompare.model.interconnect import (
     article_allreduce_time_us,
     gpu_allreduce_time_us,
     link_per_direction_gb_s,
     link_total_gb_s,
+    tp_hop_latency_us,
     tp_link,
 )
 from gpucompare.model.tensor_parallel import (
     ACTIVATION_BYTES,
+    ALLREDUCES_PER_LAYER,
+    activation_allreduce_bytes,
     article_tp_efficiency,
     gemm_time_ms_at_peak,
     tp_step,
@@ -36,6 +39,11 @@ TIME_TOLERANCE = 0.10
 LINK_TOLERANCE = 0.05
 #: Efficiency claims within this many percentage points of the model count as agreeing.
 EFFICIENCY_TOLERANCE_PTS = 10.0
+#: Relative tolerance for an "N times" figure (whole or half multiples).
+RATIO_TOLERANCE = 0.05
+#: A slowdown blamed on the link is misleading when communication is less than this share of the
+#: slower group's decode step (the rest is compute and memory, which a faster link would not change).
+LINK_SHARE_FOR_BLAME = 0.5
 
 
 def _defaults() -> Params:
@@ -125,7 +133,7 @@ def _check_allreduce_time(c: Claim) -> Finding:
     why = (
         f"{size:,} B over {chk['tp']} x {chk['gpu']} ({link.link_id}, {link.per_direction_gb_s:.4g} GB/s per direction): "
         f"ring {computed:.4g} {c.unit} with {p.allreduce_base_latency_us} + {2 * (chk['tp'] - 1)} x "
-        f"{p.allreduce_latency_us} us latency; size / bandwidth alone {size_only:.4g} {c.unit}"
+        f"{tp_hop_latency_us(p, chk['gpu'], chk['tp']):g} us latency; size / bandwidth alone {size_only:.4g} {c.unit}"
     )
     stated = chk.get("article_bandwidth_gb_s")
     if stated is not None:
@@ -291,7 +299,112 @@ def _check_tp_cluster_efficiency(c: Claim) -> Finding:
     return Finding(decode, verdict, why)
 
 
+def slowdowns(p: Params, chk: dict) -> list[dict]:
+    """Per workload of the check: the GPUs each type needs (:func:`memory.gpus_needed`), decode tokens/s
+    of each group (:func:`throughput.decode_tokens_per_s_tp`), the ratio ``gpu_a`` / ``gpu_b`` and the
+    share of ``gpu_b``'s step spent in its all-reduces (layers x 2 x all-reduce of batch x hidden x
+    2 bytes on its link / (batch / tokens per s))."""
+    ov = memory.Overheads.from_params(p)
+    out = []
+    for wl in chk["workloads"]:
+        model = catalog.get_model(wl["model"])
+        args = (wl["model"], wl["weights"], chk["kv"], chk["batch"], chk["context_tokens"])
+        row = {"workload": f"{wl['model']} {wl['weights']}"}
+        for side in ("a", "b"):
+            gid = chk[f"gpu_{side}"]
+            n = memory.gpus_needed(
+                model,
+                wl["weights"],
+                chk["kv"],
+                chk["batch"],
+                chk["context_tokens"],
+                catalog.get_gpu(gid),
+                ov,
+            )
+            tps = None if n is None else throughput.decode_tokens_per_s_tp(p, *args, gid, n)
+            row[f"gpus_{side}"], row[f"tokens_per_s_{side}"] = n, tps
+        n_b, tps_b = row["gpus_b"], row["tokens_per_s_b"]
+        row["ratio"] = row["tokens_per_s_a"] / tps_b if row["tokens_per_s_a"] and tps_b else None
+        message = activation_allreduce_bytes(model, chk["batch"], 1)
+        comm_s = (
+            model.num_hidden_layers
+            * ALLREDUCES_PER_LAYER
+            * gpu_allreduce_time_us(p, chk["gpu_b"], n_b, message)
+            / units.US_PER_S
+            if n_b
+            else None
+        )
+        row["comm_share_b"] = (
+            comm_s * tps_b / chk["batch"] if comm_s is not None and tps_b else None
+        )
+        out.append(row)
+    return out
+
+
+def _check_multi_gpu_slowdown(c: Claim) -> Finding:
+    """An "N-M times slower" range for multi-GPU workloads: decode tokens/s of the GPUs each type needs,
+    ``gpu_a``'s group over ``gpu_b``'s. Wrong when a ratio falls outside the range (RATIO_TOLERANCE);
+    misleading when all are inside but the all-reduces are under LINK_SHARE_FOR_BLAME of ``gpu_b``'s
+    step (the link the claim blames is not what makes it slower); else ok."""
+    chk = c.check
+    rows = [r for r in slowdowns(_defaults(), chk) if r["ratio"] is not None]
+    low, high = float(c.value), float(chk["range_high"])
+    if not rows:
+        return Finding(None, "unverifiable", "no workload of the check runs on both GPU types")
+    parts = [
+        f"{r['workload']}: {r['gpus_a']} x {chk['gpu_a']} {r['tokens_per_s_a']:.1f} tok/s vs {r['gpus_b']} x "
+        f"{chk['gpu_b']} {r['tokens_per_s_b']:.1f} tok/s = {r['ratio']:.2f}x, all-reduces {r['comm_share_b']:.0%} "
+        f"of the {chk['gpu_b']} step"
+        for r in rows
+    ]
+    why = f"batch {chk['batch']} decode at {chk['context_tokens']:,} tokens: " + "; ".join(parts)
+    inside = all(
+        low * (1 - RATIO_TOLERANCE) <= r["ratio"] <= high * (1 + RATIO_TOLERANCE) for r in rows
+    )
+    if not inside:
+        verdict = "wrong"
+    elif max(r["comm_share_b"] for r in rows) < LINK_SHARE_FOR_BLAME:
+        verdict = "misleading"
+        why += "; the gap is mostly memory bandwidth and compute, not the missing NVLink"
+    else:
+        verdict = "ok"
+    return Finding(min(r["ratio"] for r in rows), verdict, why)
+
+
+def _check_nvlink_dropped(c: Claim) -> Finding:
+    """The first consumer series from which no card of the catalog has NVLink (``nvlink_generation``
+    of each series' card in data/gpus.yaml), against the series the article names."""
+    chk = c.check
+    series = sorted(chk["series"], key=lambda x: x["series"])
+    has = {x["series"]: catalog.get_gpu(x["gpu"]).spec("nvlink_generation") for x in series}
+    first = None
+    for x in reversed(series):
+        if has[x["series"]] is not None:
+            break
+        first = x["series"]
+    parts = []
+    for x in series:
+        gpu = catalog.get_gpu(x["gpu"])
+        gen = has[x["series"]]
+        parts.append(
+            f"{gpu.name}: "
+            + (
+                f"NVLink {gen} bridge, {gpu.spec('nvlink_bandwidth_total_gb_s'):g} GB/s both ways "
+                f"({gpu.specs.nvlink_generation.source})"
+                if gen is not None
+                else "no NVLink"
+            )
+        )
+    return Finding(
+        first,
+        "ok" if first == c.value else "wrong",
+        "; ".join(parts) + f": NVLink left consumer cards with the RTX {first} series",
+    )
+
+
 CLAIM_CHECKS = {
+    "multi_gpu_slowdown": _check_multi_gpu_slowdown,
+    "nvlink_dropped_since": _check_nvlink_dropped,
     "link_bandwidth": _check_link_bandwidth,
     "link_ratio": _check_link_ratio,
     "allreduce_time": _check_allreduce_time,

@@ -12,8 +12,12 @@ from gpucompare.model.memory import (
     Overheads,
     article_formula,
     exact_memory,
+    gpus_needed,
+    kv_cache_bytes,
     max_batch,
+    max_weight_bits,
     per_gpu_bytes,
+    raw_weights_bytes,
     usable_bytes,
 )
 
@@ -80,4 +84,70 @@ def _check_max_batch(c: Claim) -> Finding:
     )
 
 
-CLAIM_CHECKS = {"memory": _check_memory, "fits_one_gpu": _check_fits, "max_batch": _check_max_batch}
+def _check_weights_at_bits(c: Claim) -> Finding:
+    """Weights at a bit width (GB) = parameters x bits / 8, the article's own arithmetic, with the
+    catalog's exact parameter count; whether weights and the KV cache then fit the named GPU."""
+    k = c.check
+    model, gpu = catalog.get_model(k["model"]), catalog.get_gpu(k["gpu"])
+    ov = _default_overheads()
+    w = raw_weights_bytes(model, k["bits"])
+    kv = kv_cache_bytes(model, k["kv"], k["batch"], k["context_tokens"])
+    usable = usable_bytes(gpu, ov.gpu_memory_utilization, ov.activation_reserve_gib)
+    computed = w / units.BYTES_PER_GB
+    return Finding(
+        computed,
+        relative_verdict(float(c.value), computed, MEMORY_TOLERANCE),
+        f"{model.parameters:,} parameters x {k['bits']:g} bits / 8 = {computed:.2f} GB (no quantization scales); "
+        f"with {kv / units.BYTES_PER_GB:.2f} GB of KV cache ({k['batch']} x {k['context_tokens']:,} tokens) that is "
+        f"{(w + kv) / units.BYTES_PER_GB:.1f} GB against {usable / units.BYTES_PER_GB:.1f} GB usable on the {gpu.name}",
+    )
+
+
+def _check_max_bits(c: Claim) -> Finding:
+    """The most bits per weight at which the model fits one GPU (with its KV cache), against the
+    largest bit width the article says still runs."""
+    k = c.check
+    model, gpu = catalog.get_model(k["model"]), catalog.get_gpu(k["gpu"])
+    ov = _default_overheads()
+    bits = max_weight_bits(model, k["kv"], k["batch"], k["context_tokens"], gpu, ov)
+    claimed = float(c.value)
+    at_claim = raw_weights_bytes(model, claimed) / units.BYTES_PER_GB
+    capacity = gpu.spec("memory_gib") * units.BYTES_PER_GIB / units.BYTES_PER_GB
+    verdict = "ok" if claimed <= bits else "wrong"
+    why = (
+        f"at most {bits:.2f} bits per weight fit the {gpu.name} with {k['batch']} x {k['context_tokens']:,} tokens "
+        f"of {k['kv']} KV cache; at {claimed:g} bits the weights alone are {at_claim:.1f} GB"
+    )
+    if at_claim > capacity:
+        why += f", more than the card's {capacity:.1f} GB"
+    return Finding(bits, verdict, why)
+
+
+def _check_fits_some_gpus(c: Claim) -> Finding:
+    """Whether the workload fits on some number of the GPU (tensor parallel, 1-8 GPUs dividing the
+    heads); the GPUs needed are given for each weight format of the check."""
+    k = c.check
+    model, gpu = catalog.get_model(k["model"]), catalog.get_gpu(k["gpu"])
+    ov = _default_overheads()
+    needs = {
+        w: gpus_needed(model, w, k["kv"], k["batch"], k["context_tokens"], gpu, ov)
+        for w in [k["weights"], *k.get("also_weights", [])]
+    }
+    fits = needs[k["weights"]] is not None
+    parts = [f"{w}: {'does not fit 8' if n is None else f'{n} GPUs'}" for w, n in needs.items()]
+    return Finding(
+        fits,
+        "ok" if fits == bool(c.value) else "wrong",
+        f"{k['model']} on {gpu.name}s, {k['batch']} x {k['context_tokens']:,} tokens, sharded by tensor "
+        f"parallelism: " + "; ".join(parts),
+    )
+
+
+CLAIM_CHECKS = {
+    "memory": _check_memory,
+    "fits_one_gpu": _check_fits,
+    "max_batch": _check_max_batch,
+    "weights_at_bits": _check_weights_at_bits,
+    "max_weight_bits": _check_max_bits,
+    "fits_some_gpus": _check_fits_some_gpus,
+}

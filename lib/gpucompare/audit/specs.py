@@ -57,4 +57,44 @@ def _check_derivation(c: Claim) -> Finding:
     )
 
 
-CLAIM_CHECKS = {"spec": _check_spec, "derivation": _check_derivation}
+def _clock_mhz(gpu_id: str) -> float:
+    """The clock the datasheet's tensor peaks are computed at (``peak_tflops_clock_mhz``, else boost)."""
+    gpu = catalog.get_gpu(gpu_id)
+    return gpu.spec("peak_tflops_clock_mhz") or gpu.spec("boost_clock_mhz")
+
+
+def net_factor(gpu_a: str, field_a: str, gpu_b: str, field_b: str) -> dict:
+    """The article's decomposition of a peak ratio, with the whitepapers' per-SM rates: per-SM rate
+    ratio x SM ratio x clock ratio = net (it equals the ratio of the two datasheet peaks)."""
+    a, b = catalog.get_gpu(gpu_a), catalog.get_gpu(gpu_b)
+    rate = whitepaper_fma_per_clock_per_sm(gpu_a, field_a) / whitepaper_fma_per_clock_per_sm(
+        gpu_b, field_b
+    )
+    sms = a.spec("sm_count") / b.spec("sm_count")
+    clock = _clock_mhz(gpu_a) / _clock_mhz(gpu_b)
+    return {"rate": rate, "sms": sms, "clock": clock, "net": rate * sms * clock}
+
+
+def _check_net_factor(c: Claim) -> Finding:
+    """The article's 'net' factor (per-SM rate x SMs x clock) against the same product with the
+    whitepapers' per-SM rates; the like-for-like product (both FP32 accumulate) is given too."""
+    chk = c.check
+    f = net_factor(chk["gpu_a"], chk["field_a"], chk["gpu_b"], chk["field_b"])
+    like = net_factor(chk["gpu_a"], chk["field_a"], chk["gpu_b"], chk["like_for_like_field_b"])
+    own = 1.0
+    for x in chk["article_factors"]:
+        own *= x
+    verdict = relative_verdict(float(c.value), f["net"], SPEC_TOLERANCE)
+    why = (
+        f"its factors multiply to {own:.2f}, but the whitepapers' per-SM rates differ {f['rate']:g}x, not "
+        f"{chk['article_factors'][0]:g}x: {f['rate']:g} x {f['sms']:.3f} SMs x {f['clock']:.3f} clock = {f['net']:.2f}x, "
+        f"the ratio of the two datasheet peaks its own table shows; {like['net']:.2f}x with FP32 accumulate on both"
+    )
+    return Finding(f["net"], verdict, why)
+
+
+CLAIM_CHECKS = {
+    "spec": _check_spec,
+    "derivation": _check_derivation,
+    "net_factor": _check_net_factor,
+}

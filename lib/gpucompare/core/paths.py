@@ -24,9 +24,13 @@ DATA_DIR_ENV = "GPUCOMPARE_DATA_DIR"
 CACHE_DIR_ENV = "GPUCOMPARE_CACHE_DIR"
 
 
+#: The checkout's root, resolved once (catalog lookups ask for it thousands of times).
+_ROOT = Path(__file__).resolve().parents[3]
+
+
 def repo_root() -> Path:
     """The checkout's root: ``lib/gpucompare/core/paths.py``, four levels up."""
-    return Path(__file__).resolve().parents[3]
+    return _ROOT
 
 
 def data_dir() -> Path:

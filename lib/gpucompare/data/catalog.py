@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 import pandas as pd
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError, unknown
@@ -80,12 +80,18 @@ class GpuSpecs(Strict):
 
 
 class MigProfile(Strict):
-    """One MIG partition size: at most ``instances_max`` of them fit on one GPU."""
+    """One MIG partition size: at most ``instances_max`` of them fit on one GPU, each with
+    ``sm_count`` SMs (as ``nvidia-smi mig -lgip`` lists them; ``sm_source`` names where they were
+    read, ``sm_derived`` marks a count inferred from another GPU's, explained in ``sm_note``)."""
 
     profile: str
     instances_max: int
     memory_gib: float
     source: str
+    sm_count: int = Field(gt=0)
+    sm_source: str
+    sm_derived: bool = False
+    sm_note: str | None = None
 
 
 class Price(Strict):
@@ -134,6 +140,7 @@ class Model(Strict):
     tie_word_embeddings: bool
     num_local_experts: int | None = None
     num_experts_per_tok: int | None = None
+    sliding_window: int | None = Field(default=None, gt=0)
     parameters: int
     parameters_source: str
     parameters_note: str | None = None
@@ -164,7 +171,18 @@ class GpuCatalog(Strict):
                 (f"{g.id}.specs.{k}", getattr(g.specs, k).source) for k in GpuSpecs.model_fields
             ]
             used += [(f"{g.id}.mig_profiles", m.source) for m in g.mig_profiles]
+            used += [(f"{g.id}.mig_profiles.sm_count", m.sm_source) for m in g.mig_profiles]
             used.append((f"{g.id}.price", g.price.source))
+            for m in g.mig_profiles:
+                if m.sm_count > g.spec("sm_count"):
+                    raise ValueError(
+                        f"{g.id}.mig_profiles[{m.profile}].sm_count: {m.sm_count} exceeds the GPU's "
+                        f"{g.spec('sm_count')} SMs"
+                    )
+                if m.sm_derived and not m.sm_note:
+                    raise ValueError(
+                        f"{g.id}.mig_profiles[{m.profile}]: a derived sm_count needs sm_note saying how"
+                    )
         _check_source_ids(self.sources, used)
         return self
 
@@ -224,11 +242,11 @@ class WeightFormat(Strict):
     """A weight storage format: bits per weight plus group-wise scale/zero overhead."""
 
     id: str
-    bits: int
+    bits: float = Field(gt=0)
     group_size: int | None
     scale_bits: int
     zero_bits: int
-    embeddings_bits: int
+    embeddings_bits: float = Field(gt=0)
     source: str
     note: str | None = None
 
@@ -393,7 +411,8 @@ def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
     used: set[str] = set()
     for g in (get_gpu(i) for i in ids):
         used |= {getattr(g.specs, k).source for k in GpuSpecs.model_fields}
-        used |= {m.source for m in g.mig_profiles} | {g.price.source}
+        used |= {m.source for m in g.mig_profiles} | {m.sm_source for m in g.mig_profiles}
+        used |= {g.price.source}
     return sources_frame(cat.sources, used)
 
 

@@ -89,6 +89,7 @@ class InterconnectCatalog(Strict):
     sources: dict[str, Source]
     pcie_generations: list[PcieGeneration]
     host_staged_fraction: Sourced[float]
+    host_staged_hop_latency_us: Sourced[float]
     links: list[Link]
     gpus: list[GpuTopology]
     measurements: list[Measurement]
@@ -123,12 +124,15 @@ class InterconnectCatalog(Strict):
                 )
         if not 0 < self.host_staged_fraction.value <= 1:
             raise ValueError("host_staged_fraction must be in (0, 1]")
+        if not self.host_staged_hop_latency_us.value > 0:
+            raise ValueError("host_staged_hop_latency_us must be > 0")
         return self
 
     def source_ids(self) -> list[tuple[str, str]]:
         """(where, source id) for every figure of the file."""
         used = [(f"pcie_generations.{g.generation}", g.source) for g in self.pcie_generations]
         used.append(("host_staged_fraction", self.host_staged_fraction.source))
+        used.append(("host_staged_hop_latency_us", self.host_staged_hop_latency_us.source))
         for x in self.links:
             for name in ("per_direction_gb_s", "total_gb_s"):
                 fig = getattr(x, name)

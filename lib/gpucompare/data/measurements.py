@@ -1,5 +1,5 @@
 """Measurements in ``data/measurements/``: the kernel-measurement CSVs (``kernels*.csv``, written by
-``gpucompare measure``) and the published decode throughputs (``decode_public.csv``): their columns
+``gpucompare measure``) and the published LLM inference speeds (``inference_*.csv``): their columns
 and validated, typed loaders; and the GEMM shapes of the article's table (``data/claims/gemm.yaml``),
 the shapes worth measuring."""
 
@@ -13,7 +13,7 @@ import pandas as pd
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.core.guards import require_positive_int
-from gpucompare.data import catalog, claims
+from gpucompare.data import catalog, claims, engines
 from gpucompare.data.gemm_precisions import gemm_precision
 
 #: What a kernel measurement carries about how and where it was taken (the last columns of its CSV).
@@ -44,26 +44,33 @@ KERNEL_COLUMNS: tuple[str, ...] = (
 )
 #: Benchmarks a kernel-measurement row can hold.
 BENCHMARKS = ("gemm", "copy")
-#: Columns of ``data/measurements/decode_public.csv``, in order.
-DECODE_COLUMNS: tuple[str, ...] = (
+#: Columns of ``data/measurements/inference_*.csv`` (published LLM inference speeds), in order.
+INFERENCE_COLUMNS: tuple[str, ...] = (
     "id",
+    "engine",  # data/engines.yaml id
+    "engine_version",
     "gpu_id",
+    "gpus",  # GPUs serving one model copy
+    "split",  # none (1 GPU) | tensor | layer | row | pipeline
     "model",
     "weights",
     "kv_cache",
-    "batch",
-    "input_tokens",
-    "output_tokens",
-    "includes_prefill",  # true: output tokens / (prefill + decode time); false: decode steps only
-    "measured_tokens_per_s",  # all sequences together
-    "engine",
-    "software",
+    "batch",  # concurrent sequences
+    "input_tokens",  # prompt tokens per sequence (0: decode from an empty context)
+    "output_tokens",  # generated tokens per sequence (0: a prefill-only row)
+    "metric",  # METRICS
+    "measured_tokens_per_s",  # all sequences and all GPUs together
     "date",
     "source",
     "url",
     "verified",
     "note",
 )
+#: What an inference measurement counts: ``decode`` = generated tokens/s with the prompt's time
+#: left out; ``prefill`` = prompt tokens/s; ``generation`` = generated tokens / (prompt + decode time).
+METRICS = ("decode", "prefill", "generation")
+#: Multi-GPU splits a measurement can name (``none`` = one GPU).
+MEASURED_SPLITS = ("none", "tensor", "layer", "row", "pipeline")
 
 
 def measurements_dir() -> Path:
@@ -87,17 +94,18 @@ def read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-def _number(path: Path, row: int, col: str, text: str, kind=float, required: bool = True):
+def _number(where: str, col: str, text: str, kind=float, required: bool = True):
+    """``text`` as a positive finite ``kind``; empty gives None unless ``required``."""
     if text == "":
         if required:
-            raise InputError(f"{path}: row {row + 2}: {col} is empty")
+            raise InputError(f"{where}: {col} is empty")
         return None
     try:
         value = kind(text)
     except ValueError:
-        raise InputError(f"{path}: row {row + 2}: {col}: not a number: {text!r}") from None
+        raise InputError(f"{where}: {col}: not a number: {text!r}") from None
     if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{path}: row {row + 2}: {col}: must be positive (got {text})")
+        raise InputError(f"{where}: {col}: must be positive (got {text})")
     return value
 
 
@@ -132,15 +140,14 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
                     "gpu_name": r["gpu_name"],
                     "benchmark": r["benchmark"],
                     "precision": r["precision"],
-                    "m": _number(path, i, "m", r["m"], int, gemm_row),
-                    "n": _number(path, i, "n", r["n"], int, gemm_row),
-                    "k": _number(path, i, "k", r["k"], int, gemm_row),
-                    "bytes_moved": _number(path, i, "bytes_moved", r["bytes_moved"], float, False),
-                    "repeats": _number(path, i, "repeats", r["repeats"], int, False),
-                    "median_ms": _number(path, i, "median_ms", r["median_ms"], float, False),
-                    "tflops": _number(path, i, "tflops", r["tflops"], float, gemm_row),
-                    "bandwidth_gb_s": _number(
-                        path, i, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
+                    "m": _number(where, "m", r["m"], int, gemm_row),
+                    "n": _number(where, "n", r["n"], int, gemm_row),
+                    "k": _number(where, "k", r["k"], int, gemm_row),
+                    "bytes_moved": _number(where, "bytes_moved", r["bytes_moved"], float, False),
+                    "repeats": _number(where, "repeats", r["repeats"], int, False),
+                    "median_ms": _number(where, "median_ms", r["median_ms"], float, False),
+                    "tflops": _number(where, "tflops", r["tflops"], float, gemm_row),
+                    "bandwidth_gb_s": _number(where, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
                     ),
                     **{c: r[c] for c in PROVENANCE_COLUMNS},
                 }
@@ -151,41 +158,91 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def load_public_decode(path: Path | None = None) -> pd.DataFrame:
-    """``data/measurements/decode_public.csv``, validated and typed (sorted by id)."""
-    path = Path(path) if path is not None else measurements_dir() / "decode_public.csv"
-    frame = read_csv(path, DECODE_COLUMNS)
+def _count(where: str, col: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"{where}: {col}: not an integer: {text!r}") from None
+    if value < minimum:
+        raise InputError(f"{where}: {col}: must be at least {minimum} (got {value})")
+    return value
+
+
+def _inference_row(where: str, r: pd.Series) -> dict:
+    """One validated, typed inference measurement."""
+    catalog.get_gpu(r["gpu_id"], f"{where}: gpu_id")
+    catalog.get_model(r["model"], f"{where}: model")
+    engines.require_formats(
+        r["engine"], r["weights"], r["kv_cache"], f"{where}: weights", f"{where}: kv_cache"
+    )
+    for col in ("id", "date", "source", "url"):
+        if not r[col].strip():
+            raise InputError(f"{where}: {col} is empty")
+    if r["verified"] not in ("true", "false"):
+        raise InputError(f"{where}: verified must be true or false")
+    if r["metric"] not in METRICS:
+        raise InputError(f"{where}: metric: unknown '{r['metric']}'; allowed: {', '.join(METRICS)}")
+    if r["split"] not in MEASURED_SPLITS:
+        raise InputError(
+            f"{where}: split: unknown '{r['split']}'; allowed: {', '.join(MEASURED_SPLITS)}"
+        )
+    row = dict(r)
+    row["gpus"] = _count(where, "gpus", r["gpus"], 1)
+    row["batch"] = _count(where, "batch", r["batch"], 1)
+    need_in = 1 if r["metric"] in ("prefill", "generation") else 0
+    need_out = 1 if r["metric"] in ("decode", "generation") else 0
+    row["input_tokens"] = _count(where, "input_tokens", r["input_tokens"], need_in)
+    row["output_tokens"] = _count(where, "output_tokens", r["output_tokens"], need_out)
+    if (row["gpus"] == 1) != (r["split"] == "none"):
+        raise InputError(f"{where}: split: 'none' exactly when gpus is 1 (gpus {row['gpus']})")
+    row["measured_tokens_per_s"] = _number(where, "measured_tokens_per_s", r["measured_tokens_per_s"])
+    row["verified"] = r["verified"] == "true"
+    return row
+
+
+def load_inference(folder: Path | None = None) -> pd.DataFrame:
+    """Every row of ``data/measurements/inference_*.csv``, validated and typed, with a ``file``
+    column; sorted by id. Ids are unique across the files; a GPU, model, engine or format must be in
+    the catalogs, and the engine must run the row's formats (``data/engines.yaml``)."""
+    folder = Path(folder) if folder is not None else measurements_dir()
     rows = []
-    for i, r in frame.iterrows():
-        where = f"{path}: row {i + 2}"
-        catalog.get_gpu(r["gpu_id"], f"{where}: gpu_id")
-        catalog.get_model(r["model"], f"{where}: model")
-        catalog.weight_format(r["weights"], f"{where}: weights")
-        catalog.kv_format(r["kv_cache"], f"{where}: kv_cache")
-        if r["includes_prefill"] not in ("true", "false") or r["verified"] not in ("true", "false"):
-            raise InputError(f"{where}: includes_prefill and verified must be true or false")
-        for col in ("id", "engine", "date", "source", "url"):
-            if not r[col].strip():
-                raise InputError(f"{where}: {col} is empty")
-        row = dict(r)
-        for col in ("batch", "input_tokens", "output_tokens"):
-            try:
-                row[col] = require_positive_int(f"{where}: {col}", int(r[col]))
-            except ValueError:
-                raise InputError(f"{where}: {col}: not an integer: {r[col]!r}") from None
-        try:
-            row["measured_tokens_per_s"] = float(r["measured_tokens_per_s"])
-        except ValueError:
-            raise InputError(f"{where}: measured_tokens_per_s: not a number") from None
-        if not (math.isfinite(row["measured_tokens_per_s"]) and row["measured_tokens_per_s"] > 0):
-            raise InputError(f"{where}: measured_tokens_per_s: must be positive")
-        row["includes_prefill"] = r["includes_prefill"] == "true"
-        row["verified"] = r["verified"] == "true"
-        rows.append(row)
+    for path in sorted(folder.glob("inference_*.csv")):
+        frame = read_csv(path, INFERENCE_COLUMNS)
+        for i, r in frame.iterrows():
+            rows.append({"file": path.name, **_inference_row(f"{path}: row {i + 2}", r)})
     ids = [r["id"] for r in rows]
-    if len(set(ids)) != len(ids):
-        raise InputError(f"{path}: duplicate ids")
-    return pd.DataFrame(rows, columns=list(DECODE_COLUMNS)).sort_values("id").reset_index(drop=True)
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise InputError(f"{folder}/inference_*.csv: duplicate ids: {', '.join(dupes)}")
+    frame = pd.DataFrame(rows, columns=["file", *INFERENCE_COLUMNS])
+    return frame.sort_values("id").reset_index(drop=True)
+
+
+def load_exclusions(folder: Path | None = None) -> dict[str, str]:
+    """``data/measurements/excluded.yaml``: measurement id -> why the calibration leaves it out.
+    Every id must be a measurement of ``inference_*.csv`` and appear once."""
+    folder = Path(folder) if folder is not None else measurements_dir()
+    path = folder / "excluded.yaml"
+    if not path.exists():
+        return {}
+    raw = paths.load_yaml(path)
+    if not isinstance(raw, dict) or raw.get("schema_version") != 1 or not isinstance(raw.get("excluded"), list):
+        raise InputError(f"{path}: expected schema_version: 1 and a list 'excluded'")
+    known = set(load_inference(folder)["id"])
+    out: dict[str, str] = {}
+    for i, entry in enumerate(raw["excluded"]):
+        where = f"{path}: excluded[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"reason", "ids"}:
+            raise InputError(f"{where}: needs exactly the keys 'reason' and 'ids'")
+        if not isinstance(entry["reason"], str) or not entry["reason"].strip():
+            raise InputError(f"{where}: reason is empty")
+        for mid in entry["ids"] or []:
+            if mid not in known:
+                raise InputError(f"{where}: ids: unknown measurement id '{mid}'")
+            if mid in out:
+                raise InputError(f"{where}: ids: '{mid}' is listed twice")
+            out[mid] = entry["reason"].strip()
+    return out
 
 
 def article_shapes() -> list[tuple[int, int, int]]:

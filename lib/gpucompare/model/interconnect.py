@@ -3,8 +3,13 @@ tensor-parallel (TP) group crosses, and all-reduce time with a latency-bandwidth
 to the article's "size / bandwidth" model.
 
 Notation: S = message bytes, n = GPUs in the group, B = per-direction link bandwidth (bytes/s),
-alpha = latency per ring step or tree level (``allreduce_latency_us``), alpha0 = fixed latency per
-all-reduce (``allreduce_base_latency_us``). GB = 1e9 bytes; times in microseconds (us) unless named ms.
+alpha = latency per ring step or tree level (per hop), alpha0 = fixed latency per all-reduce
+(``allreduce_base_latency_us``). GB = 1e9 bytes; times in microseconds (us) unless named ms.
+
+alpha depends on the link (:func:`hop_latency_us`): with peer-to-peer (NVLink, NVSwitch, PCIe with P2P)
+it is the ``allreduce_latency_us`` parameter (NCCL's tuning figure); without P2P (GeForce cards over
+PCIe, every transfer staged through host memory) it is the measured GPU-to-GPU latency with P2P
+disabled, ``host_staged_hop_latency_us`` in ``data/interconnect.yaml`` (~14 us).
 
 * Ring all-reduce: t = alpha0 + 2(n-1) x alpha + 2(n-1)/n x S / B. Every element needs n-1 additions
   and n assignments, 2(n-1) transfers, spread over n links (NCCL tests, doc/PERFORMANCE.md); NCCL's
@@ -17,8 +22,10 @@ all-reduce (``allreduce_base_latency_us``). GB = 1e9 bytes; times in microsecond
 * The article's model: t = S / B_article, with whatever bandwidth it quotes. For n = 2 the ring's
   bandwidth term is also S / B, so the two agree when B is per direction and latency is negligible.
 
-The link bandwidths are line rates and the latencies NCCL's low-latency protocol figures, so the
-modelled all-reduce is a lower bound on its time (NCCL's ring reaches ~370 of NVLink 4's 450 GB/s).
+The link bandwidths are line rates and, on P2P links, the latencies NCCL's low-latency protocol
+figures, so there the modelled all-reduce is a lower bound on its time (NCCL's ring reaches ~370 of
+NVLink 4's 450 GB/s). A host-staged step is charged one measured staged copy, which can exceed what
+NCCL's shared-memory transport achieves for tiny messages.
 Data: ``data/interconnect.yaml`` (links, per-GPU topology, measurements) and ``data/gpus.yaml``.
 """
 
@@ -163,6 +170,32 @@ def check_tp_degrees(p: Params, gpu_ids: list[str] | None = None) -> None:
             check_tp(gid, tp, "tp_degrees")
 
 
+def hop_latency_us(p: Params, link_id: str) -> float:
+    """Latency (us) per ring step or tree level on a link: for a PCIe link staged through host memory
+    (no P2P), the measured GPU-to-GPU latency with P2P disabled (``host_staged_hop_latency_us``,
+    data/interconnect.yaml); for every other link, the ``allreduce_latency_us`` parameter."""
+    if get_link(link_id).host_staged:
+        return interconnect_catalog().host_staged_hop_latency_us.value
+    return p.allreduce_latency_us
+
+
+def tp_hop_latency_us(p: Params, gpu_id: str, tp: int) -> float:
+    """Per-hop latency (us) on the link a TP group of ``tp`` GPUs crosses (0 for one GPU)."""
+    link = tp_link(gpu_id, tp)
+    return 0.0 if link.link_id is None else hop_latency_us(p, link.link_id)
+
+
+def latency_floor_us(p: Params, gpu_id: str, tp: int, algorithm: str = "ring") -> float:
+    """The all-reduce time of a vanishing message (us): alpha0 + steps x alpha on the group's link
+    (ring: 2(n-1) steps; tree: 2 ceil(log2 n)); 0 for one GPU."""
+    if algorithm not in ALGORITHMS:
+        raise unknown("all-reduce algorithm", "algorithm", algorithm, ALGORITHMS)
+    if tp_link(gpu_id, tp).link_id is None:
+        return 0.0
+    steps = 2 * (tp - 1) if algorithm == "ring" else 2 * math.ceil(math.log2(tp))
+    return p.allreduce_base_latency_us + steps * tp_hop_latency_us(p, gpu_id, tp)
+
+
 def allreduce_time_us(
     message_bytes: float,
     n_gpus: int,
@@ -213,8 +246,8 @@ def bus_bandwidth_gb_s(message_bytes: float, time_us: float, n_gpus: int) -> flo
 def gpu_allreduce_time_us(
     p: Params, gpu_id: str, tp: int, message_bytes: float, algorithm: str = "ring"
 ) -> float:
-    """All-reduce time (us) over the TP link of ``tp`` GPUs of type ``gpu_id``, with the parameters'
-    per-step and base latencies."""
+    """All-reduce time (us) over the TP link of ``tp`` GPUs of type ``gpu_id``: the link's per-hop
+    latency (:func:`hop_latency_us`) and the base latency parameter."""
     link = tp_link(gpu_id, tp)
     if tp == 1:
         return 0.0
@@ -222,7 +255,7 @@ def gpu_allreduce_time_us(
         message_bytes,
         tp,
         link.per_direction_gb_s,
-        p.allreduce_latency_us,
+        hop_latency_us(p, link.link_id),
         p.allreduce_base_latency_us,
         algorithm,
     )

@@ -9,7 +9,10 @@ Formulas (bytes; GB = 1e9 bytes, GiB = 2**30 bytes):
   checkpoints keep in 16 bit.
 * KV cache per token = 2 (K and V) x layers x KV heads x head_dim x bits / 8 (GQA/MQA use the
   config's ``num_key_value_heads``; Mixtral's experts share one attention, so its KV is that
-  of a dense model of the same attention config). KV cache = per token x batch x context.
+  of a dense model of the same attention config). KV cache = per token x batch x cached tokens,
+  with cached tokens = min(context, sliding_window) for a sliding-window model (Mistral 7B v0.1:
+  4,096; each layer attends to, and an engine keeps, only the last ``sliding_window`` tokens in a
+  rolling buffer) and the whole context otherwise.
 * per GPU under tensor parallelism of degree t: weights / t, KV x ceil(KV heads / t) / KV heads
   (heads are replicated when t exceeds them), plus the activation reserve.
 * usable memory per GPU = capacity (GiB x 2**30) x gpu_memory_utilization - activation reserve.
@@ -55,19 +58,35 @@ def weights_bytes(model: catalog.Model, precision: str) -> float:
     ) / 8 + emb * fmt.embeddings_bits / 8
 
 
+def raw_weights_bytes(model: catalog.Model, bits: float) -> float:
+    """Bytes of all weights at ``bits`` per weight, nothing else (no quantization scales, embeddings at
+    the same bits): parameters x bits / 8, the article's own arithmetic for a bit width."""
+    require_positive("bits", bits)
+    return model.parameters * bits / units.BITS_PER_BYTE
+
+
 def kv_bytes_per_token(model: catalog.Model, kv_precision: str) -> float:
     """KV-cache bytes per token: 2 x layers x KV heads x head_dim x bits / 8."""
     bits = catalog.kv_format(kv_precision).bits
     return 2 * model.num_hidden_layers * model.num_key_value_heads * model.head_dim * bits / 8
 
 
+def kv_cached_tokens(model: catalog.Model, context_tokens):
+    """Tokens per sequence the KV cache holds: min(context, ``sliding_window``) for a sliding-window
+    model, the context otherwise; ``context_tokens`` may be a number or a numpy array."""
+    if model.sliding_window is None:
+        return context_tokens
+    return np.minimum(context_tokens, model.sliding_window)
+
+
 def kv_cache_bytes(
     model: catalog.Model, kv_precision: str, batch: int, context_tokens: int
 ) -> float:
-    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each."""
+    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (capped at the
+    sliding window, :func:`kv_cached_tokens`)."""
     require_positive("batch", batch)
     require_positive("context_tokens", context_tokens)
-    return kv_bytes_per_token(model, kv_precision) * batch * context_tokens
+    return kv_bytes_per_token(model, kv_precision) * batch * kv_cached_tokens(model, context_tokens)
 
 
 def kv_shard_fraction(model: catalog.Model, tp: int) -> float:
@@ -140,13 +159,34 @@ def max_context(
     tp: int = 1,
 ) -> int:
     """Longest context (tokens) at which ``batch`` sequences fit each of ``tp`` GPUs (0 if none).
-    Not capped by the model's own limit (``max_position_embeddings``); tables show both."""
+    Not capped by the model's own limit (``max_position_embeddings``); tables show both. For a
+    sliding-window model whose window fits, memory sets no limit: the model's own limit is returned."""
     room = (
         usable_bytes(gpu, ov.gpu_memory_utilization, ov.activation_reserve_gib)
         - weights_bytes(model, weights) / tp
     )
     per_token = kv_cache_bytes(model, kv, batch, 1) * kv_shard_fraction(model, tp)
-    return max(0, math.floor(room / per_token))
+    tokens = max(0, math.floor(room / per_token))
+    if model.sliding_window is not None and tokens >= model.sliding_window:
+        return model.max_position_embeddings
+    return tokens
+
+
+def max_weight_bits(
+    model: catalog.Model,
+    kv: str,
+    batch: int,
+    context_tokens: int,
+    gpu: catalog.Gpu,
+    ov: Overheads,
+) -> float:
+    """Most bits per weight at which the model, with the KV cache of ``batch`` sequences of
+    ``context_tokens``, fits one GPU's usable memory: (usable - KV) x 8 / parameters (0 if the KV
+    cache alone does not fit). Counts raw bits (:func:`raw_weights_bytes`)."""
+    room = usable_bytes(gpu, ov.gpu_memory_utilization, ov.activation_reserve_gib) - kv_cache_bytes(
+        model, kv, batch, context_tokens
+    )
+    return max(0.0, room * units.BITS_PER_BYTE / model.parameters)
 
 
 def gpus_needed(
@@ -231,12 +271,13 @@ def fit_sweep(
         [usable_bytes(g, ov.gpu_memory_utilization, ov.activation_reserve_gib) for g in gpus]
     )  # (G,)
     ctx = np.asarray(contexts, dtype=float)
+    cached = np.array([kv_cached_tokens(m, ctx) for m in models], dtype=float)  # (M, C)
     bat = np.asarray(batches, dtype=float)
     # Shapes broadcast to (M, P, G, C, B).
     W = w[:, :, None, None, None]
     K = (
         kv_tok[:, None, None, None, None]
-        * ctx[None, None, None, :, None]
+        * cached[:, None, None, :, None]
         * bat[None, None, None, None, :]
     )
     U = usable[None, None, :, None, None]

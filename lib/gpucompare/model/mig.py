@@ -1,9 +1,11 @@
 """MIG slices as tenants.
 
-A profile's instances and memory come from the catalog (``mig_profiles``); its SMs, where known, from
-``data/reliability.yaml``; its peak (TFLOPS) = the GPU's dense FP16 peak x SMs / all SMs. Max batch in
-a slice is :func:`gpucompare.model.memory.max_batch` on the GPU with the slice's memory (GiB). Cost per
-tenant (USD) = GPU price / instances.
+A profile's instances, memory and SMs come from the catalog (``mig_profiles`` in ``data/gpus.yaml``;
+the SMs as ``nvidia-smi mig -lgip`` lists them, which is not the profile name's g/7 share: an H100 80GB
+HBM3 1g.20gb slice has 26 SMs, a 1g.10gb slice 16). Its peak (TFLOPS) = the GPU's dense FP16 peak x
+profile SMs / GPU SMs (an H100 SXM 1g.10gb: 989.4 x 16 / 132 = 119.9). Max batch in a slice is
+:func:`gpucompare.model.memory.max_batch` on the GPU with the slice's memory (GiB). Cost per tenant
+(USD) = GPU price / instances.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from gpucompare.core.errors import unknown
 from gpucompare.core.guards import require_nonnegative
 from gpucompare.data import catalog
-from gpucompare.data.reliability import data
 from gpucompare.model import memory
 from gpucompare.model.sustained import PEAK_FIELD
 from gpucompare.params import Params
@@ -35,22 +36,20 @@ def mig_profile(gpu_id: str, profile: str) -> catalog.MigProfile:
     return found[profile]
 
 
-def mig_sm_count(gpu_id: str, profile: str) -> int | None:
-    """SMs of one MIG profile where ``data/reliability.yaml`` has them, else None."""
-    mig_profile(gpu_id, profile)
-    for m in data().mig_sm_counts:
-        if m.gpu == gpu_id and m.profile == profile:
-            return m.sm_count
-    return None
+def mig_sm_count(gpu_id: str, profile: str) -> int:
+    """SMs of one MIG profile (``sm_count`` of the catalog profile)."""
+    return mig_profile(gpu_id, profile).sm_count
 
 
-def mig_peak_tflops(gpu_id: str, profile: str) -> float | None:
-    """Dense FP16 tensor peak of one MIG instance = GPU peak x instance SMs / GPU SMs (None if SMs unknown)."""
-    sms = mig_sm_count(gpu_id, profile)
-    if sms is None:
-        return None
-    gpu = catalog.get_gpu(gpu_id)
-    return gpu.spec(PEAK_FIELD) * sms / gpu.spec("sm_count")
+def mig_sm_share(gpu_id: str, profile: str) -> float:
+    """Share of the GPU's SMs one instance of the profile has = profile SMs / GPU SMs."""
+    return mig_sm_count(gpu_id, profile) / catalog.get_gpu(gpu_id).spec("sm_count")
+
+
+def mig_peak_tflops(gpu_id: str, profile: str) -> float:
+    """Dense FP16 tensor peak of one MIG instance (TFLOPS) = GPU peak (``PEAK_FIELD``) x profile SMs /
+    GPU SMs: the tensor cores sit in the SMs and an instance runs at the GPU's clock."""
+    return catalog.get_gpu(gpu_id).spec(PEAK_FIELD) * mig_sm_share(gpu_id, profile)
 
 
 def with_memory_gib(gpu: catalog.Gpu, memory_gib: float) -> catalog.Gpu:

@@ -15,9 +15,27 @@ from pydantic import (
 
 from gpucompare.core.errors import did_you_mean
 from gpucompare.core.strict import Strict
-from gpucompare.data import catalog
+from gpucompare.data import catalog, engines
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
+#: Weight formats (data/precisions.yaml ids; tests/test_params.py checks the two agree): the
+#: KV-cache formats plus the quantized file formats engines run (GGUF, MLC, EXL2).
+WeightPrecision = Literal[
+    "fp32",
+    "bf16",
+    "fp16",
+    "fp8",
+    "int8",
+    "int4",
+    "q8_0",
+    "q4_k_m",
+    "q4_0",
+    "q4f16_1",
+    "exl2-2.5",
+    "exl2-3.0",
+    "exl2-4.0",
+    "exl2-5.0",
+]
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
@@ -98,7 +116,7 @@ class Workload(_Strict):
 
     name: str = Field(description="Label used in tables")
     model: str = Field(description="Model catalog id (data/models.yaml)")
-    weights: Precision = Field("fp16", description="Weight precision")
+    weights: WeightPrecision = Field("fp16", description="Weight precision")
     kv_cache: Precision = Field("fp16", description="KV-cache precision")
     batch_size: BatchSize = Field(description="Concurrent sequences")
     context_tokens: ContextTokens = Field(description="Tokens per sequence (prompt + output)")
@@ -156,7 +174,7 @@ class Params(_Strict):
         le=MAX_GIB_PER_GPU,
         description="GiB per GPU kept for activations and CUDA graphs inside that fraction (an assumption; vLLM measures it by profiling)",
     )
-    memory_weight_precisions: list[Precision] = Field(
+    memory_weight_precisions: list[WeightPrecision] = Field(
         min_length=1, description="Weight precisions in the fit matrix"
     )
     memory_kv_cache: Precision = Field(
@@ -213,13 +231,6 @@ class Params(_Strict):
         description="Decode speed each sequence must get for the recommender (tokens/s per user)",
     )
     # --- gemm and throughput section ---
-    achievable_tflops_fraction: float = Field(
-        gt=0.0,
-        le=1.0,
-        description="Fraction of the dense tensor peak a large GEMM attains (dimensionless); default 0.8 "
-        "from the H100 SXM measurement 798 / 989.4 TFLOPS (bf16 8192^3, PyTorch 2.11, CUDA 13; "
-        "data/measurements/kernels.csv)",
-    )
     achievable_bandwidth_fraction: float = Field(
         gt=0.0,
         le=1.0,
@@ -236,12 +247,9 @@ class Params(_Strict):
     prefill_prompt_tokens: ContextTokens = Field(
         description="Prompt length (tokens) of the prefill-throughput table"
     )
-    decode_step_overhead_ms: float = Field(
-        ge=0.0,
-        le=100.0,
-        description="Fixed time per decode or prefill step on top of the roofline (ms): kernel launches "
-        "and scheduling. 0.5 is an assumption, the size of the gap between MLC-LLM's published RTX 4090 "
-        "figure (204.8 tok/s, Llama-2-7B int4) and the bandwidth term",
+    engine: str = Field(
+        description="Inference engine of every speed, cost and decision (data/engines.yaml id); its "
+        "achieved bandwidth, compute and overheads are fitted on public measurements"
     )
 
     # --- reliability section ---
@@ -302,7 +310,7 @@ class Params(_Strict):
         "exceed 1 as GeForce cards boost above their rated clock); default 0.94 = RTX 4090 torch.matmul FP16 "
         "8192^2 155.5 / 165.2 TFLOPS (zzc0721/torch-performance-test-data #78; data/reliability.yaml)",
     )
-    mig_weight_precisions: list[Precision] = Field(
+    mig_weight_precisions: list[WeightPrecision] = Field(
         min_length=1, description="Weight precisions in the MIG fit and tenant tables"
     )
     mig_kv_cache: Precision = Field(
@@ -325,7 +333,7 @@ class Params(_Strict):
     tp_model: str = Field(
         description="Model catalog id of the tensor-parallel analysis (data/models.yaml)"
     )
-    tp_weights: Precision = Field(description="Weight precision of the tensor-parallel analysis")
+    tp_weights: WeightPrecision = Field(description="Weight precision of the tensor-parallel analysis")
     tp_decode_batches: list[BatchSize] = Field(
         min_length=1,
         description="Decode batch sizes (sequences, one new token each) of the TP-efficiency table and chart",
@@ -333,7 +341,7 @@ class Params(_Strict):
     tp_prefill_tokens: ContextTokens = Field(
         description="Prompt length (tokens) of the prefill case of the TP-efficiency tables"
     )
-    tp_cluster_precisions: list[Precision] = Field(
+    tp_cluster_precisions: list[WeightPrecision] = Field(
         min_length=1, description="Weight precisions of the 'RTX 4090 cluster' table"
     )
     allreduce_latency_us: float = Field(
@@ -349,6 +357,16 @@ class Params(_Strict):
         description="Fixed latency of one all-reduce (us); default 6.6 = NCCL's ring low-latency base "
         "(src/graph/tuning.cc baseLat)",
     )
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        allowed = engines.engine_ids()
+        if v not in allowed:
+            raise ValueError(
+                f"unknown engine '{v}'{did_you_mean(v, allowed)}; allowed: {', '.join(allowed)}"
+            )
+        return v
 
     @field_validator("tp_gpus")
     @classmethod

@@ -19,10 +19,12 @@ from gpucompare.model.interconnect import (
     article_allreduce_time_us,
     check_tp_degrees,
     gpu_allreduce_time_us,
+    latency_floor_us,
     link_per_direction_gb_s,
     link_source_ids,
     link_total_gb_s,
     pcie_link_id,
+    tp_hop_latency_us,
     tp_link,
 )
 from gpucompare.params import Params
@@ -283,7 +285,7 @@ def allreduce_vs_size(p: Params) -> display.Figure:
                     float(s),
                     tp,
                     link.per_direction_gb_s,
-                    p.allreduce_latency_us,
+                    tp_hop_latency_us(p, gid, tp),
                     p.allreduce_base_latency_us,
                 )
                 for s in sizes
@@ -300,16 +302,25 @@ def allreduce_vs_size(p: Params) -> display.Figure:
             )
         ax.legend(fontsize=6)
     tp = max(2, min(p.tp_degrees))
-    floor = p.allreduce_base_latency_us + 2 * (tp - 1) * p.allreduce_latency_us
-    rates = [
-        tp_link(g, tp).per_direction_gb_s for g in p.tp_gpus if tp <= data.max_gpus_per_node(g)
-    ]
+    fits = [g for g in p.tp_gpus if tp <= data.max_gpus_per_node(g)]
+    slow = min(fits, key=lambda g: tp_link(g, tp).per_direction_gb_s)
+    fast = max(fits, key=lambda g: tp_link(g, tp).per_direction_gb_s)
     cross = [
-        floor / units.US_PER_S * b * units.BYTES_PER_GB / (2 * (tp - 1) / tp)
-        for b in (min(rates), max(rates))
+        latency_floor_us(p, g, tp)
+        / units.US_PER_S
+        * tp_link(g, tp).per_direction_gb_s
+        * units.BYTES_PER_GB
+        / (2 * (tp - 1) / tp)
+        for g in (slow, fast)
     ]
+    floors = [latency_floor_us(p, g, tp) for g in fits]
+    spread = (
+        f"a {min(floors):.1f} us"
+        if max(floors) == min(floors)
+        else f"a {min(floors):.1f} to {max(floors):.1f} us (without peer-to-peer)"
+    )
     caption = (
-        f"At {tp} GPUs every link sits on a {floor:.1f} us latency floor until the bandwidth term matches it, at "
+        f"At {tp} GPUs every link sits on {spread} latency floor until the bandwidth term matches it, at "
         f"{cross[0] / 1e3:,.0f} KB on the slowest link and {cross[1] / 1e6:,.1f} MB on the fastest; the article's "
         "size / bandwidth lines ignore that floor and fall toward zero."
     )

@@ -17,6 +17,7 @@ from gpucompare.model.mig import (
     mig_peak_tflops,
     mig_profiles,
     mig_sm_count,
+    mig_sm_share,
     mig_supported,
     tenants,
 )
@@ -74,11 +75,7 @@ def _profile_frame(p: Params) -> pd.DataFrame:
                     "instances_max": m.instances_max,
                     "memory_gib": m.memory_gib,
                     "sm_count": mig_sm_count(g, m.profile),
-                    "sm_share_of_gpu": (
-                        None
-                        if mig_sm_count(g, m.profile) is None
-                        else mig_sm_count(g, m.profile) / catalog.get_gpu(g).spec("sm_count")
-                    ),
+                    "sm_share_of_gpu": mig_sm_share(g, m.profile),
                     "peak_fp16_tflops": mig_peak_tflops(g, m.profile),
                     "cost_per_tenant_usd": cost_per_tenant_usd(p, g, m.profile),
                 }
@@ -99,15 +96,22 @@ def profiles(p: Params) -> display.Table:
             continue
         small = min(mig_profiles(g), key=lambda m: (m.memory_gib, -m.instances_max))
         row = t.loc[(g, small.profile)]
-        share = (
-            f", {row['sm_share_of_gpu']:.1%} of the SMs ({row['peak_fp16_tflops']:.0f} TFLOPS peak)"
-            if row["sm_share_of_gpu"] is not None
+        parts.append(
+            f"{g} {small.profile}: {small.instances_max} per GPU at ${row['cost_per_tenant_usd']:,.0f} each, "
+            f"{row['sm_share_of_gpu']:.1%} of the SMs ({row['peak_fp16_tflops']:.0f} TFLOPS peak)"
+        )
+    derived = [f"{g} {m.profile}" for g in p.gpus for m in mig_profiles(g) if m.sm_derived]
+    caption = (
+        "Smallest MIG slices: "
+        + "; ".join(parts)
+        + ". SM counts are those nvidia-smi lists per profile, not the name's share of seven slices"
+        + (
+            f"; {', '.join(derived)} inferred from the same slice of a GPU with the same chip (no published count found)"
+            if derived
             else ""
         )
-        parts.append(
-            f"{g} {small.profile}: {small.instances_max} per GPU at ${row['cost_per_tenant_usd']:,.0f} each{share}"
-        )
-    caption = "Smallest MIG slices: " + "; ".join(parts) + "."
+        + "."
+    )
     return display.table(t, "mig_profiles", caption, sm_share_of_gpu=3)
 
 

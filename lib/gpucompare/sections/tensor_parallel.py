@@ -14,7 +14,7 @@ from gpucompare.data import catalog, claims
 from gpucompare.data import interconnect as data
 from gpucompare.model import memory
 from gpucompare.model import tensor_parallel as tpm
-from gpucompare.model.interconnect import check_tp_degrees, gpu_allreduce_time_us
+from gpucompare.model.interconnect import check_tp_degrees, gpu_allreduce_time_us, latency_floor_us
 from gpucompare.params import Params
 from gpucompare.sections import display
 from gpucompare.sections.figures import colour, new_row
@@ -137,8 +137,8 @@ def _tp_efficiency_caption(p: Params, t: pd.DataFrame) -> str:
     at = t.xs(tp, level="tp")
     d = at[f"decode b={batch} (%)"]
     pre = at[f"prefill {p.tp_prefill_tokens} (%)"]
-    latency_us = tpm.ALLREDUCES_PER_LAYER * (
-        p.allreduce_base_latency_us + 2 * (tp - 1) * p.allreduce_latency_us
+    latency_us = pd.Series(
+        [tpm.ALLREDUCES_PER_LAYER * latency_floor_us(p, g, tp) for g in at.index], index=at.index
     )
     comm_us = pd.Series([tpm.tp_step(p, g, tp, batch, 1).comm_us for g in at.index], index=at.index)
     share = latency_us / comm_us

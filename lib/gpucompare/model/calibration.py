@@ -1,0 +1,456 @@
+"""Engine calibration: the achieved bandwidth and compute fractions and per-step overheads of each
+inference engine, fitted on the public measurements in ``data/measurements/inference_*.csv``, and
+their held-out error.
+
+Parameters of engine e on GPU g (:class:`gpucompare.model.work.Rates`):
+
+* eta_bw = logistic(a + a_e + a_m + a_es + a_g + a_eg): achieved share of the datasheet bandwidth
+  (0-1), with a_m the GPU's memory technology (HBM or GDDR), a_es the engine on the GPU's
+  market segment (datacenter or consumer), a_g the GPU and a_eg the engine on the GPU;
+* eta_c = exp(c + c_e + c_es + c_g + c_eg): achieved share of the sustained tensor ceiling
+  (:func:`gpucompare.model.work.compute_ceiling_tflops`) in the matrix multiplies, with c_es the
+  engine on the GPU's segment and c_eg the engine on the GPU; eta_attn = exp(t + t_e) the same
+  for attention;
+* overhead per step = exp(o + o_e) ms + exp(l + l_e) us x layers (launches, scheduling, sampling);
+* communication of a multi-GPU split = exp(k + k_e) x the interconnect model's time.
+
+Fit: nonlinear least squares (``scipy.optimize.least_squares``, trust-region reflective, fixed
+start, so deterministic) of r_i = ln(predicted_i / measured_i) over all measurements, each weighted
+1 / sqrt(rows from the same source document) so that one long table does not outvote the others,
+plus ridge terms offset / ``PRIOR_SD`` that pull every offset towards 0 (partial pooling). A pair
+never measured therefore gets the engine's typical values (its offsets) with the GPU's memory
+technology and GPU offset, fitted on the other engines; an engine never measured gets every
+engine's typical values (offsets 0). :func:`parameters` says which case applies.
+
+Held-out error (:func:`cross_validate`): leave one GPU out (all its rows removed, the fit redone,
+its rows predicted) and leave one source document out; |error| = |predicted / measured - 1|.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from gpucompare.data import catalog, engines
+from gpucompare.data.measurements import load_exclusions, load_inference
+from gpucompare import params
+from gpucompare.model import work
+from gpucompare.params import Params
+
+#: Prior standard deviations of the offsets (natural-log or logit units): engines differ a lot,
+#: GPUs of one memory technology little.
+PRIOR_SD = {
+    "global": 3.0,
+    "engine": 1.0,
+    "memory": 1.0,
+    "gpu": 0.5,
+    "engine_segment": 1.0,
+    "engine_gpu": 1.0,
+    "engine_overhead": 1.5,
+}
+#: Starting point of the global terms: eta_bw 0.8, eta_c 0.5, 1 ms fixed, 20 us per layer.
+START = {"a": math.log(0.8 / 0.2), "c": math.log(0.5), "o": math.log(1.0), "l": math.log(20.0), "k": 0.0, "t": math.log(0.3)}
+#: Residual (log units) beyond which the robust loss grows linearly, not quadratically: a row more
+#: than ~20% off weighs less, so a few inconsistent rows cannot drag a whole engine's fit.
+ROBUST_SCALE = 0.2
+#: Step of the forward differences in the Jacobian (logit/log units).
+FD_STEP = 1e-6
+#: Memory technologies (``memory_type`` in data/gpus.yaml starts with one of these).
+MEMORY_CLASSES = ("HBM", "GDDR")
+#: Error targets printed by ``make bench`` (held-out |error|), and the limit a test enforces.
+TARGET_MEDIAN, TARGET_WORST, TEST_MEDIAN_LIMIT = 0.15, 0.40, 0.25
+
+
+def memory_class(gpu_id: str) -> str:
+    """HBM or GDDR, from the catalog's ``memory_type``."""
+    mtype = str(catalog.get_gpu(gpu_id).spec("memory_type")).upper()
+    return next(m for m in MEMORY_CLASSES if mtype.startswith(m))
+
+
+def cases_of(frame: pd.DataFrame) -> list[work.Case]:
+    """A :class:`gpucompare.model.work.Case` per measurement row."""
+    return [
+        work.Case(
+            engine=r.engine,
+            model=r.model,
+            weights=r.weights,
+            kv=r.kv_cache,
+            gpu=r.gpu_id,
+            batch=int(r.batch),
+            input_tokens=int(r.input_tokens),
+            output_tokens=int(r.output_tokens),
+            metric=r.metric,
+            gpus=int(r.gpus),
+            split=r.split,
+        )
+        for r in frame.itertuples()
+    ]
+
+
+#: Offset groups: (what the offset moves, what it is indexed by, prior standard deviation).
+GROUPS = {
+    "a_e": ("eta_bw", "engine", PRIOR_SD["engine"]),
+    "a_m": ("eta_bw", "memory", PRIOR_SD["memory"]),
+    "a_es": ("eta_bw", "engine_segment", PRIOR_SD["engine_segment"]),
+    "a_g": ("eta_bw", "gpu", PRIOR_SD["gpu"]),
+    "c_e": ("eta_c", "engine", PRIOR_SD["engine"]),
+    "c_es": ("eta_c", "engine_segment", PRIOR_SD["engine_segment"]),
+    "c_g": ("eta_c", "gpu", PRIOR_SD["gpu"]),
+    "a_eg": ("eta_bw", "engine_gpu", PRIOR_SD["engine_gpu"]),
+    "c_eg": ("eta_c", "engine_gpu", PRIOR_SD["engine_gpu"]),
+    "o_e": ("overhead_fixed", "engine", PRIOR_SD["engine_overhead"]),
+    "l_e": ("overhead_layer", "engine", PRIOR_SD["engine_overhead"]),
+    "k_e": ("comm", "engine", PRIOR_SD["engine"]),
+    "t_e": ("eta_attn", "engine", PRIOR_SD["engine"]),
+}
+#: The global term each quantity starts from.
+GLOBAL = {"eta_bw": 0, "eta_c": 1, "overhead_fixed": 2, "overhead_layer": 3, "comm": 4, "eta_attn": 5}
+
+
+def segment(gpu_id: str) -> str:
+    """The GPU's market segment (data/gpus.yaml ``segment``: datacenter or consumer): the GPU
+    feature of the engine offsets. It generalises better to a GPU never measured than the
+    architecture does (held-out error 20% against 27%)."""
+    return catalog.get_gpu(gpu_id).segment
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each group of offsets sits in the parameter vector, and how rows index them. Only the
+    engines, GPUs and pairs that have measurements get an offset; the others read 0 (fallback)."""
+
+    keys: dict  # index name -> tuple of the keys that have an offset
+
+    @classmethod
+    def from_rows(cls, engine_ids, gpu_ids) -> Layout:
+        def uniq(items):
+            return tuple(sorted(set(items)))
+
+        return cls(
+            {
+                "engine": uniq(engine_ids),
+                "gpu": uniq(gpu_ids),
+                "memory": MEMORY_CLASSES,
+                "engine_segment": uniq(zip(engine_ids, map(segment, gpu_ids), strict=True)),
+                "engine_gpu": uniq(zip(engine_ids, gpu_ids, strict=True)),
+            }
+        )
+
+    def size(self, index: str) -> int:
+        return len(self.keys[index])
+
+    def slices(self) -> dict[str, slice]:
+        out, at = {"glob": slice(0, len(GLOBAL))}, len(GLOBAL)
+        for name, (_, index, _) in GROUPS.items():
+            out[name] = slice(at, at + self.size(index))
+            at += self.size(index)
+        return out
+
+    @property
+    def n(self) -> int:
+        return self.slices()[list(GROUPS)[-1]].stop
+
+    def start(self) -> np.ndarray:
+        x = np.zeros(self.n)
+        x[: len(GLOBAL)] = [START[k] for k in "acolkt"]
+        return x
+
+    def indices(self, engine_ids, gpu_ids) -> dict[str, np.ndarray]:
+        """Per row, the position in each index (-1: no offset, reads 0)."""
+        engine_ids, gpu_ids = list(engine_ids), list(gpu_ids)
+        keys = {
+            "engine": engine_ids,
+            "gpu": gpu_ids,
+            "memory": [memory_class(g) for g in gpu_ids],
+            "engine_segment": list(zip(engine_ids, map(segment, gpu_ids), strict=True)),
+            "engine_gpu": list(zip(engine_ids, gpu_ids, strict=True)),
+        }
+        out = {}
+        for index, row_keys in keys.items():
+            pos = {k: i for i, k in enumerate(self.keys[index])}
+            out[index] = np.array([pos.get(k, -1) for k in row_keys], dtype=int)
+        return out
+
+    def totals(self, x: np.ndarray, idx: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per row, each quantity's sum of global term and offsets (logit or log scale)."""
+        s = self.slices()
+        total = {q: np.full(len(idx["gpu"]), x[i]) for q, i in GLOBAL.items()}
+        for name, (quantity, index, _) in GROUPS.items():
+            vec = np.append(x[s[name]], 0.0)  # position -1 reads the appended 0
+            total[quantity] = total[quantity] + vec[idx[index]]
+        return total
+
+    @staticmethod
+    def rates_of(total: dict[str, np.ndarray]) -> work.Rates:
+        """Rates from the summed terms: logistic for the bandwidth share, exp for the others."""
+        return work.Rates(
+            eta_bw=1 / (1 + np.exp(-total["eta_bw"])),
+            eta_c=np.exp(total["eta_c"]),
+            overhead_fixed_ms=np.exp(total["overhead_fixed"]),
+            overhead_per_layer_us=np.exp(total["overhead_layer"]),
+            comm_scale=np.exp(total["comm"]),
+            eta_attn=np.exp(total["eta_attn"]),
+        )
+
+    def rates(self, x: np.ndarray, idx: dict[str, np.ndarray]) -> work.Rates:
+        """Rates for rows indexed by ``idx`` (:meth:`indices`)."""
+        return self.rates_of(self.totals(x, idx))
+
+    def membership(self, idx: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """For each quantity, a rows x parameters 0/1 matrix: which parameters its total adds up."""
+        s = self.slices()
+        rows = np.arange(len(idx["gpu"]))
+        out = {q: np.zeros((len(rows), self.n)) for q in GLOBAL}
+        for q, i in GLOBAL.items():
+            out[q][:, i] = 1.0
+        for name, (quantity, index, _) in GROUPS.items():
+            ok = idx[index] >= 0
+            out[quantity][rows[ok], s[name].start + idx[index][ok]] = 1.0
+        return out
+
+    def carry(self, x: np.ndarray, other: Layout) -> np.ndarray:
+        """``x`` (laid out as ``other``) in this layout: shared keys keep their values, new ones 0."""
+        out, mine, theirs = self.start(), self.slices(), other.slices()
+        out[mine["glob"]] = x[theirs["glob"]]
+        for name, (_, index, _) in GROUPS.items():
+            pos = {k: i for i, k in enumerate(other.keys[index])}
+            for i, k in enumerate(self.keys[index]):
+                if k in pos:
+                    out[mine[name].start + i] = x[theirs[name].start + pos[k]]
+        return out
+
+    def prior_residuals(self, x: np.ndarray) -> np.ndarray:
+        s = self.slices()
+        glob = (x[s["glob"]] - self.start()[s["glob"]]) / PRIOR_SD["global"]
+        return np.concatenate([glob, *(x[s[k]] / sd for k, (_, _, sd) in GROUPS.items())])
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted calibration: the parameter vector, its layout and the rows it was fitted on."""
+
+    x: np.ndarray
+    layout: Layout
+    rows: pd.DataFrame  # engine, gpu_id, source id columns of the fitted rows
+
+    def rates(self, engine_ids, gpu_ids) -> work.Rates:
+        return self.layout.rates(self.x, self.layout.indices(list(engine_ids), list(gpu_ids)))
+
+
+def _prepared(p: Params, frame: pd.DataFrame) -> tuple[dict, dict]:
+    cases = cases_of(frame)
+    w = work.stack([work.work(p, c) for c in cases])
+    cols = {
+        "batch": frame["batch"].to_numpy(float),
+        "input_tokens": frame["input_tokens"].to_numpy(float),
+        "output_tokens": frame["output_tokens"].to_numpy(float),
+        "metric": frame["metric"].to_numpy(str),
+    }
+    return w, cols
+
+
+def source_weights(frame: pd.DataFrame) -> np.ndarray:
+    """1 / sqrt(rows sharing the row's source document)."""
+    counts = frame.groupby("url")["url"].transform("count").to_numpy(float)
+    return 1 / np.sqrt(counts)
+
+
+def not_modelled_reason(row) -> str | None:
+    """Why the model does not describe a measurement row, or None: a split other than the engine's
+    own (``data/engines.yaml``; e.g. llama.cpp's old row split), or FP8 on a GPU without FP8 tensor
+    cores (vLLM runs those checkpoints as weight-only FP8; the report marks FP8 there unsupported)."""
+    split = work.SPLIT_OF[row["split"]]
+    if split not in ("none", engines.get_engine(row["engine"]).split):
+        return f"{row['split']} split: {row['engine']} splits by {engines.get_engine(row['engine']).split} by default"
+    return work.unsupported_reason(row["gpu_id"], row["weights"])
+
+
+def modelled(frame: pd.DataFrame) -> pd.Series:
+    """Rows the model describes (:func:`not_modelled_reason` is None)."""
+    return frame.apply(lambda r: not_modelled_reason(r) is None, axis=1).astype(bool)
+
+
+def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
+    """Fit the calibration on the measurement rows ``frame`` (module docstring), starting from
+    :meth:`Layout.start` or from the values of ``warm`` (fewer iterations; same optimum)."""
+    layout = Layout.from_rows(list(frame["engine"]), list(frame["gpu_id"]))
+    w, cols = _prepared(p, frame)
+    measured = np.log(frame["measured_tokens_per_s"].to_numpy(float))
+    weight = source_weights(frame)
+    idx = layout.indices(list(frame["engine"]), list(frame["gpu_id"]))
+
+    prior_diag = np.concatenate(
+        [np.full(len(GLOBAL), 1 / PRIOR_SD["global"])]
+        + [np.full(layout.size(index), 1 / sd) for _, index, sd in GROUPS.values()]
+    )
+    member = layout.membership(idx)
+
+    def data_residuals(total):
+        return weight * (np.log(work.predict(w, cols, layout.rates_of(total))) - measured)
+
+    def residuals(x):
+        return np.concatenate([data_residuals(layout.totals(x, idx)), layout.prior_residuals(x)])
+
+    def jacobian(x):
+        # Each row depends on its four summed terms only: differentiate with respect to those
+        # (forward differences) and spread to the parameters each sum adds (chain rule, slope 1).
+        total = layout.totals(x, idx)
+        base = data_residuals(total)
+        jac = np.zeros((len(base) + layout.n, layout.n))
+        for q in GLOBAL:
+            bumped = dict(total, **{q: total[q] + FD_STEP})
+            jac[: len(base)] += ((data_residuals(bumped) - base) / FD_STEP)[:, None] * member[q]
+        jac[len(base) :] = np.diag(prior_diag)
+        return jac
+
+    start = layout.start() if warm is None else layout.carry(warm.x, warm.layout)
+    sol = least_squares(
+        residuals, start, jac=jacobian, method="trf", loss="soft_l1", f_scale=ROBUST_SCALE
+    )
+    return Fit(sol.x, layout, frame[["engine", "gpu_id", "url"]].reset_index(drop=True))
+
+
+#: Fits and cross-validations already computed in this process, by data folder.
+_FITS: dict[str | None, tuple[Fit, pd.DataFrame]] = {}
+_CVS: dict[str | None, pd.DataFrame] = {}
+
+
+def base_params() -> Params:
+    """The parameters the calibration is fitted with: ``params/default.yaml``. A scenario's own
+    sustained fractions or latencies then move its predictions (a what-if), not the fit."""
+    return params.make()
+
+
+def calibration_rows(folder: Path | None = None) -> pd.DataFrame:
+    """The measurements the calibration uses: modelled and not excluded (``excluded.yaml``)."""
+    frame = load_inference(folder)
+    keep = modelled(frame) & ~frame["id"].isin(list(load_exclusions(folder)))
+    return frame[keep].reset_index(drop=True)
+
+
+def fitted(folder: Path | None = None) -> tuple[Fit, pd.DataFrame]:
+    """The calibration fitted on all usable measurements with :func:`base_params` (once per
+    process and data folder) and those rows."""
+    key = str(folder) if folder else None
+    if key not in _FITS:
+        frame = calibration_rows(folder)
+        _FITS[key] = (fit_frame(base_params(), frame), frame)
+    return _FITS[key]
+
+
+def predictions(p: Params, fit: Fit, frame: pd.DataFrame) -> np.ndarray:
+    """Predicted tokens/s of each measurement row under ``fit``."""
+    w, cols = _prepared(p, frame)
+    return work.predict(w, cols, fit.rates(frame["engine"], frame["gpu_id"]))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which measurements stand behind the rates of one (engine, GPU) pair."""
+
+    engine: str
+    gpu: str
+    rows_engine: int  # measurements of the engine, any GPU
+    rows_pair: int  # of the engine on this GPU
+    rows_gpu: int  # of this GPU, any engine
+
+    @property
+    def label(self) -> str:
+        if self.rows_pair:
+            return f"fitted on {self.rows_pair} measurements of {self.engine} on {self.gpu}"
+        if self.rows_engine:
+            return (
+                f"fallback: {self.engine}'s values fitted on {self.rows_engine} measurements on other "
+                f"GPUs, with {self.gpu}'s memory technology"
+                + (f" and {self.rows_gpu} measurements of other engines on it" if self.rows_gpu else "")
+            )
+        return "fallback: every engine's typical values (this engine has no measurements)"
+
+
+def provenance(fit: Fit, engine_id: str, gpu_id: str) -> Provenance:
+    """How many fitted rows stand behind ``engine_id`` on ``gpu_id``."""
+    rows = fit.rows
+    return Provenance(
+        engine=engine_id,
+        gpu=gpu_id,
+        rows_engine=int((rows["engine"] == engine_id).sum()),
+        rows_pair=int(((rows["engine"] == engine_id) & (rows["gpu_id"] == gpu_id)).sum()),
+        rows_gpu=int((rows["gpu_id"] == gpu_id).sum()),
+    )
+
+
+def parameters(engine_id: str, gpu_id: str) -> dict:
+    """The fitted rates of ``engine_id`` on ``gpu_id`` with their provenance (for ``--json``)."""
+    engines.get_engine(engine_id)
+    catalog.get_gpu(gpu_id, "gpu")
+    fit, _ = fitted()
+    r = fit.rates([engine_id], [gpu_id])
+    prov = provenance(fit, engine_id, gpu_id)
+    return {
+        "achieved_bandwidth_fraction": float(r.eta_bw[0]),
+        "achieved_compute_fraction": float(r.eta_c[0]),
+        "overhead_fixed_ms": float(r.overhead_fixed_ms[0]),
+        "overhead_per_layer_us": float(r.overhead_per_layer_us[0]),
+        "attention_compute_fraction": float(r.eta_attn[0]),
+        "communication_scale": float(r.comm_scale[0]),
+        "fitted_on_rows": prov.rows_pair,
+        "engine_rows": prov.rows_engine,
+        "provenance": prov.label,
+    }
+
+
+def _held_out(p: Params, frame: pd.DataFrame, groups: pd.Series, warm: Fit) -> np.ndarray:
+    """Predictions of each row by a fit without the rows of its group (started from ``warm``, the
+    full fit, to save iterations)."""
+    pred = np.full(len(frame), np.nan)
+    for g in sorted(groups.unique()):
+        mask = (groups == g).to_numpy()
+        fit = fit_frame(p, frame[~mask].reset_index(drop=True), warm)
+        pred[mask] = predictions(p, fit, frame[mask].reset_index(drop=True))
+    return pred
+
+
+def _cross_validation(folder: Path | None) -> pd.DataFrame:
+    p = base_params()
+    fit, frame = fitted(folder)
+    out = frame[["id", "engine", "gpu_id", "gpus", "model", "weights", "batch", "metric", "source"]].copy()
+    out["measured_tokens_per_s"] = frame["measured_tokens_per_s"].to_numpy(float)
+    out["predicted_tokens_per_s"] = predictions(p, fit, frame)
+    out["held_out_gpu_tokens_per_s"] = _held_out(p, frame, frame["gpu_id"], fit)
+    out["held_out_source_tokens_per_s"] = _held_out(p, frame, frame["source"], fit)
+    for col, name in (
+        ("predicted_tokens_per_s", "in_sample"),
+        ("held_out_gpu_tokens_per_s", "held_out_gpu"),
+        ("held_out_source_tokens_per_s", "held_out_source"),
+    ):
+        out[f"error_{name}"] = out[col] / out["measured_tokens_per_s"] - 1
+    return out
+
+
+def cross_validate(folder: Path | None = None) -> pd.DataFrame:
+    """One row per measurement: measured, in-sample prediction, and the predictions of the
+    leave-one-GPU-out and leave-one-source-out fits, with their relative errors (signed,
+    predicted / measured - 1). Cached per process and data folder."""
+    key = str(folder) if folder else None
+    if key not in _CVS:
+        _CVS[key] = _cross_validation(folder)
+    return _CVS[key].copy()
+
+
+def error_summary(cv: pd.DataFrame, by: str = "engine") -> pd.DataFrame:
+    """Median and worst |error| per ``by`` group and overall, in sample and held out."""
+    cols = {"in_sample": "error_in_sample", "held_out_gpu": "error_held_out_gpu", "held_out_source": "error_held_out_source"}
+    rows = []
+    for name, g in [*sorted(cv.groupby(by)), ("all", cv)]:
+        row = {by: name, "measurements": len(g)}
+        for label, col in cols.items():
+            err = g[col].abs()
+            row[f"median_abs_error_{label}"] = float(err.median())
+            row[f"worst_abs_error_{label}"] = float(err.max())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(by)
