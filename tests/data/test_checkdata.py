@@ -253,12 +253,12 @@ def test_missing_and_malformed_files(tmp_path, monkeypatch):
 def test_measurement_url_and_schema(tmp_path, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(DATA, data)
-    csv_path = data / "measurements" / "decode_public.csv"
+    csv_path = data / "measurements" / "inference_seed.csv"
     text = csv_path.read_text(encoding="utf-8").replace("https://github.com", "github.com", 1)
     csv_path.write_text(text, encoding="utf-8")
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
     assert re.search(
-        r"decode_public\.csv: row 2\.url: must start with http \(got 'github\.com", problems_text()
+        r"inference_seed\.csv: row 2\.url: must start with http \(got 'github\.com", problems_text()
     )
 
 

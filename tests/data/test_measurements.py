@@ -46,13 +46,15 @@ def test_bad_measurement_files(tmp_path):
         measurements.load_kernel_measurements(tmp_path)
 
 
-def test_public_measurements_bad_rows(tmp_path):
-    good = (measurements.DECODE_COLUMNS, ",".join(measurements.DECODE_COLUMNS))
-    row = "x,h100-sxm,llama-9b,fp16,fp16,1,128,128,true,100,e,s,2024,src,https://x,true,"
-    f = tmp_path / "decode_public.csv"
-    f.write_text(good[1] + "\n" + row + "\n")
+def test_inference_measurements_bad_rows(tmp_path):
+    header = ",".join(measurements.INFERENCE_COLUMNS)
+    row = (
+        "x,vllm,0.6,h100-sxm,1,none,llama-9b,fp16,fp16,1,128,128,generation,100,2024,src,"
+        "https://x,true,"
+    )
+    (tmp_path / "inference_a.csv").write_text(header + "\n" + row + "\n")
     with pytest.raises(InputError, match="model: unknown model 'llama-9b'"):
-        measurements.load_public_decode(f)
-    f.write_text("id,gpu\nx,h100-sxm\n")
+        measurements.load_inference(tmp_path)
+    (tmp_path / "inference_a.csv").write_text("id,gpu\nx,h100-sxm\n")
     with pytest.raises(InputError, match="columns"):
-        measurements.load_public_decode(f)
+        measurements.load_inference(tmp_path)

@@ -1,5 +1,6 @@
-"""Decode/prefill throughput model: hand calculations, properties (bandwidth bound, monotonicity,
-grid = scalar), "does not fit", whole generations and tensor parallelism."""
+"""Decode/prefill throughput model: hand calculations with the engine's fitted rates, properties
+(bandwidth bound, monotonicity, grid = scalar), "does not fit", unsupported formats, whole
+generations and multi-GPU splits."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from gpucompare import params
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
-from gpucompare.model import interconnect, memory, throughput
+from gpucompare.model import calibration, interconnect, memory, throughput, work
 
 P7 = 6_738_415_616
 EMB7 = 32_000 * 4_096
@@ -28,24 +29,64 @@ def test_active_parameters_hand_calculation():
     # less the input embedding table 32,000 x 4,096.
     mix = catalog.get_model("mixtral-8x7b")
     assert throughput.active_matmul_parameters(mix) == 12_879_925_248 - 32_000 * 4_096
-    assert throughput.expert_parameters(mix) == 32 * 8 * 3 * 4096 * 14336
+    assert work.expert_parameters(mix) == 32 * 8 * 3 * 4096 * 14336
     # Two of eight experts per token: batch 1 touches 25%, batch 2 1 - 0.75^2 = 43.75%.
-    assert throughput.experts_touched_fraction(mix, 1) == pytest.approx(0.25)
-    assert throughput.experts_touched_fraction(mix, 2) == pytest.approx(0.4375)
+    assert work.experts_touched_fraction(mix, 1) == pytest.approx(0.25)
+    assert work.experts_touched_fraction(mix, 2) == pytest.approx(0.4375)
+
+
+def test_decode_bytes_leave_out_the_input_embedding_table():
+    # Llama-2-7B fp16: all weights 2 x 6,738,415,616 bytes less the 32,000 x 4,096 input table
+    # (a lookup), the LM head still read: -1.9% of the bytes.
+    model = catalog.get_model("llama-2-7b")
+    assert throughput.weights_read_bytes(model, "fp16", 1) == 2 * P7 - 2 * EMB7
+    assert pytest.approx(0.019, abs=0.0005) == 1 - (2 * P7 - 2 * EMB7) / (2 * P7)
+
+
+def _rates(engine, gpu):
+    return calibration.parameters(engine, gpu)
 
 
 def test_decode_step_hand_calculation_h100_7b_fp16(p):
-    # bytes = 13,476,831,232 (weights) + 524,288 x 4,096 (KV) = 15,624,314,880 at 3,015 GB/s.
+    # bytes = 2 x (6,738,415,616 - 131,072,000) (weights less the input table) + 524,288 x 4,096
+    # (KV) over 3,350 GB/s x the engine's bandwidth share; matmul FLOPs over 989.4 TFLOPS x 0.80
+    # (sustained) x its compute share, attention over the same x its attention share; plus the
+    # fixed overhead and 32 layers x the per-layer overhead.
+    r = _rates("vllm", "h100-sxm")
     s = throughput.decode_step(p, "llama-2-7b", "fp16", "fp16", 1, 4096, "h100-sxm")
-    mem_s = (2 * P7 + KV7 * 4096) / (3350e9 * 0.9)
-    flops = 2 * (P7 - EMB7) + 4 * 32 * 32 * 128 * 4096
-    assert s["flops"] == flops
+    mem_s = (2 * (P7 - EMB7) + KV7 * 4096) / (3350e9 * r["achieved_bandwidth_fraction"])
+    ceiling = 989.4e12 * 0.80
+    comp_s = 2 * (P7 - EMB7) / (
+        ceiling * r["achieved_compute_fraction"]
+    ) + 4 * 32 * 32 * 128 * 4096 / (ceiling * r["attention_compute_fraction"])
+    over_s = r["overhead_fixed_ms"] / 1e3 + 32 * r["overhead_per_layer_us"] / 1e6
     assert s["memory_ms"] == pytest.approx(mem_s * 1e3)
-    assert s["compute_ms"] == pytest.approx(flops / (989.4e12 * 0.8) * 1e3)
-    assert s["bound"] == "memory"
-    assert s["step_ms"] == pytest.approx(mem_s * 1e3 + 0.5)
-    assert s["tokens_per_s"] == pytest.approx(1 / (mem_s + 0.5e-3))
-    assert s["tokens_per_s"] == pytest.approx(175.99, abs=0.01)
+    assert s["compute_ms"] == pytest.approx(comp_s * 1e3)
+    assert s["step_ms"] == pytest.approx((max(mem_s, comp_s) + over_s) * 1e3)
+    assert s["tokens_per_s"] == pytest.approx(1 / (max(mem_s, comp_s) + over_s))
+    assert s["bound"] == max((mem_s, "memory"), (comp_s, "compute"), (over_s, "overhead"))[1]
+
+
+def test_engine_changes_the_answer(p):
+    speeds = {
+        e: throughput.decode_tokens_per_s(
+            p.model_copy(update={"engine": e}), "llama-2-7b", "fp16", "fp16", 1, 4096, "h100-sxm"
+        )
+        for e in ("vllm", "tensorrt-llm", "llama-cpp")
+    }
+    assert len({round(v, 6) for v in speeds.values()}) == 3
+
+
+def test_unsupported_formats_have_no_speed(p):
+    # FP8 needs FP8 tensor cores (Ada, Hopper); the A100 is Ampere.
+    s = throughput.decode_step(p, "llama-2-7b", "fp8", "fp16", 1, 4096, "a100-sxm-80gb")
+    assert s["tokens_per_s"] is None and s["bound"] == "unsupported"
+    assert "FP8" in s["unsupported"]
+    # vLLM does not run GGUF files in the engine catalog; llama.cpp does not run AWQ int4.
+    q = p.model_copy(update={"engine": "llama-cpp"})
+    assert (
+        throughput.decode_tokens_per_s(q, "llama-2-7b", "int4", "fp16", 1, 4096, "rtx-4090") is None
+    )
 
 
 def test_batch_that_does_not_fit_is_none(p):
@@ -91,11 +132,7 @@ def test_tokens_per_s_never_exceeds_the_bandwidth_bound(model_id, gpu_id, weight
     total = memory.weights_bytes(model, weights) + memory.kv_cache_bytes(
         model, "fp16", batch, context
     )
-    bw = (
-        catalog.get_gpu(gpu_id).spec("memory_bandwidth_gb_s")
-        * 1e9
-        * p.achievable_bandwidth_fraction
-    )
+    bw = catalog.get_gpu(gpu_id).spec("memory_bandwidth_gb_s") * 1e9  # datasheet: a hard ceiling
     if tps is not None:
         assert tps <= batch * bw / total * (1 + 1e-12)
 
@@ -127,30 +164,39 @@ def test_grid_agrees_with_scalar(p):
     for (m, w, g, c, b), row in grid.iloc[::7].iterrows():
         scalar = throughput.decode_tokens_per_s(p, m, w, "fp16", b, c, g)
         if scalar is None:
-            assert not row["fits_one_gpu"] and row["bound"] == "does not fit"
+            assert row["bound"] in ("does not fit", "unsupported")
         else:
             assert row["tokens_per_s"] == pytest.approx(scalar, rel=1e-9)
 
 
 def test_prefill_is_compute_bound_hand_calculation(p):
-    # One 2,048-token prompt of Llama-2-7B fp16 on an H100: FLOPs = 2 x 6,607,343,616 x 2,048
-    # + 2 x 32 x 32 x 128 x 2,048^2 at 791.52 TFLOPS (+0.5 ms).
-    flops = 2 * (P7 - EMB7) * 2048 + 2 * 32 * 32 * 128 * 2048**2
-    t, bound = throughput.prefill_seconds(p, "llama-2-7b", "fp16", "fp16", 1, 2048, "h100-sxm")
-    assert bound == "compute"
-    assert t == pytest.approx(flops / 791.52e12 + 0.5e-3)
+    # One 2,048-token prompt of Llama-2-7B fp16 on an H100: matmul FLOPs 2 x 6,607,343,616 x 2,048
+    # and causal attention 2 x 32 x 32 x 128 x 2,048^2, at 989.4 x 0.80 TFLOPS x the engine's
+    # shares, plus the per-step overhead.
+    r = _rates("vllm", "h100-sxm")
+    ceiling = 989.4e12 * 0.80
+    comp = 2 * (P7 - EMB7) * 2048 / (ceiling * r["achieved_compute_fraction"]) + (
+        2 * 32 * 32 * 128 * 2048**2 / (ceiling * r["attention_compute_fraction"])
+    )
+    t = comp + r["overhead_fixed_ms"] / 1e3 + 32 * r["overhead_per_layer_us"] / 1e6
+    assert (
+        throughput.prefill_bound(p, "llama-2-7b", "fp16", "fp16", 1, 2048, "h100-sxm") == "compute"
+    )
     tps = throughput.prefill_tokens_per_s(p, "llama-2-7b", "fp16", "fp16", 1, 2048, "h100-sxm")
     assert tps == pytest.approx(2048 / t)
 
 
 def test_generation_without_prefill_is_the_mean_decode_step(p):
-    # MLC row: int4 7B on an RTX 4090, contexts 129..383 (mean 256), 907.2 GB/s, 0.5 ms per step.
-    w_int4 = (P7 - 2 * EMB7) * (4 + 20 / 128) / 8 + 2 * EMB7 * 2
-    step = (w_int4 + KV7 * 256) / 907.2e9 + 0.5e-3
+    # int4 7B on an RTX 4090 at contexts 129..384 (decode of 256 tokens after a 128-token
+    # prompt): memory-bound steps at 1,008 GB/s x the engine's share, mean context 256.5.
+    r = _rates("vllm", "rtx-4090")
+    w_int4 = (P7 - 2 * EMB7) * (4 + 20 / 128) / 8 + EMB7 * 2  # the LM head at 16 bits
+    over = r["overhead_fixed_ms"] / 1e3 + 32 * r["overhead_per_layer_us"] / 1e6
+    step = (w_int4 + KV7 * 256.5) / (1008e9 * r["achieved_bandwidth_fraction"]) + over
     got = throughput.generation_tokens_per_s(
         p, "llama-2-7b", "int4", "fp16", 1, 128, 256, "rtx-4090", include_prefill=False
     )
-    assert got == pytest.approx(1 / step)
+    assert got == pytest.approx(1 / step, rel=1e-6)
 
 
 def test_tensor_parallel_decode():
@@ -172,7 +218,7 @@ def test_tensor_parallel_decode():
         p, "llama-2-70b", "fp16", "fp16", 1, 4096, "h100-sxm", 2
     )
     model = catalog.get_model("llama-2-70b")
-    bw = 3350e9 * p.achievable_bandwidth_fraction
+    bw = 3350e9  # datasheet: a hard ceiling
     roof = (
         2
         * bw
@@ -187,3 +233,17 @@ def test_tensor_parallel_decode():
         throughput.decode_tokens_per_s_tp(p, "llama-2-70b", "fp16", "fp16", 1, 4096, "rtx-4090", 2)
         is None
     )
+    assert (
+        throughput.decode_tokens_per_s_tp(p, "llama-2-70b", "int4", "fp16", 1, 4096, "h100-sxm", 3)
+        is None
+    )
+
+
+def test_layer_split_is_no_faster_than_one_gpu_at_batch_1(p):
+    # llama.cpp splits by layers: one token passes the GPUs one after another, so two GPUs read
+    # the same bytes at one GPU's bandwidth, plus a hop; never faster than one GPU.
+    q = p.model_copy(update={"engine": "llama-cpp"})
+    one = throughput.decode_step(q, "llama-2-7b", "q4_k_m", "fp16", 1, 2048, "rtx-4090")
+    two = throughput.decode_step(q, "llama-2-7b", "q4_k_m", "fp16", 1, 2048, "rtx-4090", gpus=2)
+    assert two["split"] == "layer"
+    assert two["tokens_per_s"] < one["tokens_per_s"]

@@ -30,7 +30,7 @@ def test_measurement_table_fractions_support_the_defaults(p):
     t = gemm.kernel_measurements(p).frame
     frac = t.loc[("NVIDIA H100 SXM5 80GB", "GEMM bf16 8192x8192x8192"), "fraction of datasheet"]
     assert frac == pytest.approx(798 / 989.4)
-    assert p.achievable_tflops_fraction == pytest.approx(frac, abs=0.01)
+    assert p.sustained_fraction_datacenter == pytest.approx(frac, abs=0.01)
     copy = t.loc[("NVIDIA H100 SXM5 80GB", "device-to-device copy (read + written)")]
     assert copy["fraction of datasheet"] == pytest.approx(3000 / 3350)
 

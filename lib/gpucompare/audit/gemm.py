@@ -11,6 +11,7 @@ from gpucompare.audit.finding import Finding, relative_verdict
 from gpucompare.data import catalog
 from gpucompare.data.claims import Claim
 from gpucompare.model.gemm import measured_tflops, roofline
+from gpucompare.model.sustained import sustained_fraction
 
 #: A claim within this fraction of a measurement of the same GEMM on the same GPU is "ok".
 MEASURED_TOLERANCE = 0.15
@@ -28,9 +29,7 @@ def _check_gemm(c: Claim) -> Finding:
     m, n, k, gid, prec = chk["m"], chk["n"], chk["k"], chk["gpu"], chk["precision"]
     claimed = float(c.value)
     hard = roofline(m, n, k, gid, prec)
-    est = roofline(
-        m, n, k, gid, prec, p.achievable_tflops_fraction, p.achievable_bandwidth_fraction
-    )
+    est = roofline(m, n, k, gid, prec, sustained_fraction(p, gid), p.achievable_bandwidth_fraction)
     shape = f"{m}x{n}x{k} on the {catalog.get_gpu(gid).name}"
     if claimed > hard.tflops * (1 + ROOFLINE_TOLERANCE):
         return Finding(

@@ -50,7 +50,15 @@ from typing import Any
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog, claims, interconnect, measurements, prices, reliability
+from gpucompare.data import (
+    catalog,
+    claims,
+    engines,
+    interconnect,
+    measurements,
+    prices,
+    reliability,
+)
 from gpucompare.data.check_gpus import cross_problems, unit_problems
 from gpucompare.data.problem import Problem
 from gpucompare.data.problem import display as _display
@@ -65,8 +73,10 @@ DATA_FILES = (
     "reliability.yaml",
     "interconnect.yaml",
     "claims",
+    "engines.yaml",
     "measurements/kernels*.csv",
-    "measurements/decode_public.csv",
+    "measurements/inference_*.csv",
+    "measurements/excluded.yaml",
 )
 #: YAML files whose figures may also cite the sources of another file.
 SHARED_SOURCES = {"interconnect.yaml": ("gpus.yaml",)}
@@ -95,7 +105,7 @@ ID_KEYS = frozenset(
 ID_KEY_SUFFIXES = ("_id", "_source", "_link")
 #: Columns of the measurement CSV files (glob: columns) that hold ids.
 CSV_ID_COLUMNS = {
-    "decode_public.csv": ("id", "gpu_id", "model", "weights", "kv_cache"),
+    "inference_*.csv": ("id", "engine", "gpu_id", "model", "weights", "kv_cache"),
     "kernels*.csv": ("gpu_id", "precision"),
 }
 #: Section notebook names: two digits, an underscore, then lowercase letters, digits and '_'.
@@ -114,7 +124,9 @@ def _loaders() -> dict[str, Callable[[], Any]]:
         "interconnect.yaml": interconnect.interconnect_catalog,
         "claims": claims.claims,
         "measurements/kernels*.csv": measurements.load_kernel_measurements,
-        "measurements/decode_public.csv": measurements.load_public_decode,
+        "engines.yaml": engines.engine_catalog,
+        "measurements/inference_*.csv": measurements.load_inference,
+        "measurements/excluded.yaml": measurements.load_exclusions,
     }
 
 
@@ -124,7 +136,9 @@ _DEPENDS = {
     "reliability.yaml": ("gpus.yaml",),
     "interconnect.yaml": ("gpus.yaml",),
     "measurements/kernels*.csv": ("gpus.yaml",),
-    "measurements/decode_public.csv": ("gpus.yaml", "models.yaml", "precisions.yaml"),
+    "engines.yaml": ("precisions.yaml",),
+    "measurements/inference_*.csv": ("gpus.yaml", "models.yaml", "precisions.yaml", "engines.yaml"),
+    "measurements/excluded.yaml": ("measurements/inference_*.csv",),
 }
 
 

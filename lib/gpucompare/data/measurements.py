@@ -12,7 +12,6 @@ import pandas as pd
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
-from gpucompare.core.guards import require_positive_int
 from gpucompare.data import catalog, claims, engines
 from gpucompare.data.gemm_precisions import gemm_precision
 
@@ -147,7 +146,8 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
                     "repeats": _number(where, "repeats", r["repeats"], int, False),
                     "median_ms": _number(where, "median_ms", r["median_ms"], float, False),
                     "tflops": _number(where, "tflops", r["tflops"], float, gemm_row),
-                    "bandwidth_gb_s": _number(where, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
+                    "bandwidth_gb_s": _number(
+                        where, "bandwidth_gb_s", r["bandwidth_gb_s"], float, not gemm_row
                     ),
                     **{c: r[c] for c in PROVENANCE_COLUMNS},
                 }
@@ -195,7 +195,9 @@ def _inference_row(where: str, r: pd.Series) -> dict:
     row["output_tokens"] = _count(where, "output_tokens", r["output_tokens"], need_out)
     if (row["gpus"] == 1) != (r["split"] == "none"):
         raise InputError(f"{where}: split: 'none' exactly when gpus is 1 (gpus {row['gpus']})")
-    row["measured_tokens_per_s"] = _number(where, "measured_tokens_per_s", r["measured_tokens_per_s"])
+    row["measured_tokens_per_s"] = _number(
+        where, "measured_tokens_per_s", r["measured_tokens_per_s"]
+    )
     row["verified"] = r["verified"] == "true"
     return row
 
@@ -226,7 +228,11 @@ def load_exclusions(folder: Path | None = None) -> dict[str, str]:
     if not path.exists():
         return {}
     raw = paths.load_yaml(path)
-    if not isinstance(raw, dict) or raw.get("schema_version") != 1 or not isinstance(raw.get("excluded"), list):
+    if (
+        not isinstance(raw, dict)
+        or raw.get("schema_version") != 1
+        or not isinstance(raw.get("excluded"), list)
+    ):
         raise InputError(f"{path}: expected schema_version: 1 and a list 'excluded'")
     known = set(load_inference(folder)["id"])
     out: dict[str, str] = {}

@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from gpucompare import params
 from gpucompare.data import catalog, engines
 from gpucompare.data.measurements import load_exclusions, load_inference
-from gpucompare import params
 from gpucompare.model import work
 from gpucompare.params import Params
 
@@ -54,7 +54,14 @@ PRIOR_SD = {
     "engine_overhead": 1.5,
 }
 #: Starting point of the global terms: eta_bw 0.8, eta_c 0.5, 1 ms fixed, 20 us per layer.
-START = {"a": math.log(0.8 / 0.2), "c": math.log(0.5), "o": math.log(1.0), "l": math.log(20.0), "k": 0.0, "t": math.log(0.3)}
+START = {
+    "a": math.log(0.8 / 0.2),
+    "c": math.log(0.5),
+    "o": math.log(1.0),
+    "l": math.log(20.0),
+    "k": 0.0,
+    "t": math.log(0.3),
+}
 #: Residual (log units) beyond which the robust loss grows linearly, not quadratically: a row more
 #: than ~20% off weighs less, so a few inconsistent rows cannot drag a whole engine's fit.
 ROBUST_SCALE = 0.2
@@ -109,7 +116,14 @@ GROUPS = {
     "t_e": ("eta_attn", "engine", PRIOR_SD["engine"]),
 }
 #: The global term each quantity starts from.
-GLOBAL = {"eta_bw": 0, "eta_c": 1, "overhead_fixed": 2, "overhead_layer": 3, "comm": 4, "eta_attn": 5}
+GLOBAL = {
+    "eta_bw": 0,
+    "eta_c": 1,
+    "overhead_fixed": 2,
+    "overhead_layer": 3,
+    "comm": 4,
+    "eta_attn": 5,
+}
 
 
 def segment(gpu_id: str) -> str:
@@ -367,7 +381,11 @@ class Provenance:
             return (
                 f"fallback: {self.engine}'s values fitted on {self.rows_engine} measurements on other "
                 f"GPUs, with {self.gpu}'s memory technology"
-                + (f" and {self.rows_gpu} measurements of other engines on it" if self.rows_gpu else "")
+                + (
+                    f" and {self.rows_gpu} measurements of other engines on it"
+                    if self.rows_gpu
+                    else ""
+                )
             )
         return "fallback: every engine's typical values (this engine has no measurements)"
 
@@ -418,7 +436,9 @@ def _held_out(p: Params, frame: pd.DataFrame, groups: pd.Series, warm: Fit) -> n
 def _cross_validation(folder: Path | None) -> pd.DataFrame:
     p = base_params()
     fit, frame = fitted(folder)
-    out = frame[["id", "engine", "gpu_id", "gpus", "model", "weights", "batch", "metric", "source"]].copy()
+    out = frame[
+        ["id", "engine", "gpu_id", "gpus", "model", "weights", "batch", "metric", "source"]
+    ].copy()
     out["measured_tokens_per_s"] = frame["measured_tokens_per_s"].to_numpy(float)
     out["predicted_tokens_per_s"] = predictions(p, fit, frame)
     out["held_out_gpu_tokens_per_s"] = _held_out(p, frame, frame["gpu_id"], fit)
@@ -444,7 +464,11 @@ def cross_validate(folder: Path | None = None) -> pd.DataFrame:
 
 def error_summary(cv: pd.DataFrame, by: str = "engine") -> pd.DataFrame:
     """Median and worst |error| per ``by`` group and overall, in sample and held out."""
-    cols = {"in_sample": "error_in_sample", "held_out_gpu": "error_held_out_gpu", "held_out_source": "error_held_out_source"}
+    cols = {
+        "in_sample": "error_in_sample",
+        "held_out_gpu": "error_held_out_gpu",
+        "held_out_source": "error_held_out_source",
+    }
     rows = []
     for name, g in [*sorted(cv.groupby(by)), ("all", cv)]:
         row = {by: name, "measurements": len(g)}

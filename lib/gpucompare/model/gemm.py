@@ -9,7 +9,7 @@ Formulas (TFLOPS = 1e12 FLOP/s, GB/s = 1e9 B/s):
   operand read from memory once and the result written once (perfect on-chip reuse, so a lower
   bound on DRAM traffic). FP16/BF16: 2 bytes in and out; TF32/FP32: 4; FP8: 1 in, 2 out (BF16
   result); INT8: 1 in, 4 out (INT32 result) (``data.gemm_precisions``).
-* time = max(FLOPs / (peak x ``achievable_tflops_fraction``),
+* time = max(FLOPs / (peak x sustained fraction of the GPU's segment, ``sustained_fraction_*``),
   bytes / (bandwidth x ``achievable_bandwidth_fraction``)): the roofline of Williams, Waterman and
   Patterson ("Roofline", CACM 52(4), 2009) with achievable rather than datasheet ceilings. Peak is the
   catalog's dense tensor figure for the precision, bandwidth the datasheet's (``data/gpus.yaml``).

@@ -119,7 +119,9 @@ def decode_step(
     compute, overhead and communication times, step time, tokens/s, bound, and whether it fits.
     ``tokens_per_s`` is None (``bound`` says why) when it does not fit or cannot run."""
     context_tokens = require_positive_int("context_tokens", context_tokens)
-    c = case(p, model_id, weights, kv, batch, context_tokens - 1, 1, gpu_id, engine=engine, gpus=gpus)
+    c = case(
+        p, model_id, weights, kv, batch, context_tokens - 1, 1, gpu_id, engine=engine, gpus=gpus
+    )
     model = catalog.get_model(model_id)
     reason = unsupported(p, c)
     mb = max_batch(p, c, context_tokens)
@@ -134,7 +136,12 @@ def decode_step(
         "unsupported": reason,
     }
     if reason:
-        return {**out, "tokens_per_s": None, "per_sequence_tokens_per_s": None, "bound": "unsupported"}
+        return {
+            **out,
+            "tokens_per_s": None,
+            "per_sequence_tokens_per_s": None,
+            "bound": "unsupported",
+        }
     w, r = work.work(p, c), rates(p, c.engine, gpu_id)
     ctx = min(context_tokens, w.window)
     mem_s = (w.wb + w.kb * ctx) / (w.bw * r.eta_bw)
@@ -191,9 +198,10 @@ def hard_bound_tokens_per_s(
     """Physical decode ceiling: batch x datasheet bandwidth / (weights read + KV read), no overhead."""
     model = catalog.get_model(model_id)
     ctx = min(context_tokens, work.attention_window(model))
-    bytes_ = float(weights_read_bytes(model, weights, batch)) + memory.kv_bytes_per_token(
-        model, kv
-    ) * batch * ctx
+    bytes_ = (
+        float(weights_read_bytes(model, weights, batch))
+        + memory.kv_bytes_per_token(model, kv) * batch * ctx
+    )
     return batch * gemm.bandwidth_gb_s(gpu_id) * units.BYTES_PER_GB / bytes_
 
 
@@ -224,13 +232,27 @@ def prefill_tokens_per_s(
     """Prompt tokens processed per second (batch x prompt / prefill time); None if it does not fit
     or cannot run."""
     prompt_tokens = require_positive_int("prompt_tokens", prompt_tokens)
-    c = case(p, model_id, weights, kv, batch, prompt_tokens, 0, gpu_id, engine=engine, gpus=gpus, metric="prefill")
+    c = case(
+        p,
+        model_id,
+        weights,
+        kv,
+        batch,
+        prompt_tokens,
+        0,
+        gpu_id,
+        engine=engine,
+        gpus=gpus,
+        metric="prefill",
+    )
     if unsupported(p, c) or batch > max_batch(p, c, prompt_tokens):
         return None
     return _predict_one(p, c)
 
 
-def prefill_bound(p: Params, model_id: str, weights: str, kv: str, batch: int, prompt_tokens: int, gpu_id: str) -> str:
+def prefill_bound(
+    p: Params, model_id: str, weights: str, kv: str, batch: int, prompt_tokens: int, gpu_id: str
+) -> str:
     """What limits the prefill: memory, compute or overhead."""
     c = case(p, model_id, weights, kv, batch, prompt_tokens, 0, gpu_id, metric="prefill")
     w, r = work.work(p, c), rates(p, c.engine, gpu_id)
@@ -258,12 +280,31 @@ def generation_tokens_per_s(
     at contexts input+1 .. input+output-1), or decode steps only without the prefill. Speed only:
     the memory fit is :func:`generation_fits`."""
     metric = "generation" if include_prefill else "decode"
-    c = case(p, model_id, weights, kv, batch, input_tokens, output_tokens, gpu_id, engine=engine, gpus=gpus, metric=metric)
+    c = case(
+        p,
+        model_id,
+        weights,
+        kv,
+        batch,
+        input_tokens,
+        output_tokens,
+        gpu_id,
+        engine=engine,
+        gpus=gpus,
+        metric=metric,
+    )
     return _predict_one(p, c)
 
 
 def generation_fits(
-    p: Params, model_id: str, weights: str, kv: str, batch: int, input_tokens: int, output_tokens: int, gpu_id: str
+    p: Params,
+    model_id: str,
+    weights: str,
+    kv: str,
+    batch: int,
+    input_tokens: int,
+    output_tokens: int,
+    gpu_id: str,
 ) -> bool:
     """Whether ``batch`` sequences of input + output tokens fit on one GPU."""
     c = case(p, model_id, weights, kv, batch, input_tokens, output_tokens, gpu_id)

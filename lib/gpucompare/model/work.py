@@ -11,7 +11,8 @@ Decode step for ``batch`` sequences at context c (tokens already in each sequenc
   ``window`` = the model's sliding-window size (Mistral 7B v0.1: 4,096), else unbounded.
 * FLOPs = batch x (2 x active matmul parameters + 4 x layers x query heads x head_dim x min(c, window)).
 * Prefill of ``prompt`` tokens per sequence: FLOPs = batch x (2 x active parameters x prompt +
-  2 x layers x heads x head_dim x prompt^2) (causal attention); bytes = weights read for
+  2 x layers x heads x head_dim x (2 prompt w - w^2)), w = min(prompt, window) (causal attention;
+  prompt^2 without a window); bytes = weights read for
   batch x prompt tokens + the KV cache written.
 
 Across ``gpus`` GPUs (:data:`gpucompare.data.engines.SPLITS`): ``tensor`` divides weights, FLOPs and
@@ -55,7 +56,13 @@ COMPUTE_PRECISION = {"fp32": "fp32", "bf16": "bf16", "fp8": "fp8"}
 ACTIVATION_BYTES = 2
 #: Splits a measurement may name, mapped to the two the model knows (``row`` splits every matrix
 #: like tensor parallelism; ``pipeline`` runs the stages one after another for one token).
-SPLIT_OF = {"none": "none", "tensor": "tensor", "row": "tensor", "layer": "layer", "pipeline": "layer"}
+SPLIT_OF = {
+    "none": "none",
+    "tensor": "tensor",
+    "row": "tensor",
+    "layer": "layer",
+    "pipeline": "layer",
+}
 
 
 def compute_precision(weights: str) -> str:
@@ -66,7 +73,10 @@ def compute_precision(weights: str) -> str:
 
 def unsupported_reason(gpu_id: str, weights: str) -> str | None:
     """Why ``gpu_id`` cannot run ``weights`` (FP8 without FP8 tensor cores, e.g. Ampere), else None."""
-    if compute_precision(weights) == "fp8" and catalog.get_gpu(gpu_id).spec("fp8_tensor_tflops") is None:
+    if (
+        compute_precision(weights) == "fp8"
+        and catalog.get_gpu(gpu_id).spec("fp8_tensor_tflops") is None
+    ):
         return f"{gpu_id} has no FP8 tensor cores ({catalog.get_gpu(gpu_id).spec('architecture')})"
     return None
 
@@ -78,7 +88,9 @@ def compute_ceiling_tflops(p: Params, gpu_id: str, weights: str) -> float:
     reason = unsupported_reason(gpu_id, weights)
     if reason:
         raise InputError(f"weights: {weights} is not supported: {reason}")
-    return sustained.sustained_fraction(p, gpu_id) * gemm.peak_tflops(gpu_id, compute_precision(weights))
+    return sustained.sustained_fraction(p, gpu_id) * gemm.peak_tflops(
+        gpu_id, compute_precision(weights)
+    )
 
 
 # --- Per-model quantities --------------------------------------------------------------------
@@ -88,7 +100,13 @@ def expert_parameters(model: catalog.Model) -> int:
     """Parameters in the experts' MLPs: layers x E x 3 x hidden x intermediate (0 for dense)."""
     if model.kind != "moe":
         return 0
-    return model.num_hidden_layers * model.num_local_experts * 3 * model.hidden_size * model.intermediate_size
+    return (
+        model.num_hidden_layers
+        * model.num_local_experts
+        * 3
+        * model.hidden_size
+        * model.intermediate_size
+    )
 
 
 def input_embedding_parameters(model: catalog.Model) -> int:
@@ -185,9 +203,8 @@ def _hop_seconds(p: Params, gpu_id: str, gpus: int, message: float) -> float:
     link's per-hop latency (14 us staged through host memory without P2P) plus bytes over its
     per-direction bandwidth."""
     link = interconnect.tp_link(gpu_id, gpus)
-    return (
-        interconnect.tp_hop_latency_us(p, gpu_id, gpus) / units.US_PER_S
-        + message / (link.per_direction_gb_s * units.BYTES_PER_GB)
+    return interconnect.tp_hop_latency_us(p, gpu_id, gpus) / units.US_PER_S + message / (
+        link.per_direction_gb_s * units.BYTES_PER_GB
     )
 
 
@@ -238,12 +255,23 @@ def work(p: Params, case: Case) -> Work:
     prompt = max(case.input_tokens, 1)
     kv_tok = memory.kv_bytes_per_token(model, case.kv)
     heads_dim = model.num_hidden_layers * model.num_attention_heads * model.head_dim
+    # Causal attention over a window w: token i attends to min(i, w) tokens, so a prompt of P
+    # costs 4 x heads_dim x sum(min(i, w)) = 2 x heads_dim x (2 P w' - w'^2), w' = min(P, w).
+    seen = min(prompt, attention_window(model))
     decode_msg = tensor_parallel.activation_allreduce_bytes(model, b, 1)
     prefill_msg = tensor_parallel.activation_allreduce_bytes(model, b, prompt)
     if split == "tensor":
         per_layer = tensor_parallel.ALLREDUCES_PER_LAYER * model.num_hidden_layers
-        comm_d = per_layer * interconnect.gpu_allreduce_time_us(p, case.gpu, n, decode_msg) / units.US_PER_S
-        comm_p = per_layer * interconnect.gpu_allreduce_time_us(p, case.gpu, n, prefill_msg) / units.US_PER_S
+        comm_d = (
+            per_layer
+            * interconnect.gpu_allreduce_time_us(p, case.gpu, n, decode_msg)
+            / units.US_PER_S
+        )
+        comm_p = (
+            per_layer
+            * interconnect.gpu_allreduce_time_us(p, case.gpu, n, prefill_msg)
+            / units.US_PER_S
+        )
     elif split == "layer":
         comm_d = (case.gpus - 1) * _hop_seconds(p, case.gpu, case.gpus, decode_msg)
         comm_p = (case.gpus - 1) * _hop_seconds(p, case.gpu, case.gpus, prefill_msg)
@@ -257,7 +285,7 @@ def work(p: Params, case: Case) -> Work:
         window=attention_window(model),
         pb=(float(weights_read_bytes(model, case.weights, b * prompt)) + b * kv_tok * prompt) / n,
         pf=b * 2 * active_matmul_parameters(model) * prompt / n,
-        pa=b * 2 * heads_dim * min(prompt, attention_window(model)) * prompt / n,
+        pa=b * 2 * heads_dim * (2 * prompt * seen - seen**2) / n,
         comm_decode_s=comm_d,
         comm_prefill_s=comm_p,
         prefill_pipeline=pipeline_speedup(case, split, b * prompt),
@@ -279,7 +307,9 @@ def _sum_linear(a, b, lo, hi):
 def sum_max_linear(a1, b1, a2, b2, lo, hi):
     """sum over integers c = lo..hi of max(a1 + b1 c, a2 + b2 c), exactly: the two lines cross at
     most once, so the sum splits at the last integer before the crossing; broadcasts."""
-    a1, b1, a2, b2, lo, hi = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (a1, b1, a2, b2, lo, hi)))
+    a1, b1, a2, b2, lo, hi = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (a1, b1, a2, b2, lo, hi))
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         cross = np.where(b1 != b2, (a2 - a1) / (b1 - b2), np.inf)
     k = np.clip(np.floor(cross), lo - 1, hi)
@@ -335,7 +365,9 @@ def prefill_seconds(w: dict, r: Rates) -> np.ndarray:
 
 def stack(works: list[Work]) -> dict:
     """The fields of many :class:`Work` as arrays (for :func:`predict`)."""
-    return {f: np.array([getattr(x, f) for x in works], dtype=float) for f in Work.__dataclass_fields__}
+    return {
+        f: np.array([getattr(x, f) for x in works], dtype=float) for f in Work.__dataclass_fields__
+    }
 
 
 def predict(w: dict, cases: dict, r: Rates) -> np.ndarray:
@@ -350,7 +382,9 @@ def predict(w: dict, cases: dict, r: Rates) -> np.ndarray:
         decode = b * out / decode_steps_sum(w, r, inp + 1, inp + out)
         prefill = b * np.maximum(inp, 1) / pre
         generation = b * out / (pre + decode_steps_sum(w, r, inp + 1, inp + out - 1))
-    return np.where(metric == "prefill", prefill, np.where(metric == "generation", generation, decode))
+    return np.where(
+        metric == "prefill", prefill, np.where(metric == "generation", generation, decode)
+    )
 
 
 def engine_split(engine_id: str, gpus: int) -> str:

@@ -333,7 +333,9 @@ class Params(_Strict):
     tp_model: str = Field(
         description="Model catalog id of the tensor-parallel analysis (data/models.yaml)"
     )
-    tp_weights: WeightPrecision = Field(description="Weight precision of the tensor-parallel analysis")
+    tp_weights: WeightPrecision = Field(
+        description="Weight precision of the tensor-parallel analysis"
+    )
     tp_decode_batches: list[BatchSize] = Field(
         min_length=1,
         description="Decode batch sizes (sequences, one new token each) of the TP-efficiency table and chart",

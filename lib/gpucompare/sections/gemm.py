@@ -14,6 +14,7 @@ from gpucompare.audit.gemm import ROOFLINE_TOLERANCE
 from gpucompare.data import catalog, claims
 from gpucompare.data.measurements import load_kernel_measurements
 from gpucompare.model import gemm
+from gpucompare.model.sustained import sustained_fraction
 from gpucompare.params import Params
 from gpucompare.sections import display
 from gpucompare.sections.figures import colour, new
@@ -85,7 +86,9 @@ def kernel_measurements(p: Params) -> display.Table:
     caption = (
         f"Large 16-bit GEMMs reach {_span(tensor['fraction of datasheet'])} of the dense tensor peak and "
         f"copies {_span(copy['fraction of datasheet'])} of the datasheet bandwidth; the model uses "
-        f"{p.achievable_tflops_fraction:.0%} and {p.achievable_bandwidth_fraction:.0%}."
+        f"the sustained fractions {p.sustained_fraction_datacenter:.0%} (datacenter) and "
+        f"{p.sustained_fraction_consumer:.0%} (consumer) of the tensor peak, as the reliability section "
+        f"does, and {p.achievable_bandwidth_fraction:.0%} of the bandwidth."
     )
     return display.table(t, "kernel_measurements", caption, **{"fraction of datasheet": 3})
 
@@ -106,13 +109,13 @@ def _ridge_frame(p: Params) -> pd.DataFrame:
                     "gpu": gpu.name,
                     "precision": gemm.GEMM_PRECISIONS[prec].label,
                     "peak_tflops": gemm.peak_tflops(gid, prec),
-                    "achievable_tflops": gemm.peak_tflops(gid, prec) * p.achievable_tflops_fraction,
+                    "achievable_tflops": gemm.peak_tflops(gid, prec) * sustained_fraction(p, gid),
                     "bandwidth_gb_s": gemm.bandwidth_gb_s(gid),
                     "achievable_bandwidth_gb_s": gemm.bandwidth_gb_s(gid)
                     * p.achievable_bandwidth_fraction,
                     "ridge_flop_per_byte": gemm.ridge_flop_per_byte(gid, prec),
                     "achievable_ridge_flop_per_byte": gemm.ridge_flop_per_byte(
-                        gid, prec, p.achievable_tflops_fraction, p.achievable_bandwidth_fraction
+                        gid, prec, sustained_fraction(p, gid), p.achievable_bandwidth_fraction
                     ),
                 }
             )
@@ -143,7 +146,7 @@ def _article_frame(p: Params) -> pd.DataFrame:
         chk = c.check
         m, n, k, gid, prec = chk["m"], chk["n"], chk["k"], chk["gpu"], chk["precision"]
         est = gemm.roofline(
-            m, n, k, gid, prec, p.achievable_tflops_fraction, p.achievable_bandwidth_fraction
+            m, n, k, gid, prec, sustained_fraction(p, gid), p.achievable_bandwidth_fraction
         )
         meas = gemm.measured_tflops(gid, m, n, k, prec)
         med = statistics.median([x["tflops"] for x in meas]) if meas else None
@@ -200,7 +203,7 @@ def roofline_figure(p: Params) -> display.Figure:
     t = _article_frame(p)
     for i, gid in enumerate(p.gpus):
         gpu = catalog.get_gpu(gid)
-        peak = gemm.peak_tflops(gid, "fp16") * p.achievable_tflops_fraction
+        peak = gemm.peak_tflops(gid, "fp16") * sustained_fraction(p, gid)
         bw_tb_s = gemm.bandwidth_gb_s(gid) * p.achievable_bandwidth_fraction / 1e3
         ax.loglog(
             intensity,
@@ -247,7 +250,7 @@ def _square_sweep_frame(p: Params) -> pd.DataFrame:
         row = {"size (M = N = K)": s}
         for gid in p.gpus:
             est = gemm.roofline(
-                s, s, s, gid, "fp16", p.achievable_tflops_fraction, p.achievable_bandwidth_fraction
+                s, s, s, gid, "fp16", sustained_fraction(p, gid), p.achievable_bandwidth_fraction
             )
             name = catalog.get_gpu(gid).name
             row[f"{name} tflops"] = est.tflops

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gpucompare.data import catalog, claims
-from gpucompare.data.measurements import load_kernel_measurements, load_public_decode
+from gpucompare.data.measurements import load_inference, load_kernel_measurements
 from gpucompare.model import memory
 from gpucompare.model import throughput as tp
 from gpucompare.params import Params
@@ -37,8 +37,9 @@ def _unique_configs(p: Params) -> list[tuple[str, str, str]]:
 
 
 def _decode_frame(p: Params) -> pd.DataFrame:
-    """One row per workload (``p.workloads``) and GPU (``p.gpus``): bytes read, step time,
-    tokens/s (None = does not fit on one GPU), per-sequence tokens/s, bound and max batch."""
+    """One row per workload (``p.workloads``) and GPU (``p.gpus``) with the parameter ``engine``:
+    bytes read, step time, tokens/s (None = does not fit on one GPU or cannot run), per-sequence
+    tokens/s, bound (memory, compute, overhead, does not fit, unsupported) and max batch."""
     rows = []
     for wl in p.workloads:
         for gid in p.gpus:
@@ -56,7 +57,7 @@ def _decode_frame(p: Params) -> pd.DataFrame:
                     "context_tokens": wl.context_tokens,
                     "weights_read_gb": s["weights_read_gb"],
                     "kv_read_gb": s["kv_read_gb"],
-                    "step_ms": s["step_ms"] if s["fits_one_gpu"] else None,
+                    "step_ms": s["step_ms"] if s["tokens_per_s"] is not None else None,
                     "tokens_per_s": s["tokens_per_s"],
                     "per_sequence_tokens_per_s": s["per_sequence_tokens_per_s"],
                     "bound": s["bound"],
@@ -71,10 +72,13 @@ def decode_workloads(p: Params) -> display.Table:
     workloads that do not fit and counts the memory-bound ones."""
     t = _decode_frame(p)
     nofit = [f"{w} on {g}" for (w, g), r in t.iterrows() if r["bound"] == "does not fit"]
-    mem = int((t["bound"] == "memory").sum())
-    fit = int((t["bound"] != "does not fit").sum())
-    caption = f"{mem} of the {fit} workload-GPU pairs that fit are bandwidth-bound; " + (
-        f"does not fit on one GPU: {', '.join(nofit)}." if nofit else "every workload fits."
+    ran = t[t["tokens_per_s"].notna()]
+    mem = int((ran["bound"] == "memory").sum())
+    over = int((ran["bound"] == "overhead").sum())
+    caption = (
+        f"With {p.engine}, {mem} of the {len(ran)} workload-GPU pairs that run are bandwidth-bound and "
+        f"{over} overhead-bound; "
+        + (f"does not fit on one GPU: {', '.join(nofit)}." if nofit else "every workload fits.")
     )
     return display.table(t, "decode_workloads", caption)
 
@@ -160,7 +164,7 @@ def _prefill_frame(p: Params) -> pd.DataFrame:
     for model_id, w, kv in _unique_configs(p):
         for gid in p.gpus:
             tps = tp.prefill_tokens_per_s(p, model_id, w, kv, 1, p.prefill_prompt_tokens, gid)
-            t, bound = tp.prefill_seconds(p, model_id, w, kv, 1, p.prefill_prompt_tokens, gid)
+            bound = tp.prefill_bound(p, model_id, w, kv, 1, p.prefill_prompt_tokens, gid)
             rows.append(
                 {
                     "model": model_id,
@@ -168,7 +172,9 @@ def _prefill_frame(p: Params) -> pd.DataFrame:
                     "kv_cache": kv,
                     "gpu": gid,
                     "prompt_tokens": p.prefill_prompt_tokens,
-                    "time_to_first_token_ms": t * 1e3 if tps is not None else None,
+                    "time_to_first_token_ms": p.prefill_prompt_tokens / tps * 1e3
+                    if tps is not None
+                    else None,
                     "prefill_tokens_per_s": tps,
                     "bound": bound if tps is not None else "does not fit",
                 }
@@ -255,48 +261,6 @@ def model_within_bandwidth_bound(p: Params) -> bool:
 # --- Published measurements, audit and sources -------------------------------------------------
 
 
-def _public_comparison_frame(p: Params) -> pd.DataFrame:
-    """Each published measurement next to the model's figure for the same GPU, model, formats,
-    batch and lengths, with the error (model / measured - 1, in %)."""
-    rows = []
-    for _, r in load_public_decode().iterrows():
-        args = (p, r["model"], r["weights"], r["kv_cache"], r["batch"], r["input_tokens"])
-        model_tps = tp.generation_tokens_per_s(
-            *args, r["output_tokens"], r["gpu_id"], r["includes_prefill"]
-        )
-        rows.append(
-            {
-                "id": r["id"],
-                "gpu": r["gpu_id"],
-                "model": r["model"],
-                "weights / kv": f"{r['weights']} / {r['kv_cache']}",
-                "batch": r["batch"],
-                "input / output tokens": f"{r['input_tokens']} / {r['output_tokens']}",
-                "engine": r["engine"],
-                "measured_tokens_per_s": r["measured_tokens_per_s"],
-                "model_tokens_per_s": model_tps,
-                "error_pct": (model_tps / r["measured_tokens_per_s"] - 1) * 100,
-                "fits_with_memory_parameters": tp.generation_fits(
-                    *args, r["output_tokens"], r["gpu_id"]
-                ),
-            }
-        )
-    return pd.DataFrame(rows).set_index("id")
-
-
-def public_comparison(p: Params) -> display.Table:
-    """The model against published measurements (see :func:`_public_comparison_frame`); the
-    caption gives the median and range of its error."""
-    t = _public_comparison_frame(p)
-    err = t["error_pct"].astype(float)
-    caption = (
-        f"Against {len(t)} published measurements the model is off by {err.abs().median():.0f}% "
-        f"(median absolute error; from {err.min():+.0f}% to {err.max():+.0f}%); it over-predicts "
-        f"{int((err > 0).sum())} of them, as a roofline with optimistic ceilings should."
-    )
-    return display.table(t, "decode_public_comparison", caption, error_pct=0)
-
-
 def claims_audit() -> display.Table:
     """The audit of the section's claims (GEMM and throughput)."""
     return verdicts.claims_table(
@@ -308,8 +272,8 @@ def claims_audit() -> display.Table:
 
 
 def _sources_frame() -> pd.DataFrame:
-    """Every source of this section's measurements: kernel measurements and published decode
-    throughputs, one row per source (sorted)."""
+    """Every source of this section's measurements: kernel measurements and published inference
+    speeds, one row per source document (sorted)."""
     rows = []
     k = load_kernel_measurements()
     for (src, url), g in k.groupby(["source", "url"], sort=True):
@@ -322,13 +286,13 @@ def _sources_frame() -> pd.DataFrame:
                 "rows": len(g),
             }
         )
-    d = load_public_decode()
+    d = load_inference()
     for (src, url), g in d.groupby(["source", "url"], sort=True):
         rows.append(
             {
                 "source": src,
                 "url": url,
-                "used for": "published decode throughput (data/measurements/decode_public.csv)",
+                "used for": f"published {', '.join(sorted(set(g['engine'])))} speeds ({', '.join(sorted(set(g['file'])))})",
                 "date": ", ".join(sorted(set(g["date"]))),
                 "rows": len(g),
             }
