@@ -17,6 +17,8 @@ from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.core.validation import MAX_PROBLEMS_SHOWN, _unwrap, input_error
+from gpucompare.data import catalog
+from gpucompare.params import schema
 
 
 def test_defaults_validate():
@@ -346,3 +348,15 @@ def test_error_messages_list_at_most_50_problems():
     lines = str(input_error(info.value, params.Params, "p.yaml")).splitlines()
     assert len(lines) == MAX_PROBLEMS_SHOWN + 1
     assert lines[-1] == "p.yaml: ... and 950 more problem(s)"
+
+
+def test_weight_precisions_are_the_catalog_formats():
+    # The schema's WeightPrecision literal and data/precisions.yaml name the same formats.
+    assert set(typing.get_args(schema.WeightPrecision)) == {
+        w.id for w in catalog.precision_catalog().precisions
+    }
+
+
+def test_unknown_engine_is_refused_naming_the_key():
+    with pytest.raises(InputError, match="engine: unknown engine 'vlm'"):
+        params.make(engine="vlm")

@@ -48,12 +48,18 @@ PAIRS = {
 #: (metric, batch, input, output) of each measurement of a pair, per model and weight format.
 SHAPES = [
     ("decode", 1, 128, 256),
+    ("decode", 8, 128, 256),
     ("decode", 32, 512, 256),
+    ("decode", 128, 1024, 128),
     ("prefill", 1, 512, 0),
     ("prefill", 4, 2048, 0),
+    ("prefill", 1, 8192, 0),
     ("generation", 16, 1024, 128),
 ]
-MODELS = ("llama-2-7b", "llama-3-8b")
+#: Models of 32 and 40 layers, MHA and GQA, one with a sliding window.
+MODELS = ("llama-2-7b", "llama-2-13b", "llama-3-8b", "mistral-7b")
+#: Rows per (pair, GPU count): 4 models x 2 formats x 8 shapes.
+ROWS_PER_GROUP = 64
 
 
 def synthetic_cases() -> list[tuple[str, work.Case]]:
@@ -114,7 +120,9 @@ def csv_row(i: int, source: str, c: work.Case, tokens_per_s: float) -> dict:
         "measured_tokens_per_s": repr(float(tokens_per_s)),
         "date": "2026-11-29",
         "source": source,
-        "url": "https://example.org/" + source.replace(" ", "-"),
+        # One document per row: every row weighs 1 in the fit (source_weights), so the data, not
+        # the priors, decide the offsets.
+        "url": f"https://example.org/syn-{i:04d}",
         "verified": "true",
         "note": "",
     }
@@ -151,10 +159,9 @@ def synthetic_fit(p, synthetic):
 
 def test_synthetic_design_is_as_planned(synthetic):
     _, frame = synthetic
-    # Single-GPU pairs: 7 pairs x 2 models x 2 formats x 5 shapes = 140 rows; the 4 pairs with a
-    # 2-GPU group add 4 x 20 = 80: 220.
-    assert len(frame) == 220
-    assert (frame["gpus"] == 2).sum() == 80
+    # 7 pairs on one GPU and 4 of them on two: 11 groups x 64 rows = 704.
+    assert len(frame) == 11 * ROWS_PER_GROUP == 704
+    assert (frame["gpus"] == 2).sum() == 4 * ROWS_PER_GROUP
 
 
 def test_fit_recovers_the_synthetic_predictions(p, synthetic, synthetic_fit):
@@ -166,11 +173,14 @@ def test_fit_recovers_the_synthetic_predictions(p, synthetic, synthetic_fit):
     assert err.max() < 0.05
 
 
-def test_fit_recovers_the_bandwidth_fraction(synthetic_fit):
-    # Batch-1 decode of a 7B model is bandwidth-bound, so the data pin eta_bw down.
+def test_fit_recovers_the_bandwidth_and_compute_fractions(synthetic_fit):
+    # Small-batch decode is bandwidth-bound and long prefills compute-bound, so the data pin eta_bw
+    # and eta_c down (the overheads, the communication scale and eta_attn trade off against each
+    # other and lean on the priors, so they are not compared).
     for engine, gpu in PAIRS:
         r = synthetic_fit.rates([engine], [gpu])
         assert r.eta_bw[0] == pytest.approx(TRUE[engine]["eta_bw"], rel=0.05)
+        assert r.eta_c[0] == pytest.approx(TRUE[engine]["eta_c"], rel=0.05)
 
 
 def test_fit_is_deterministic(p, synthetic, synthetic_fit):
@@ -192,9 +202,10 @@ def test_held_out_prediction_ignores_the_held_out_rows(p, synthetic):
     # values. Scale one source's measurements by 1.5: its held-out predictions stay put (up to the
     # optimizer's tolerance; the warm start moves), while its in-sample predictions follow.
     _, frame = synthetic
-    groups = frame["source"]
     target = "synthetic vllm on rtx-4090"
-    mask = (groups == target).to_numpy()
+    mask = (frame["source"] == target).to_numpy()
+    # Two groups (the target source and the rest) keep it to two fits per call.
+    groups = pd.Series(np.where(mask, "target", "rest"), index=frame.index)
     bent = frame.copy()
     bent.loc[mask, "measured_tokens_per_s"] *= 1.5
 
@@ -310,19 +321,20 @@ def test_error_summary_hand_calculation():
 
 
 def test_provenance_labels(synthetic_fit):
-    # vLLM on the H100: 2 models x 2 formats x 5 shapes on 1 and on 2 GPUs = 40 rows.
+    # vLLM on the H100: 64 rows on 1 GPU and 64 on 2 = 128; vLLM in all: H100 128 + A100 128 +
+    # RTX 4090 64 + H200 64 = 384; llama.cpp: H100 128 + RTX 4090 128 + RTX 3090 64 = 320.
     prov = calibration.provenance(synthetic_fit, "vllm", "h100-sxm")
-    assert (prov.rows_pair, prov.rows_engine) == (40, 40 + 40 + 20 + 20)
-    assert prov.label == "fitted on 40 measurements of vllm on h100-sxm"
-    # llama.cpp never ran on the H200, vLLM did (20 rows).
+    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (128, 384, 256)
+    assert prov.label == "fitted on 128 measurements of vllm on h100-sxm"
+    # llama.cpp never ran on the H200; vLLM did (64 rows).
     prov = calibration.provenance(synthetic_fit, "llama-cpp", "h200-sxm")
-    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (0, 40 + 40 + 20, 20)
-    assert prov.label.startswith("fallback: llama-cpp's values fitted on 100 measurements")
-    assert "and 20 measurements of other engines on it" in prov.label
+    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (0, 320, 64)
+    assert prov.label.startswith("fallback: llama-cpp's values fitted on 320 measurements")
+    assert "and 64 measurements of other engines on it" in prov.label
     # Nothing ran on the L40S.
     prov = calibration.provenance(synthetic_fit, "llama-cpp", "l40s")
     assert prov.rows_gpu == 0
-    assert prov.label.startswith("fallback: llama-cpp's values fitted on 100 measurements")
+    assert prov.label.startswith("fallback: llama-cpp's values fitted on 320 measurements")
     assert "other engines" not in prov.label
     # An engine with no measurements.
     prov = calibration.provenance(synthetic_fit, "sglang", "h100-sxm")

@@ -350,26 +350,4 @@ def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
                 out.append(
                     Problem(cp_shown, "prices", f"no on_demand or marketplace price for GPU '{g}'")
                 )
-    if "reliability.yaml" in loaded:
-        rel_shown = _display(data, "reliability.yaml")
-        by_id = {g.id: g for g in gpus}
-        for m in loaded["reliability.yaml"].mig_sm_counts:
-            profiles = {p.profile for p in by_id[m.gpu].mig_profiles}
-            where = f"mig_sm_counts[{m.gpu} {m.profile}]"
-            if m.profile not in profiles:
-                out.append(
-                    Problem(
-                        rel_shown,
-                        where,
-                        f"unknown MIG profile; allowed: {', '.join(sorted(profiles)) or '(none)'}",
-                    )
-                )
-            if not 0 < m.sm_count <= by_id[m.gpu].spec("sm_count"):
-                out.append(
-                    Problem(
-                        rel_shown,
-                        f"{where}.sm_count",
-                        f"{m.sm_count} not in 1..{by_id[m.gpu].spec('sm_count')}",
-                    )
-                )
     return out

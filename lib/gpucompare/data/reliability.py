@@ -77,15 +77,6 @@ class SustainedMeasurement(Strict):
     note: str | None = None
 
 
-class MigSmCount(Strict):
-    """SMs in one MIG GPU-instance profile."""
-
-    gpu: str
-    profile: str
-    sm_count: int
-    source: str
-
-
 class ReliabilityData(Strict):
     """``data/reliability.yaml``."""
 
@@ -94,13 +85,11 @@ class ReliabilityData(Strict):
     field_studies: list[FieldStudy]
     defaults: Defaults
     sustained_measurements: list[SustainedMeasurement]
-    mig_sm_counts: list[MigSmCount]
 
     @model_validator(mode="after")
     def _consistent(self) -> ReliabilityData:
         used = [s.source for s in self.field_studies]
         used += [m.source for m in self.sustained_measurements]
-        used += [m.source for m in self.mig_sm_counts]
         missing = sorted({s for s in used if s not in self.sources})
         if missing:
             raise ValueError(f"undefined source ids: {missing}")
@@ -117,7 +106,7 @@ class ReliabilityData(Strict):
 @functools.cache
 def _load(path: Path) -> ReliabilityData:
     data = catalog.load_validated(path, ReliabilityData)
-    for gid in [m.gpu for m in data.sustained_measurements] + [m.gpu for m in data.mig_sm_counts]:
+    for gid in [m.gpu for m in data.sustained_measurements]:
         catalog.get_gpu(gid, f"{path.name}: gpu")
     return data
 

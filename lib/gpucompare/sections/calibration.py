@@ -173,7 +173,8 @@ def not_modelled() -> display.Table:
     return display.table(t, "calibration_not_modelled", caption, digits=0)
 
 
-def _ratio_frame(p: Params) -> pd.DataFrame:
+def ratio_frame(p: Params) -> pd.DataFrame:
+    """Per engine: decode tokens/s of the first two GPUs and their ratio at batch 1 and 32."""
     ref, other = p.gpus[0], p.gpus[1] if len(p.gpus) > 1 else p.gpus[0]
     model, kv, ctx = p.workloads[0].model, p.workloads[0].kv_cache, RATIO_CONTEXT_TOKENS
     rows = []
@@ -199,7 +200,7 @@ def _ratio_frame(p: Params) -> pd.DataFrame:
 def engine_ratio(p: Params) -> display.Table:
     """The first GPU's decode speed over the second's for the first workload's model in each
     engine's 4-bit format at :data:`RATIO_CONTEXT_TOKENS`, at batch 1 and 32, by engine."""
-    t = _ratio_frame(p)
+    t = ratio_frame(p)
     ref, other = p.gpus[0], p.gpus[1] if len(p.gpus) > 1 else p.gpus[0]
     parts = []
     for b in RATIO_BATCHES:

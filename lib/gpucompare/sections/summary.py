@@ -10,9 +10,11 @@ import dataclasses
 import pandas as pd
 
 from gpucompare import audit
-from gpucompare.data import catalog
+from gpucompare.data import catalog, engines
+from gpucompare.model import calibration as calibration_model
 from gpucompare.model import cost, decide
 from gpucompare.params import Params
+from gpucompare.sections import calibration as calibration_section
 from gpucompare.sections import display
 from gpucompare.sections import memory as memory_section
 from gpucompare.sections import tco as tco_section
@@ -37,6 +39,7 @@ def key_findings(p: Params) -> list[str]:
             f"For LLM math (BF16/FP16 with FP32 accumulate) {a.name} has {ratio:.1f}x the dense tensor throughput of "
             f"{b.name} ({a.spec('bf16_tensor_tflops'):g} vs {b.spec('bf16_tensor_tflops'):g} TFLOPS)."
         )
+    out += _speed_findings(p)
     kv = rows.get("mem-7b-fp16-bs1-kv")
     if kv is not None:
         out.append(
@@ -76,6 +79,27 @@ def key_findings(p: Params) -> list[str]:
         won = winners.index[winners["cheapest_own"] == g].tolist()
         if won:
             out.append(f"Owning, {g} is the cheaper of the chosen GPUs for: {', '.join(won)}.")
+    return out
+
+
+def _speed_findings(p: Params) -> list[str]:
+    """What the engine-aware speed model says: which engine the report's speeds and costs use, and
+    how much the first two GPUs' speed ratio moves with the engine."""
+    _, rows = calibration_model.fitted()
+    eng = engines.get_engine(p.engine)
+    out = [
+        f"Speeds and costs are for {eng.name} (parameter engine), whose achieved bandwidth, compute and "
+        f"overheads are fitted on {int((rows['engine'] == eng.id).sum())} of {len(rows)} public measurements; "
+        "the GEMM and throughput section shows the held-out error."
+    ]
+    if len(p.gpus) >= 2:
+        t = calibration_section.ratio_frame(p)
+        r = pd.to_numeric(t["ratio batch 1"], errors="coerce").dropna()
+        if len(r):
+            out.append(
+                f"At batch 1 {p.gpus[0]} decodes a 4-bit {p.workloads[0].model} {r.min():.1f}x ({r.idxmin()}) to "
+                f"{r.max():.1f}x ({r.idxmax()}) as fast as {p.gpus[1]}, depending on the engine."
+            )
     return out
 
 
