@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= reports/latest
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# One BLAS thread per process: the build runs sections in parallel, and the calibration's small
+# SVDs slow down 5-10x when OpenBLAS threads compete for the same cores.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg
 
 .PHONY: help env report pdf notebooks check-data test test-fast lint format bench lab clean

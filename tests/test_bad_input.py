@@ -130,10 +130,8 @@ CASES: dict[str, Case] = {
     "missing-cloud-prices-file": Case(
         [], [r"cloud_prices\.yaml: \(file\): file not found"], data="delete:cloud_prices.yaml"
     ),
-    "missing-measurements-file": Case(
-        [],
-        [r"decode_public\.csv: \(file\): file not found"],
-        data="delete:measurements/decode_public.csv",
+    "missing-engines-file": Case(
+        [], [r"engines\.yaml: file not found"], data="delete:engines.yaml"
     ),
     "memory-unknown-model": Case(
         ["memory", "--model", "llama-7b"],
@@ -144,7 +142,9 @@ CASES: dict[str, Case] = {
     ),
     "memory-unknown-precision": Case(
         ["memory", "--model", "llama-2-7b", "--weights", "fp4"],
-        [r"--weights: unknown weight precision 'fp4'.*allowed: bf16, fp16, fp32, fp8, int4, int8"],
+        [
+            r"--weights: unknown weight precision 'fp4'.*allowed: bf16, exl2-2.5, .*fp16, fp32, fp8, int4, int8, q4_0, q4_k_m"
+        ],
         report=False,
     ),
     "memory-unknown-gpu": Case(

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from gpucompare import audit, params
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog, interconnect, measurements
+from gpucompare.data import catalog, engines, interconnect, measurements
 from gpucompare.model import cost, specs
 from gpucompare.report import execute, preflight
 from gpucompare.sections import display
@@ -55,6 +55,7 @@ MAX_ITEMS = 3
 #: String fields that hold catalog ids, by the name of the field.
 GPU_ID_FIELDS = {"gpus", "tp_gpus", "price_usd", "cloud_usd_per_gpu_hour"}
 MODEL_ID_FIELDS = {"model", "tp_model"}
+ENGINE_ID_FIELDS = {"engine"}
 #: Fields whose validator (not their metadata) asks for ``0 < low <= high``.
 RANGE_FIELDS = {"mc_utilization_range", "mc_electricity_range_usd_per_kwh"}
 
@@ -132,6 +133,8 @@ def _strategy(annotation, metadata, name: str) -> st.SearchStrategy:
             return st.sampled_from(catalog.gpu_ids())
         if name in MODEL_ID_FIELDS:
             return st.sampled_from(catalog.model_ids())
+        if name in ENGINE_ID_FIELDS:
+            return st.sampled_from(engines.engine_ids())
         return st.text(max_size=40) | st.sampled_from(TRICKY_TEXT)
     if origin is list:
         item = _strategy(args[0], [], name)

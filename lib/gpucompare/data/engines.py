@@ -84,11 +84,16 @@ def get_engine(engine_id: str, key: str = "engine") -> Engine:
 
 
 def require_formats(
-    engine_id: str, weights: str, kv: str, key_weights: str = "weights", key_kv: str = "kv_cache"
+    engine_id: str,
+    weights: str,
+    kv: str,
+    key_weights: str = "weights",
+    key_kv: str = "kv_cache",
+    key_engine: str = "engine",
 ) -> Engine:
     """The engine, after checking it runs ``weights`` and ``kv``: else InputError with the allowed
     values (exit 2 at the command line)."""
-    eng = get_engine(engine_id)
+    eng = get_engine(engine_id, key_engine)
     catalog.weight_format(weights, key_weights)
     catalog.kv_format(kv, key_kv)
     if weights not in eng.weights:

@@ -173,7 +173,12 @@ def _inference_row(where: str, r: pd.Series) -> dict:
     catalog.get_gpu(r["gpu_id"], f"{where}: gpu_id")
     catalog.get_model(r["model"], f"{where}: model")
     engines.require_formats(
-        r["engine"], r["weights"], r["kv_cache"], f"{where}: weights", f"{where}: kv_cache"
+        r["engine"],
+        r["weights"],
+        r["kv_cache"],
+        f"{where}: weights",
+        f"{where}: kv_cache",
+        f"{where}: engine",
     )
     for col in ("id", "date", "source", "url"):
         if not r[col].strip():
@@ -242,7 +247,10 @@ def load_exclusions(folder: Path | None = None) -> dict[str, str]:
             raise InputError(f"{where}: needs exactly the keys 'reason' and 'ids'")
         if not isinstance(entry["reason"], str) or not entry["reason"].strip():
             raise InputError(f"{where}: reason is empty")
-        for mid in entry["ids"] or []:
+        ids = entry["ids"]
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise InputError(f"{where}: ids must be a list of measurement ids")
+        for mid in ids:
             if mid not in known:
                 raise InputError(f"{where}: ids: unknown measurement id '{mid}'")
             if mid in out:

@@ -12,12 +12,16 @@ Parameters of engine e on GPU g (:class:`gpucompare.model.work.Rates`):
   engine on the GPU's segment and c_eg the engine on the GPU; eta_attn = exp(t + t_e) the same
   for attention;
 * overhead per step = exp(o + o_e) ms + exp(l + l_e) us x layers (launches, scheduling, sampling);
-* communication of a multi-GPU split = exp(k + k_e) x the interconnect model's time.
+* communication of a multi-GPU split = exp(k + k_e) x the interconnect model's time;
+* in a prefill the matmul share is multiplied by exp(p + p_e), for a mixture of experts by exp(m)
+  (one factor for all engines: grouped expert GEMMs over few tokens each).
 
 Fit: nonlinear least squares (``scipy.optimize.least_squares``, trust-region reflective, fixed
 start, so deterministic) of r_i = ln(predicted_i / measured_i) over all measurements, each weighted
-1 / sqrt(rows from the same source document) so that one long table does not outvote the others,
-plus ridge terms offset / ``PRIOR_SD`` that pull every offset towards 0 (partial pooling). A pair
+1 / sqrt(rows from the same source document) so that one long table does not outvote the others
+and passed through a soft-L1 loss (:func:`robust`: a row far off weighs linearly, not
+quadratically), plus ridge terms offset / ``PRIOR_SD`` that pull every offset towards 0 (partial
+pooling). A pair
 never measured therefore gets the engine's typical values (its offsets) with the GPU's memory
 technology and GPU offset, fitted on the other engines; an engine never measured gets every
 engine's typical values (offsets 0). :func:`parameters` says which case applies.
@@ -53,7 +57,8 @@ PRIOR_SD = {
     "engine_gpu": 1.0,
     "engine_overhead": 1.5,
 }
-#: Starting point of the global terms: eta_bw 0.8, eta_c 0.5, 1 ms fixed, 20 us per layer.
+#: Starting point of the global terms: eta_bw 0.8, eta_c 0.5, 1 ms fixed, 20 us per layer, the
+#: interconnect model's communication time, eta_attn 0.3, no prefill or mixture-of-experts factor.
 START = {
     "a": math.log(0.8 / 0.2),
     "c": math.log(0.5),
@@ -61,6 +66,8 @@ START = {
     "l": math.log(20.0),
     "k": 0.0,
     "t": math.log(0.3),
+    "p": 0.0,
+    "m": 0.0,
 }
 #: Residual (log units) beyond which the robust loss grows linearly, not quadratically: a row more
 #: than ~20% off weighs less, so a few inconsistent rows cannot drag a whole engine's fit.
@@ -114,6 +121,7 @@ GROUPS = {
     "l_e": ("overhead_layer", "engine", PRIOR_SD["engine_overhead"]),
     "k_e": ("comm", "engine", PRIOR_SD["engine"]),
     "t_e": ("eta_attn", "engine", PRIOR_SD["engine"]),
+    "p_e": ("prefill", "engine", PRIOR_SD["engine"]),
 }
 #: The global term each quantity starts from.
 GLOBAL = {
@@ -123,6 +131,8 @@ GLOBAL = {
     "overhead_layer": 3,
     "comm": 4,
     "eta_attn": 5,
+    "prefill": 6,
+    "moe": 7,
 }
 
 
@@ -171,7 +181,7 @@ class Layout:
 
     def start(self) -> np.ndarray:
         x = np.zeros(self.n)
-        x[: len(GLOBAL)] = [START[k] for k in "acolkt"]
+        x[: len(GLOBAL)] = [START[k] for k in "acolktpm"]
         return x
 
     def indices(self, engine_ids, gpu_ids) -> dict[str, np.ndarray]:
@@ -209,6 +219,8 @@ class Layout:
             overhead_per_layer_us=np.exp(total["overhead_layer"]),
             comm_scale=np.exp(total["comm"]),
             eta_attn=np.exp(total["eta_attn"]),
+            prefill_scale=np.exp(total["prefill"]),
+            moe_scale=np.exp(total["moe"]),
         )
 
     def rates(self, x: np.ndarray, idx: dict[str, np.ndarray]) -> work.Rates:
@@ -284,6 +296,14 @@ def not_modelled_reason(row) -> str | None:
     return work.unsupported_reason(row["gpu_id"], row["weights"])
 
 
+def robust(r: np.ndarray) -> np.ndarray:
+    """Data residuals under the soft-L1 loss, as residuals: r' = sign(r) f sqrt(2 (sqrt(1 + (r/f)^2)
+    - 1)), f = ``ROBUST_SCALE``; r'^2 is quadratic below f and linear above. Applied to the data
+    only, so the priors stay ridge (quadratic) terms."""
+    z = (r / ROBUST_SCALE) ** 2
+    return np.sign(r) * ROBUST_SCALE * np.sqrt(2 * (np.sqrt(1 + z) - 1))
+
+
 def modelled(frame: pd.DataFrame) -> pd.Series:
     """Rows the model describes (:func:`not_modelled_reason` is None)."""
     return frame.apply(lambda r: not_modelled_reason(r) is None, axis=1).astype(bool)
@@ -305,7 +325,8 @@ def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
     member = layout.membership(idx)
 
     def data_residuals(total):
-        return weight * (np.log(work.predict(w, cols, layout.rates_of(total))) - measured)
+        raw = weight * (np.log(work.predict(w, cols, layout.rates_of(total))) - measured)
+        return robust(raw)
 
     def residuals(x):
         return np.concatenate([data_residuals(layout.totals(x, idx)), layout.prior_residuals(x)])
@@ -323,9 +344,7 @@ def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
         return jac
 
     start = layout.start() if warm is None else layout.carry(warm.x, warm.layout)
-    sol = least_squares(
-        residuals, start, jac=jacobian, method="trf", loss="soft_l1", f_scale=ROBUST_SCALE
-    )
+    sol = least_squares(residuals, start, jac=jacobian, method="trf")
     return Fit(sol.x, layout, frame[["engine", "gpu_id", "url"]].reset_index(drop=True))
 
 
@@ -416,6 +435,8 @@ def parameters(engine_id: str, gpu_id: str) -> dict:
         "overhead_per_layer_us": float(r.overhead_per_layer_us[0]),
         "attention_compute_fraction": float(r.eta_attn[0]),
         "communication_scale": float(r.comm_scale[0]),
+        "prefill_compute_scale": float(r.prefill_scale[0]),
+        "mixture_of_experts_compute_scale": float(r.moe_scale[0]),
         "fitted_on_rows": prov.rows_pair,
         "engine_rows": prov.rows_engine,
         "provenance": prov.label,

@@ -57,9 +57,14 @@ def _check_dims(m: int, n: int, k: int) -> None:
         require_positive_int(name, v)
 
 
-def _check_fraction(name: str, v: float) -> None:
-    if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= 1):
-        raise InputError(f"{name}: must be in (0, 1] (got {v!r})")
+#: Largest achievable share of a datasheet peak: a GeForce card boosts above the clock its peak is
+#: rated at (the ``sustained_fraction_*`` parameters allow up to 1.5); bandwidth never exceeds 1.
+MAX_TFLOPS_FRACTION = 1.5
+
+
+def _check_fraction(name: str, v: float, high: float = 1.0) -> None:
+    if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v <= high):
+        raise InputError(f"{name}: must be in (0, {high:g}] (got {v!r})")
 
 
 def flops(m: int, n: int, k: int) -> float:
@@ -99,7 +104,7 @@ def ridge_flop_per_byte(
     gpu_id: str, precision: str, tflops_fraction: float = 1.0, bandwidth_fraction: float = 1.0
 ) -> float:
     """Ridge point (FLOP/byte) = peak x tflops_fraction / (bandwidth x bandwidth_fraction)."""
-    _check_fraction("tflops_fraction", tflops_fraction)
+    _check_fraction("tflops_fraction", tflops_fraction, MAX_TFLOPS_FRACTION)
     _check_fraction("bandwidth_fraction", bandwidth_fraction)
     return (
         peak_tflops(gpu_id, precision)
@@ -133,7 +138,7 @@ def roofline(
 ) -> GemmEstimate:
     """Time, attainable TFLOPS and bound of an (M, N, K) GEMM (module docstring formulas); with the
     default fractions of 1 this is the datasheet roofline, a hard upper bound."""
-    _check_fraction("tflops_fraction", tflops_fraction)
+    _check_fraction("tflops_fraction", tflops_fraction, MAX_TFLOPS_FRACTION)
     _check_fraction("bandwidth_fraction", bandwidth_fraction)
     f = flops(m, n, k)
     b = bytes_moved(m, n, k, precision)

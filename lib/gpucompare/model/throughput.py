@@ -1,7 +1,7 @@
 """LLM inference throughput of a serving engine on one GPU or a group of GPUs: the work of each
 step (:mod:`gpucompare.model.work`) at the engine's fitted rates (:mod:`gpucompare.model.calibration`).
 
-* Decode step = max(bytes / (bandwidth x eta_bw), matmul FLOPs / (ceiling x eta_c) + attention
+* Decode step = max(bytes / (bandwidth x eta_bw), matmul FLOPs / (ceiling x matmul share) + attention
   FLOPs / (ceiling x eta_attn)) + overhead + split communication; tokens/s = batch / step (all
   sequences together), per sequence = 1 / step. ``bound`` names the largest term: memory, compute
   or overhead (overhead + communication).
@@ -145,7 +145,8 @@ def decode_step(
     w, r = work.work(p, c), rates(p, c.engine, gpu_id)
     ctx = min(context_tokens, w.window)
     mem_s = (w.wb + w.kb * ctx) / (w.bw * r.eta_bw)
-    comp_s = w.f0 / (w.ceiling * r.eta_c) + w.f1 * ctx / (w.ceiling * r.eta_attn)
+    share = float(work.matmul_share(vars(w), r))
+    comp_s = w.f0 / (w.ceiling * share) + w.f1 * ctx / (w.ceiling * r.eta_attn)
     over_s = work.overhead_s(vars(w), r) + w.comm_decode_s * r.comm_scale
     step = max(mem_s, comp_s) + over_s
     bound = max((mem_s, "memory"), (comp_s, "compute"), (over_s, "overhead"))[1]
@@ -253,11 +254,15 @@ def prefill_tokens_per_s(
 def prefill_bound(
     p: Params, model_id: str, weights: str, kv: str, batch: int, prompt_tokens: int, gpu_id: str
 ) -> str:
-    """What limits the prefill: memory, compute or overhead."""
+    """What limits the prefill: memory, compute or overhead; "unsupported" where the GPU or the
+    engine cannot run the formats."""
     c = case(p, model_id, weights, kv, batch, prompt_tokens, 0, gpu_id, metric="prefill")
+    if unsupported(p, c):
+        return "unsupported"
     w, r = work.work(p, c), rates(p, c.engine, gpu_id)
     mem = w.pb / (w.bw * r.eta_bw)
-    comp = w.pf / (w.ceiling * r.eta_c) + w.pa / (w.ceiling * r.eta_attn)
+    share = float(work.matmul_share(vars(w), r, prefill=True))
+    comp = w.pf / (w.ceiling * share) + w.pa / (w.ceiling * r.eta_attn)
     over = work.overhead_s(vars(w), r)
     return max((mem, "memory"), (comp, "compute"), (over, "overhead"))[1]
 

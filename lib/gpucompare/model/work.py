@@ -25,7 +25,8 @@ transfers of the activations between neighbours.
 Time (:func:`predict`): step = max(bytes / (bandwidth x eta_bw), matmul FLOPs / (ceiling x eta_c)
 + attention FLOPs / (ceiling x eta_attn)) + overhead + communication, with the datasheet bandwidth, the sustained tensor ceiling of the math's
 precision (:func:`compute_ceiling_tflops`, one source of truth with the reliability section) and an
-engine's fitted ``eta_bw``, ``eta_c``, ``eta_attn`` (attention kernels run far from the matmul
+engine's fitted ``eta_bw``, ``eta_c`` (times a prefill and a mixture-of-experts factor,
+:func:`matmul_share`), ``eta_attn`` (attention kernels run far from the matmul
 rate without fused attention) and overhead = fixed ms + us per layer
 (:mod:`gpucompare.model.calibration`). Metrics (:data:`gpucompare.data.measurements.METRICS`):
 
@@ -193,6 +194,7 @@ class Work:
     comm_decode_s: float
     comm_prefill_s: float
     prefill_pipeline: float
+    moe: float
     layers: int
     bw: float
     ceiling: float
@@ -289,6 +291,7 @@ def work(p: Params, case: Case) -> Work:
         comm_decode_s=comm_d,
         comm_prefill_s=comm_p,
         prefill_pipeline=pipeline_speedup(case, split, b * prompt),
+        moe=1.0 if model.kind == "moe" else 0.0,
         layers=model.num_hidden_layers,
         bw=gemm.bandwidth_gb_s(case.gpu) * units.BYTES_PER_GB,
         ceiling=compute_ceiling_tflops(p, case.gpu, case.weights) * units.FLOPS_PER_TFLOPS,
@@ -332,11 +335,22 @@ class Rates:
     overhead_per_layer_us: np.ndarray | float
     comm_scale: np.ndarray | float = 1.0
     eta_attn: np.ndarray | float = 1.0
+    prefill_scale: np.ndarray | float = 1.0
+    moe_scale: np.ndarray | float = 1.0
+
+
+def matmul_share(w: dict, r: Rates, prefill: bool = False) -> np.ndarray:
+    """The achieved share of the ceiling in the matrix multiplies: eta_c, times ``moe_scale`` for a
+    mixture of experts (grouped expert GEMMs over few tokens each), times ``prefill_scale`` in a
+    prefill (large GEMMs over the whole prompt)."""
+    share = r.eta_c * np.power(r.moe_scale, w["moe"])
+    return share * r.prefill_scale if prefill else share
 
 
 def decode_steps_sum(w: dict, r: Rates, lo, hi) -> np.ndarray:
     """Seconds of the decode steps at contexts lo..hi (arrays of :class:`Work` fields in ``w``)."""
-    bw, fl, fa = w["bw"] * r.eta_bw, w["ceiling"] * r.eta_c, w["ceiling"] * r.eta_attn
+    bw, fa = w["bw"] * r.eta_bw, w["ceiling"] * r.eta_attn
+    fl = w["ceiling"] * matmul_share(w, r)
     step_extra = overhead_s(w, r) + w["comm_decode_s"] * r.comm_scale
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     win = w["window"]
@@ -358,7 +372,9 @@ def overhead_s(w: dict, r: Rates) -> np.ndarray:
 
 def prefill_seconds(w: dict, r: Rates) -> np.ndarray:
     """Prefill time (s): max(bytes / achieved bandwidth, FLOPs / achieved compute) + overhead + comm."""
-    compute = w["pf"] / (w["ceiling"] * r.eta_c) + w["pa"] / (w["ceiling"] * r.eta_attn)
+    compute = w["pf"] / (w["ceiling"] * matmul_share(w, r, prefill=True)) + w["pa"] / (
+        w["ceiling"] * r.eta_attn
+    )
     busy = np.maximum(w["pb"] / (w["bw"] * r.eta_bw), compute)
     return busy / w["prefill_pipeline"] + overhead_s(w, r) + w["comm_prefill_s"] * r.comm_scale
 

@@ -183,11 +183,10 @@ def ratio_frame(p: Params) -> pd.DataFrame:
         fmt = next((f for f in FOUR_BIT_FORMATS if engines.runs(e, f, kv)), None)
         row = {"engine": e, "weights": fmt}
         for b in RATIO_BATCHES:
-            if fmt is None:
-                continue
-            a = tp.decode_step(q, model, fmt, kv, b, ctx, ref)
-            c = tp.decode_step(q, model, fmt, kv, b, ctx, other)
-            ta, tc = a["tokens_per_s"], c["tokens_per_s"]
+            ta = tc = None
+            if fmt is not None:  # an engine with no 4-bit format for this KV cache: empty row
+                ta = tp.decode_step(q, model, fmt, kv, b, ctx, ref)["tokens_per_s"]
+                tc = tp.decode_step(q, model, fmt, kv, b, ctx, other)["tokens_per_s"]
             row[f"{ref} batch {b} (tokens/s)"] = ta
             row[f"{other} batch {b} (tokens/s)"] = tc
             row[f"ratio batch {b}"] = ta / tc if ta and tc else None
@@ -209,6 +208,10 @@ def engine_ratio(p: Params) -> display.Table:
             parts.append(
                 f"{r.min():.1f}x ({r.idxmin()}) to {r.max():.1f}x ({r.idxmax()}) at batch {b}"
             )
+    if ref == other:
+        caption = f"Only {ref} is chosen: each engine's speed on it, no ratio to show."
+        pct = {c: 2 for c in t.columns if c.startswith("ratio")}
+        return display.table(t, "engine_ratio", caption, digits=0, **pct)
     caption = (
         f"{ref} over {other} for {p.workloads[0].model} in 4-bit weights at {RATIO_CONTEXT_TOKENS:,} "
         "tokens per sequence: "

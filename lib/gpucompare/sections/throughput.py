@@ -176,7 +176,7 @@ def _prefill_frame(p: Params) -> pd.DataFrame:
                     if tps is not None
                     else None,
                     "prefill_tokens_per_s": tps,
-                    "bound": bound if tps is not None else "does not fit",
+                    "bound": bound if tps is not None or bound == "unsupported" else "does not fit",
                 }
             )
     return _nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
@@ -186,7 +186,10 @@ def prefill(p: Params) -> display.Table:
     """Prefill of one prompt (see :func:`_prefill_frame`); the caption counts the compute-bound
     cases and gives the range of prompt tokens/s."""
     t = _prefill_frame(p)
-    fit = t[t["bound"] != "does not fit"]
+    fit = t[t["prefill_tokens_per_s"].notna()]
+    if fit.empty:
+        caption = "No workload's prefill fits and runs on the chosen GPUs with this engine."
+        return display.table(t, "prefill", caption, digits=0)
     comp = int((fit["bound"] == "compute").sum())
     caption = (
         f"{comp} of {len(fit)} prefill cases that fit are compute-bound at {p.prefill_prompt_tokens:,}-token "
