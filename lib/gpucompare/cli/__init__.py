@@ -14,10 +14,11 @@ import sys
 from pathlib import Path
 
 from gpucompare import params
+from gpucompare.cli import speed
 from gpucompare.core import jsonout
-from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError, InputError
+from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
 from gpucompare.core.guards import bounded_int, positive_int
-from gpucompare.data import catalog, engines
+from gpucompare.data import catalog
 
 #: Section modules that add subcommands through ``add_cli(subparsers)``.
 SECTION_CLI_MODULES: tuple[str, ...] = ("measure",)
@@ -108,66 +109,6 @@ def _cmd_cost(args: argparse.Namespace) -> int:
             f"TCO ${r['tco_usd']:,.0f} over {p.years:g} years -> ${r['usd_per_million_tokens']:.3f} per million tokens "
             f"(renting: ${r['usd_per_million_tokens_rent']:.3f})"
         )
-    return 0
-
-
-def _cmd_throughput(args: argparse.Namespace) -> int:
-    from gpucompare.model import calibration, throughput
-    from gpucompare.report import preflight
-
-    sets = list(args.set) + ([f"engine={args.engine}"] if args.engine else [])
-    p, _ = preflight.resolve(args.params, sets)
-    catalog.get_model(args.model, "--model")
-    catalog.get_gpu(args.gpu, "--gpu")
-    eng = engines.require_formats(p.engine, args.weights, args.kv, "--weights", "--kv")
-    prompt = args.prompt_tokens or args.context
-    s = throughput.decode_step(
-        p, args.model, args.weights, args.kv, args.batch, args.context, args.gpu, gpus=args.gpus
-    )
-    if s["unsupported"]:
-        raise InputError(f"--weights: {s['unsupported']}")
-    pre = throughput.prefill_tokens_per_s(
-        p, args.model, args.weights, args.kv, args.batch, prompt, args.gpu, gpus=args.gpus
-    )
-    tps = s["tokens_per_s"]
-    result = {
-        "engine": eng.id,
-        "gpu": args.gpu,
-        "gpus": args.gpus,
-        "split": s["split"],
-        "model": args.model,
-        "weights": args.weights,
-        "kv_cache": args.kv,
-        "batch": args.batch,
-        "context_tokens": args.context,
-        "prompt_tokens": prompt,
-        "fits": s["fits"],
-        "max_batch": s["max_batch"],
-        "decode_tokens_per_s": tps,
-        "decode_tokens_per_s_per_sequence": s["per_sequence_tokens_per_s"],
-        "prefill_tokens_per_s": pre,
-        "time_per_output_token_ms": s["step_ms"] if tps else None,
-        "bound": s["bound"],
-        "step_ms": {k: s[k] for k in ("memory_ms", "compute_ms", "overhead_ms")},
-        "fitted_parameters": calibration.parameters(eng.id, args.gpu),
-    }
-    if args.json:
-        jsonout.print_json(result)
-        return 0
-    where = f"{args.gpus} x {args.gpu} ({s['split']} split)" if args.gpus > 1 else args.gpu
-    head = f"{eng.name} on {where}, {args.model} {args.weights} (KV {args.kv}), batch {args.batch} x {args.context:,} tokens"
-    if not tps:
-        print(f"{head}: does not fit (max batch {s['max_batch']})")
-        return 0
-    prm = result["fitted_parameters"]
-    print(
-        f"{head}:\n  decode {tps:,.0f} tokens/s ({s['per_sequence_tokens_per_s']:,.1f} per sequence, "
-        f"{s['step_ms']:.2f} ms per token, {s['bound']}-bound)\n"
-        f"  prefill {pre:,.0f} prompt tokens/s ({prompt:,}-token prompts)\n"
-        f"  rates: {prm['achieved_bandwidth_fraction']:.0%} of bandwidth, {prm['achieved_compute_fraction']:.0%} "
-        f"of sustained compute, {prm['overhead_fixed_ms']:.2f} ms + {prm['overhead_per_layer_us']:.1f} us/layer "
-        f"per step; {prm['provenance']}"
-    )
     return 0
 
 
@@ -412,40 +353,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="JSON output")
     c.set_defaults(func=_cmd_cost)
 
-    t = sub.add_parser(
-        "throughput", help="decode and prefill speed of one configuration with an inference engine"
-    )
-    t.add_argument("--gpu", required=True, help="GPU catalog id, e.g. h100-sxm")
-    t.add_argument(
-        "--gpus",
-        type=bounded_int(8, "the most GPUs one node holds in the catalog"),
-        default=1,
-        help="GPUs serving one copy of the model, split the way the engine splits it",
-    )
-    t.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")
-    t.add_argument("--weights", default="fp16", help="weight format (data/precisions.yaml)")
-    t.add_argument("--kv", default="fp16", help="KV-cache format")
-    t.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
-    t.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
-    t.add_argument(
-        "--prompt-tokens",
-        type=positive_int,
-        default=None,
-        help="prompt length for the prefill speed (default: --context)",
-    )
-    t.add_argument(
-        "--engine",
-        default=None,
-        help="engine id (data/engines.yaml); default: the parameter engine",
-    )
-    t.add_argument(
-        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
-    )
-    t.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
-    )
-    t.add_argument("--json", action="store_true", help="JSON output")
-    t.set_defaults(func=_cmd_throughput)
+    speed.add_cli(sub)
 
     mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
     mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")

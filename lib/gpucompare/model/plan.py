@@ -1,0 +1,300 @@
+"""Capacity planner: the GPUs, split and replicas that serve a request rate within latency targets
+(time to first token, TTFT, and time per output token, TPOT), and what they cost, owned or rented.
+
+A load: ``requests_per_s`` requests, each a prompt of ``prompt_tokens`` and ``output_tokens``
+generated, served by one engine (issue 17's engine-aware throughput model,
+:mod:`gpucompare.model.throughput`). An option: ``gpu_count`` GPUs of one type per replica, split
+the engine's way, ``replicas`` copies sharing the load evenly, each GPU owned or rented.
+
+Per replica, with rate r = requests_per_s / replicas:
+
+* Prefill: one prompt takes t_p (s) (compute-bound: matmul and causal-attention FLOPs at the
+  engine's rates, :func:`gpucompare.model.throughput.prefill_tokens_per_s`); prefills take
+  rho_p = r x t_p of the replica's time (continuous batching interleaves them with decode steps,
+  prefills first, as vLLM's scheduler does).
+* TTFT = t_p + the mean wait of an M/D/1 queue (Poisson arrivals, one deterministic server) with
+  load rho_p: W = rho_p t_p / (2 (1 - rho_p)) (Pollaczek-Khinchine). This is the mean, not a
+  percentile; a P99 target needs headroom the report does not model.
+* Decode: c sequences decode together; a step at batch c takes s(c) at the mean context (prompt +
+  output / 2); each sequence gets one token per s(c) / (1 - rho_p) seconds (prefills steal the
+  rest), so TPOT = s(c) / (1 - rho_p). By Little's law c = r x output x TPOT: the concurrency the
+  load implies, found by fixed-point iteration. The batch must fit in memory (KV of c sequences at
+  prompt + output tokens, :func:`gpucompare.model.throughput.max_batch`).
+* The replica count is the smallest meeting both targets with rho_p < 1 and c within memory.
+
+Cost: owned = TCO per GPU (:func:`gpucompare.model.tco.tco_usd`: price, host share, energy at the
+parameters' utilization, minus resale) / months of the horizon; rented = the cloud rate x 730
+hours a month (a service keeps its GPUs). $ per million output tokens = $ per month / (requests/s
+x output tokens x seconds per month / 1e6).
+
+``limited_by`` names what stops one replica fewer from serving the load: "prefill" (TTFT or prefill
+time), "decode" (TPOT), "memory" (the concurrent KV caches), or "load" (one replica serves it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from gpucompare.core import units
+from gpucompare.core.errors import InputError
+from gpucompare.core.guards import require_positive, require_positive_int
+from gpucompare.data import catalog, engines
+from gpucompare.data.interconnect import max_gpus_per_node
+from gpucompare.model import memory, tco, throughput, work
+from gpucompare.params import Params
+
+#: Group sizes tried per replica (GPUs per model copy).
+GROUP_SIZES = (1, 2, 4, 8)
+#: Most replicas searched per option (a load needing more is reported as not served).
+MAX_REPLICAS = 4096
+#: Fixed-point iterations for the concurrency c = r x output x TPOT(c).
+ITERATIONS = 40
+#: Acquisitions an option can have.
+ACQUISITIONS = ("own", "rent")
+HOURS_PER_MONTH = units.HOURS_PER_YEAR / units.MONTHS_PER_YEAR
+SECONDS_PER_MONTH = HOURS_PER_MONTH * units.SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class Load:
+    """Traffic and targets: requests/s, mean prompt and output tokens, TTFT and TPOT in ms."""
+
+    model: str
+    weights: str
+    kv: str
+    requests_per_s: float
+    prompt_tokens: int
+    output_tokens: int
+    ttft_ms: float
+    tpot_ms: float
+
+    def check(self) -> Load:
+        catalog.get_model(self.model)
+        catalog.weight_format(self.weights)
+        catalog.kv_format(self.kv)
+        require_positive("requests_per_s", self.requests_per_s)
+        require_positive_int("prompt_tokens", self.prompt_tokens)
+        require_positive_int("output_tokens", self.output_tokens)
+        require_positive("ttft_ms", self.ttft_ms)
+        require_positive("tpot_ms", self.tpot_ms)
+        return self
+
+
+@dataclass(frozen=True)
+class Replica:
+    """How one replica of ``gpu_count`` GPUs fares at a request rate (times in seconds)."""
+
+    ok: bool
+    limited_by: str
+    prefill_s: float
+    ttft_s: float
+    tpot_s: float
+    concurrency: float
+    max_batch: int
+    prefill_share: float
+
+
+def _step_s(p: Params, load: Load, gpu: str, n: int, batch: int, context: int) -> float | None:
+    s = throughput.decode_step(p, load.model, load.weights, load.kv, batch, context, gpu, gpus=n)
+    return s.get("step_ms", math.nan) / 1e3 if s["bound"] != "unsupported" else None
+
+
+def replica(p: Params, load: Load, gpu: str, n: int, rate: float) -> Replica:
+    """One replica of ``n`` GPUs of ``gpu`` serving ``rate`` requests/s (module docstring)."""
+    ctx_total = load.prompt_tokens + load.output_tokens
+    ctx_mean = load.prompt_tokens + max(load.output_tokens // 2, 1)
+    c = throughput.case(p, load.model, load.weights, load.kv, 1, ctx_total, 0, gpu, gpus=n)
+    mb = throughput.max_batch(p, c, ctx_total)
+    tps = throughput.prefill_tokens_per_s(
+        p, load.model, load.weights, load.kv, 1, load.prompt_tokens, gpu, gpus=n
+    )
+    if mb < 1 or tps is None:
+        return Replica(False, "memory", math.inf, math.inf, math.inf, 0.0, mb, math.inf)
+    t_p = load.prompt_tokens / tps
+    rho = rate * t_p
+    if rho >= 1:
+        return Replica(False, "prefill", t_p, math.inf, math.inf, 0.0, mb, rho)
+    ttft = t_p + rho * t_p / (2 * (1 - rho))
+    conc = 1.0
+    for _ in range(ITERATIONS):
+        batch = max(1, min(mb, math.ceil(conc)))
+        step = _step_s(p, load, gpu, n, batch, ctx_mean)
+        tpot = step / (1 - rho)
+        new = rate * load.output_tokens * tpot
+        if abs(new - conc) < 1e-3 * max(conc, 1.0):
+            conc = new
+            break
+        conc = new
+    batch = max(1, math.ceil(conc))
+    if batch > mb:
+        return Replica(False, "memory", t_p, ttft, math.inf, conc, mb, rho)
+    tpot = _step_s(p, load, gpu, n, batch, ctx_mean) / (1 - rho)
+    if ttft * 1e3 > load.ttft_ms:
+        return Replica(False, "prefill", t_p, ttft, tpot, conc, mb, rho)
+    if tpot * 1e3 > load.tpot_ms:
+        return Replica(False, "decode", t_p, ttft, tpot, conc, mb, rho)
+    return Replica(True, "load", t_p, ttft, tpot, conc, mb, rho)
+
+
+def group_sizes(load: Load, gpu: str, engine_id: str) -> list[int]:
+    """GPUs per replica to try: the engine's split must be possible and the weights must fit."""
+    model = catalog.get_model(load.model)
+    split = engines.get_engine(engine_id).split
+    out = []
+    for n in GROUP_SIZES:
+        if n > max_gpus_per_node(gpu):
+            continue
+        if n > 1 and split == "tensor" and model.num_attention_heads % n:
+            continue
+        out.append(n)
+    return out
+
+
+def usd_per_gpu_month(p: Params, gpu: str, acquisition: str) -> float:
+    """Owned: TCO / months of the horizon; rented: cloud rate x hours in a month."""
+    if acquisition == "own":
+        return tco.tco_usd(p, gpu) / (p.years * units.MONTHS_PER_YEAR)
+    return tco.cloud_rate(p, gpu)[0] * HOURS_PER_MONTH
+
+
+def _replicas_needed(p: Params, load: Load, gpu: str, n: int) -> tuple[int, Replica, str] | None:
+    """Smallest replica count that meets the targets, its replica, and what one fewer fails on."""
+    lo_fail = "load"
+    # Doubling, then bisection: a replica meets the targets at rate r if it does at any lower rate.
+    r = 1
+    while r <= MAX_REPLICAS:
+        rep = replica(p, load, gpu, n, load.requests_per_s / r)
+        if rep.ok:
+            break
+        if r == 1 and rep.limited_by == "memory" and rep.concurrency == 0.0:
+            return None  # the weights alone do not fit this group
+        r *= 2
+    else:
+        return None
+    lo, hi = r // 2, r  # lo fails (or is 0), hi passes
+    best = rep
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        m = replica(p, load, gpu, n, load.requests_per_s / mid)
+        if m.ok:
+            hi, best = mid, m
+        else:
+            lo = mid
+    if lo >= 1:
+        lo_fail = replica(p, load, gpu, n, load.requests_per_s / lo).limited_by
+    return hi, best, lo_fail
+
+
+def options(
+    p: Params,
+    load: Load,
+    gpu_ids: list[str] | None = None,
+    acquisitions: tuple[str, ...] = ACQUISITIONS,
+) -> list[dict]:
+    """Every (GPU, GPUs per replica, acquisition) that serves ``load`` within its targets, with its
+    cost, sorted by $ per million output tokens (module docstring). Formats the GPU or the engine
+    cannot run give no option."""
+    load.check()
+    engine_id = throughput.engine_of(p)
+    for a in acquisitions:
+        if a not in ACQUISITIONS:
+            raise InputError(f"acquisition: unknown '{a}'; allowed: {', '.join(ACQUISITIONS)}")
+    out = []
+    for gpu in gpu_ids if gpu_ids is not None else catalog.gpu_ids():
+        catalog.get_gpu(gpu, "gpus")
+        probe = throughput.case(p, load.model, load.weights, load.kv, 1, 1, 1, gpu)
+        if throughput.unsupported(p, probe):
+            continue
+        for n in group_sizes(load, gpu, engine_id):
+            found = _replicas_needed(p, load, gpu, n)
+            if found is None:
+                continue
+            reps, rep, lo_fail = found
+            total = n * reps
+            out_tokens_month = load.requests_per_s * load.output_tokens * SECONDS_PER_MONTH
+            in_tokens_month = load.requests_per_s * load.prompt_tokens * SECONDS_PER_MONTH
+            for a in acquisitions:
+                try:
+                    month = total * usd_per_gpu_month(p, gpu, a)
+                except InputError:
+                    continue  # no rental price for this GPU
+                out.append(
+                    {
+                        "gpu": gpu,
+                        "engine": engine_id,
+                        "acquisition": a,
+                        "gpu_count": total,
+                        "gpus_per_replica": n,
+                        "tensor_parallel": n
+                        if engines.get_engine(engine_id).split == "tensor"
+                        else 1,
+                        "split": work.engine_split(engine_id, n),
+                        "replicas": reps,
+                        "usd_per_month": month,
+                        "usd_per_million_output_tokens": month / out_tokens_month * 1e6,
+                        "usd_per_million_input_tokens": month / in_tokens_month * 1e6,
+                        "ttft_ms": rep.ttft_s * 1e3,
+                        "tpot_ms": rep.tpot_s * 1e3,
+                        "meets_slo": True,
+                        "prefill_share": rep.prefill_share,
+                        "concurrent_sequences_per_replica": rep.concurrency,
+                        "max_batch_per_replica": rep.max_batch,
+                        "limited_by": lo_fail if reps > 1 else "load",
+                    }
+                )
+    return sorted(
+        out,
+        key=lambda o: (
+            o["usd_per_million_output_tokens"],
+            o["gpu"],
+            o["acquisition"],
+            o["gpu_count"],
+        ),
+    )
+
+
+def plan(
+    p: Params,
+    load: Load,
+    gpu_ids: list[str] | None = None,
+    acquisitions: tuple[str, ...] = ACQUISITIONS,
+) -> dict:
+    """``{"load": ..., "options": [...], "best": {...} or {}, "reason": ...}``: the cheapest option
+    first; an empty ``best`` with the reason when no option serves the load."""
+    opts = options(p, load, gpu_ids, acquisitions)
+    reason = None
+    if not opts:
+        reason = (
+            "no GPU, group size (up to 8 per replica) and replica count (up to "
+            f"{MAX_REPLICAS}) meets TTFT {load.ttft_ms:g} ms and TPOT {load.tpot_ms:g} ms at "
+            f"{load.requests_per_s:g} requests/s with {throughput.engine_of(p)}"
+        )
+    return {
+        "load": asdict(load),
+        "options": opts,
+        "best": opts[0] if opts else {},
+        "reason": reason,
+    }
+
+
+def prefill_bound_gpus(load: Load, gpu: str) -> float:
+    """GPUs no plan can go below: 2 x active parameters x prompt tokens x requests/s of prefill
+    FLOP/s over the GPU's dense FP16 peak (attention left out: a lower bound)."""
+    model = catalog.get_model(load.model)
+    flops = (
+        2 * throughput.active_matmul_parameters(model) * load.prompt_tokens * load.requests_per_s
+    )
+    peak = catalog.get_gpu(gpu).spec("bf16_tensor_tflops") * units.FLOPS_PER_TFLOPS
+    return flops / peak
+
+
+def decode_bound_gpus(load: Load, gpu: str) -> float:
+    """GPUs no plan can go below for decode: every output token reads its sequence's KV cache
+    (KV bytes per token x mean context), at the datasheet bandwidth."""
+    model = catalog.get_model(load.model)
+    ctx = load.prompt_tokens + load.output_tokens / 2
+    bytes_s = (
+        load.requests_per_s * load.output_tokens * memory.kv_bytes_per_token(model, load.kv) * ctx
+    )
+    return bytes_s / (catalog.get_gpu(gpu).spec("memory_bandwidth_gb_s") * units.BYTES_PER_GB)
