@@ -49,11 +49,16 @@ UNBOUNDED_MAX = 1_000_000
 TINY = 1e-9
 #: Fields whose upper bound a draw does not reach, only to keep the test fast (each is a cost, not a
 #: correctness, question: the Monte Carlo holds draws x workloads x GPUs floats).
-SPEED_CAP = {"mc_draws": 2_000}
+SPEED_CAP = {
+    "mc_draws": 2_000,
+    "requests_per_s": 100.0,
+    "prompt_tokens": 32_768,
+    "output_tokens": 4_096,
+}
 #: The longest list and dict a draw makes (the tables grow with their product).
 MAX_ITEMS = 3
 #: String fields that hold catalog ids, by the name of the field.
-GPU_ID_FIELDS = {"gpus", "tp_gpus", "price_usd", "cloud_usd_per_gpu_hour"}
+GPU_ID_FIELDS = {"gpus", "tp_gpus", "price_usd", "cloud_usd_per_gpu_hour", "acquisition"}
 MODEL_ID_FIELDS = {"model", "tp_model"}
 ENGINE_ID_FIELDS = {"engine"}
 #: Fields whose validator (not their metadata) asks for ``0 < low <= high``.

@@ -90,6 +90,24 @@ def winners_table(p: Params, costs: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("workload").astype(object).replace({np.nan: None})
 
 
+def configuration_winners(p: Params, candidates: pd.DataFrame) -> pd.DataFrame:
+    """Per workload: the cheapest configuration of the chosen GPUs (each on the fewest cards it
+    fits, ``candidates`` = :func:`gpucompare.model.decide.candidates_table`), owned and rented."""
+    rows = []
+    for wl in p.workloads:
+        sub = candidates.xs(wl.name, level="workload")
+        sub = sub[sub.index.isin(p.gpus)]
+        row = {"workload": wl.name}
+        for label in ("own", "rent"):
+            ranked = sub[f"usd_per_mtok_{label}"].dropna().astype(float).sort_values()
+            g = ranked.index[0] if len(ranked) else None
+            row[f"cheapest_{label}"] = g
+            row[f"gpus_{label}"] = int(sub.loc[g, "gpus"]) if g else None
+            row[f"usd_per_mtok_{label}"] = ranked.iloc[0] if len(ranked) else None
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("workload").astype(object).replace({np.nan: None})
+
+
 # --- Break-even ----------------------------------------------------------------------------------
 
 

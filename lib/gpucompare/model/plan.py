@@ -69,6 +69,20 @@ class Load:
     ttft_ms: float
     tpot_ms: float
 
+    @classmethod
+    def of(cls, traffic) -> Load:
+        """The load of a parameters' traffic workload (:class:`gpucompare.params.schema.Traffic`)."""
+        return cls(
+            traffic.model,
+            traffic.weights,
+            traffic.kv_cache,
+            traffic.requests_per_s,
+            traffic.prompt_tokens,
+            traffic.output_tokens,
+            traffic.ttft_ms,
+            traffic.tpot_ms,
+        )
+
     def check(self) -> Load:
         catalog.get_model(self.model)
         catalog.weight_format(self.weights)
@@ -151,6 +165,12 @@ def group_sizes(load: Load, gpu: str, engine_id: str) -> list[int]:
     return out
 
 
+def allowed_acquisitions(p: Params, gpu: str, requested: tuple[str, ...]) -> tuple[str, ...]:
+    """``requested`` narrowed by the parameter ``acquisition`` for ``gpu`` (own, rent or both)."""
+    chosen = p.acquisition.get(gpu, "both")
+    return tuple(a for a in requested if chosen in ("both", a))
+
+
 def usd_per_gpu_month(p: Params, gpu: str, acquisition: str) -> float:
     """Owned: TCO / months of the horizon; rented: cloud rate x hours in a month."""
     if acquisition == "own":
@@ -214,7 +234,7 @@ def options(
             total = n * reps
             out_tokens_month = load.requests_per_s * load.output_tokens * SECONDS_PER_MONTH
             in_tokens_month = load.requests_per_s * load.prompt_tokens * SECONDS_PER_MONTH
-            for a in acquisitions:
+            for a in allowed_acquisitions(p, gpu, acquisitions):
                 try:
                     month = total * usd_per_gpu_month(p, gpu, a)
                 except InputError:

@@ -132,6 +132,36 @@ class Workload(_Strict):
         return v
 
 
+#: Largest request rate a traffic workload may ask for (requests/s): far above any one service
+#: the report sizes, and it keeps the planner's replica search bounded.
+MAX_TRAFFIC_RATE = 10_000.0
+#: Longest latency target (ms): an hour.
+MAX_LATENCY_MS = 3_600_000.0
+Acquisition = Literal["own", "rent", "both"]
+
+
+class Traffic(_Strict):
+    """One service to size: a model and formats, a request rate, mean prompt and output tokens,
+    and the latency targets (time to first token, time per output token)."""
+
+    name: str = Field(description="Label used in tables")
+    model: str = Field(description="Model catalog id (data/models.yaml)")
+    weights: WeightPrecision = Field("fp16", description="Weight format")
+    kv_cache: Precision = Field("fp16", description="KV-cache format")
+    requests_per_s: float = Field(gt=0, le=MAX_TRAFFIC_RATE, description="Requests per second")
+    prompt_tokens: ContextTokens = Field(description="Mean prompt tokens per request")
+    output_tokens: ContextTokens = Field(description="Mean generated tokens per request")
+    ttft_ms: float = Field(
+        gt=0, le=MAX_LATENCY_MS, description="Mean time to first token target (ms)"
+    )
+    tpot_ms: float = Field(gt=0, le=MAX_LATENCY_MS, description="Time per output token target (ms)")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:
+        return Workload._known_model(v)
+
+
 def _check_gpu_id(v: str) -> str:
     allowed = catalog.gpu_ids()
     if v not in allowed:
@@ -163,6 +193,14 @@ class Params(_Strict):
     years: float = Field(gt=0.0, le=20.0, description="Depreciation / TCO horizon (years)")
     workloads: list[Workload] = Field(
         min_length=1, description="Workloads compared in the throughput and cost sections"
+    )
+    traffic: list[Traffic] = Field(
+        min_length=1,
+        description="Services sized by the capacity planner (request rate, prompt and output "
+        "tokens, TTFT and TPOT targets): the report's answer",
+    )
+    acquisition: dict[str, Acquisition] = Field(
+        description="Per GPU id: own, rent or both (the default for a GPU not listed) in the planner"
     )
     gpu_memory_utilization: float = Field(
         gt=0.0,
@@ -410,6 +448,21 @@ class Params(_Strict):
         dupes = sorted({str(x) for x, n in Counter(v).items() if n > 1})
         if dupes:
             raise ValueError(f"repeated item(s) {dupes}; list each once")
+        return v
+
+    @field_validator("traffic")
+    @classmethod
+    def _unique_traffic_names(cls, v: list[Traffic]) -> list[Traffic]:
+        dupes = sorted({n for n, k in Counter(t.name for t in v).items() if k > 1})
+        if dupes:
+            raise ValueError(f"two or more traffic workloads are named {dupes}; names must differ")
+        return v
+
+    @field_validator("acquisition")
+    @classmethod
+    def _known_acquisition_gpus(cls, v: dict[str, str]) -> dict[str, str]:
+        for gpu_id in v:
+            _check_gpu_id(gpu_id)
         return v
 
     @field_validator("workloads")

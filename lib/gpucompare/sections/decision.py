@@ -57,9 +57,15 @@ def recommendation(p: Params) -> display.Table:
 def recommendation_candidates(p: Params) -> display.Table:
     """Every catalog GPU for every workload on the fewest GPUs it fits, with speed and cost."""
     t = decide.candidates_table(p)
-    fits = int(t["tokens_per_s"].notna().sum())
+    runs = t["tokens_per_s"].notna()
+    one = int((runs & (t["gpus"] == 1)).sum())
+    several = int((runs & (t["gpus"].fillna(0).astype(int) > 1)).sum())
     meets = int(t["meets_target"].astype(bool).sum())
-    caption = f"Of {len(t)} workload-GPU pairs, {fits} fit on one GPU and {meets} also meet {p.min_user_tokens_per_s:g} tokens/s per sequence."
+    caption = (
+        f"Of {len(t)} workload-GPU pairs, {one} run on one GPU, {several} need 2-8 GPUs in "
+        f"tensor parallelism, {len(t) - one - several} fit no node or cannot run; {meets} meet "
+        f"{p.min_user_tokens_per_s:g} tokens/s per sequence."
+    )
     return display.table(t, "recommendation_candidates", caption)
 
 

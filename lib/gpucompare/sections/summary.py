@@ -74,11 +74,18 @@ def key_findings(p: Params) -> list[str]:
     misfits = [w for w in wt.index if all(wt.loc[w, f"{g} gpus_needed"] != 1 for g in p.gpus)]
     if misfits:
         out.append(f"Workloads that fit none of the chosen GPUs on one card: {', '.join(misfits)}.")
-    winners = cost.winners_table(p)
+    winners = cost.configuration_winners(p, decide.candidates_table(p))
     for g in p.gpus:
-        won = winners.index[winners["cheapest_own"] == g].tolist()
+        won = [
+            w if r["gpus_own"] == 1 else f"{w} ({r['gpus_own']} cards)"
+            for w, r in winners.iterrows()
+            if r["cheapest_own"] == g
+        ]
         if won:
-            out.append(f"Owning, {g} is the cheaper of the chosen GPUs for: {', '.join(won)}.")
+            out.append(
+                f"Owning, {g} is the cheaper of the chosen GPUs, each on the fewest cards the "
+                f"workload fits, for: {', '.join(won)}."
+            )
     return out
 
 
@@ -115,8 +122,11 @@ def findings(p: Params) -> display.Table:
 
 
 def recommendation(p: Params) -> display.Table:
-    """Per workload: the cheaper chosen GPU to own, and the cheapest qualifying configuration of the whole catalog."""
-    w = cost.winners_table(p)[["cheapest_own", "usd_per_mtok_own", "fits_on"]]
+    """Per workload: the cheaper chosen GPU to own (each on the fewest cards the workload fits),
+    and the cheapest qualifying configuration of the whole catalog."""
+    w = cost.configuration_winners(p, decide.candidates_table(p))[
+        ["cheapest_own", "gpus_own", "usd_per_mtok_own"]
+    ]
     r = decide.recommend_table(p)[["best_to_own", "usd_per_mtok_own", "best_to_rent"]]
     r = r.rename(
         columns={

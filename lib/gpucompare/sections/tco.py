@@ -92,12 +92,17 @@ def tco(p: Params) -> display.Table:
 
 
 def _winners_caption(p: Params, winners: pd.DataFrame) -> str:
-    """One sentence counting the workloads each GPU wins when owned."""
+    """One sentence counting the workloads each GPU wins when owned, one card each."""
     counts = winners["cheapest_own"].value_counts()
     parts = [f"{g} is cheapest for {counts.get(g, 0)}" for g in p.gpus]
     none = int(winners["cheapest_own"].isna().sum())
-    tail = f"; {none} fit none of them on one GPU" if none else ""
-    return f"Owning, over {len(winners)} workloads: " + ", ".join(parts) + tail + "."
+    tail = f"; {none} fit none of them on one card" if none else ""
+    return (
+        f"Owning one card, over {len(winners)} workloads: "
+        + ", ".join(parts)
+        + tail
+        + " (a workload that does not fit one card of a GPU is costed on several on the decision page)."
+    )
 
 
 def cost_per_token(p: Params) -> display.Table:
@@ -195,9 +200,9 @@ def _by_batch_caption(p: Params, t: pd.DataFrame) -> str:
         if ref in winners and any(w not in (ref, None) for w in winners):
             flips.append(f"{model} from {row.index[winners.index(ref)]}")
     if not flips:
-        return "The cheaper GPU does not change with batch size for any catalog model."
+        return "The cheaper single card does not change with batch size for any catalog model."
     return (
-        f"{ref} becomes the cheaper GPU as batches grow: "
+        f"{ref} becomes the cheaper single card as batches grow: "
         + "; ".join(flips)
         + "; empty cells fit none of the chosen GPUs."
     )
@@ -208,7 +213,7 @@ def _by_price_caption(p: Params, t: pd.DataFrame) -> str:
     ref = p.gpus[0]
     wins = int((t == ref).to_numpy().sum())
     return (
-        f"For {p.workloads[0].name}, {ref} is the cheaper GPU in {wins} of {t.size} combinations of its price and utilization"
+        f"For {p.workloads[0].name} on one card each, {ref} is the cheaper GPU in {wins} of {t.size} combinations of its price and utilization"
         + ("." if wins else ": even at a fraction of its price it does not pay for this workload.")
     )
 

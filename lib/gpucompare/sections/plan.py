@@ -1,0 +1,95 @@
+"""The report's answer (summary page): for each service of the parameter ``traffic``, the cheapest
+GPUs to own and to rent that meet its latency targets, from the capacity planner
+(:mod:`gpucompare.model.plan`) over the whole catalog, with the parameter ``engine``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from gpucompare.model import plan
+from gpucompare.params import Params
+from gpucompare.sections import display
+
+#: What a limit means, for the "why" column.
+WHY = {
+    "prefill": "prompt processing (time to first token) sets the GPU count",
+    "decode": "generation speed (time per output token) sets the GPU count",
+    "memory": "memory for the concurrent sequences' KV caches sets the GPU count",
+    "load": "one replica already serves the load",
+}
+
+
+def _best(result: dict, acquisition: str) -> dict | None:
+    return next((o for o in result["options"] if o["acquisition"] == acquisition), None)
+
+
+def _label(o: dict | None) -> str | None:
+    if o is None:
+        return None
+    per = f"{o['gpus_per_replica']} x {o['gpu']}"
+    return per if o["replicas"] == 1 else f"{o['replicas']} replicas of {per}"
+
+
+def plans(p: Params) -> dict[str, dict]:
+    """The planner's result for every traffic workload, by name."""
+    return {t.name: plan.plan(p, plan.Load.of(t)) for t in p.traffic}
+
+
+def _answer_frame(p: Params) -> pd.DataFrame:
+    rows = []
+    for t in p.traffic:
+        result = plan.plan(p, plan.Load.of(t))
+        own, rent = _best(result, "own"), _best(result, "rent")
+        best = result["best"] or None
+        rows.append(
+            {
+                "Service": t.name,
+                "Load": f"{t.requests_per_s:g} req/s, {t.prompt_tokens:,} + {t.output_tokens:,} tokens",
+                "Best to own": _label(own),
+                "Own: GPUs": own["gpu_count"] if own else None,
+                "Own: $ per million output tokens": own["usd_per_million_output_tokens"]
+                if own
+                else None,
+                "Best to rent": _label(rent),
+                "Rent: GPUs": rent["gpu_count"] if rent else None,
+                "Rent: $ per million output tokens": rent["usd_per_million_output_tokens"]
+                if rent
+                else None,
+                "Cheapest: time to first token (ms)": best["ttft_ms"] if best else None,
+                "Cheapest: time per output token (ms)": best["tpot_ms"] if best else None,
+                "Why": WHY[best["limited_by"]] if best else result["reason"],
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("Service").astype(object)
+    return frame.where(frame.notna(), None)
+
+
+def answer(p: Params) -> display.Table:
+    """One row per service: the cheapest option to own and to rent, GPUs, cost, latencies, why."""
+    t = _answer_frame(p)
+    parts = []
+    for name, r in t.iterrows():
+        own, rent = r["Own: $ per million output tokens"], r["Rent: $ per million output tokens"]
+        if own is not None and (rent is None or own <= rent):
+            parts.append(f"{name}: own {r['Best to own']} (${own:.2f} per million output tokens)")
+        elif rent is not None:
+            parts.append(
+                f"{name}: rent {r['Best to rent']} (${rent:.2f} per million output tokens)"
+            )
+        else:
+            parts.append(f"{name}: no option meets the targets")
+    caption = (
+        f"The cheapest way to serve each service within its latency targets with {p.engine}, over "
+        "every catalog GPU, owned or rented: " + "; ".join(parts) + "."
+    )
+    return display.table(
+        t,
+        "answer",
+        caption,
+        **{
+            "Own: $ per million output tokens": 2,
+            "Rent: $ per million output tokens": 2,
+            "Cheapest: time to first token (ms)": 0,
+            "Cheapest: time per output token (ms)": 0,
+        },
+    )
