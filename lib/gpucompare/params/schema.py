@@ -450,28 +450,14 @@ class Params(_Strict):
             raise ValueError(f"repeated item(s) {dupes}; list each once")
         return v
 
-    @field_validator("traffic")
+    @field_validator("workloads", "traffic")
     @classmethod
-    def _unique_traffic_names(cls, v: list[Traffic]) -> list[Traffic]:
-        dupes = sorted({n for n, k in Counter(t.name for t in v).items() if k > 1})
-        if dupes:
-            raise ValueError(f"two or more traffic workloads are named {dupes}; names must differ")
-        return v
-
-    @field_validator("acquisition")
-    @classmethod
-    def _known_acquisition_gpus(cls, v: dict[str, str]) -> dict[str, str]:
-        for gpu_id in v:
-            _check_gpu_id(gpu_id)
-        return v
-
-    @field_validator("workloads")
-    @classmethod
-    def _unique_workload_names(cls, v: list[Workload]) -> list[Workload]:
+    def _unique_workload_names(cls, v: list, info: ValidationInfo) -> list:
         """Tables label workloads by name: two with one name would be one row."""
         dupes = sorted({n for n, k in Counter(w.name for w in v).items() if k > 1})
         if dupes:
-            raise ValueError(f"two or more workloads are named {dupes}; names must differ")
+            what = "traffic workloads" if info.field_name == "traffic" else "workloads"
+            raise ValueError(f"two or more {what} are named {dupes}; names must differ")
         return v
 
     @field_validator("gpus")
@@ -484,9 +470,9 @@ class Params(_Strict):
             raise ValueError(f"duplicate GPU ids {dupes}")
         return v
 
-    @field_validator("price_usd", "cloud_usd_per_gpu_hour")
+    @field_validator("price_usd", "cloud_usd_per_gpu_hour", "acquisition")
     @classmethod
-    def _known_gpu_keys(cls, v: dict[str, float]) -> dict[str, float]:
+    def _known_gpu_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         for gpu_id in v:
             _check_gpu_id(gpu_id)
         return v
