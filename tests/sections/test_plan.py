@@ -49,3 +49,17 @@ def test_summary_winners_name_multi_card_configurations(p):
     for w, r in winners.iterrows():
         if r["cheapest_own"] is not None and r["gpus_own"] > 1:
             assert f"{w} ({r['gpus_own']} cards)" in text
+
+
+def test_decision_options_rank_1_is_the_summary_answer(p):
+    opts = plan_section.options(p).frame
+    answer = plan_section.answer(p).frame
+    for tr in p.traffic:
+        if (tr.name, 1) not in opts.index:
+            continue
+        first = opts.loc[(tr.name, 1)]
+        col = "Own" if first["Own or rent"] == "own" else "Rent"
+        assert answer.loc[tr.name, f"{col}: GPUs"] == first["GPUs"]
+        assert answer.loc[tr.name, f"{col}: $ per million output tokens"] == pytest.approx(
+            first["$ per million output tokens"]
+        )

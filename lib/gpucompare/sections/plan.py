@@ -93,3 +93,53 @@ def answer(p: Params) -> display.Table:
             "Cheapest: time per output token (ms)": 0,
         },
     )
+
+
+#: Options shown per service on the decision page.
+TOP_OPTIONS = 5
+
+
+def _options_frame(p: Params) -> pd.DataFrame:
+    rows = []
+    for t in p.traffic:
+        result = plan.plan(p, plan.Load.of(t))
+        for rank, o in enumerate(result["options"][:TOP_OPTIONS], start=1):
+            rows.append(
+                {
+                    "Service": t.name,
+                    "Rank": rank,
+                    "GPU": o["gpu"],
+                    "Own or rent": o["acquisition"],
+                    "GPUs": o["gpu_count"],
+                    "GPUs per replica": o["gpus_per_replica"],
+                    "Replicas": o["replicas"],
+                    "$ per million output tokens": o["usd_per_million_output_tokens"],
+                    "$ per month": o["usd_per_month"],
+                    "Time to first token (ms)": o["ttft_ms"],
+                    "Time per output token (ms)": o["tpot_ms"],
+                    "Limited by": o["limited_by"],
+                }
+            )
+    return pd.DataFrame(rows).set_index(["Service", "Rank"])
+
+
+def options(p: Params) -> display.Table:
+    """The cheapest options per service (the first is the summary's answer and ``gpucompare plan``'s
+    best): GPUs, replicas, cost, latencies and what limits each."""
+    t = _options_frame(p)
+    caption = (
+        f"The {TOP_OPTIONS} cheapest ways to serve each service within its targets with {p.engine} "
+        "(rank 1 is the summary's answer and gpucompare plan's best); 'limited by' names what one "
+        "replica fewer would fail on."
+    )
+    return display.table(
+        t,
+        "plan_options",
+        caption,
+        **{
+            "$ per million output tokens": 2,
+            "$ per month": 0,
+            "Time to first token (ms)": 0,
+            "Time per output token (ms)": 0,
+        },
+    )
