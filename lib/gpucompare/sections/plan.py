@@ -70,6 +70,7 @@ def answer(p: Params) -> display.Table:
     parts = []
     for name, r in t.iterrows():
         own, rent = r["Own: $ per million output tokens"], r["Rent: $ per million output tokens"]
+        own, rent = (x if pd.notna(x) else None for x in (own, rent))
         if own is not None and (rent is None or own <= rent):
             parts.append(f"{name}: own {r['Best to own']} (${own:.2f} per million output tokens)")
         elif rent is not None:
@@ -120,13 +121,22 @@ def _options_frame(p: Params) -> pd.DataFrame:
                     "Limited by": o["limited_by"],
                 }
             )
-    return pd.DataFrame(rows).set_index(["Service", "Rank"])
+    columns = ["Service", "Rank", "GPU", "Own or rent", "GPUs", "GPUs per replica", "Replicas"]
+    columns += ["$ per million output tokens", "$ per month", "Time to first token (ms)"]
+    columns += ["Time per output token (ms)", "Limited by"]
+    # No service may have an option: an empty table with its columns, not an error.
+    return pd.DataFrame(rows, columns=columns).set_index(["Service", "Rank"])
 
 
 def options(p: Params) -> display.Table:
     """The cheapest options per service (the first is the summary's answer and ``gpucompare plan``'s
     best): GPUs, replicas, cost, latencies and what limits each."""
     t = _options_frame(p)
+    if t.empty:
+        caption = (
+            "No GPU of the catalog serves any service within its targets with " + p.engine + "."
+        )
+        return display.table(t, "plan_options", caption)
     caption = (
         f"The {TOP_OPTIONS} cheapest ways to serve each service within its targets with {p.engine} "
         "(rank 1 is the summary's answer and gpucompare plan's best); 'limited by' names what one "
