@@ -24,11 +24,6 @@ RATIO_CONTEXT_TOKENS = 1024
 FOUR_BIT_FORMATS = ("int4", "q4_k_m", "q4f16_1", "q4_0")
 
 
-def _nones(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.astype(object)
-    return frame.where(frame.notna(), None)
-
-
 def engines_table() -> display.Table:
     """One row per engine of ``data/engines.yaml``: split, formats, measurements behind its fit."""
     _, rows = calibration.fitted()
@@ -193,7 +188,7 @@ def ratio_frame(p: Params) -> pd.DataFrame:
         prov = [calibration.provenance(calibration.fitted()[0], e, g) for g in (ref, other)]
         row["fitted on"] = ", ".join(f"{x.gpu}: {x.rows_pair}" for x in prov)
         rows.append(row)
-    return _nones(pd.DataFrame(rows).set_index("engine"))
+    return display.nones(pd.DataFrame(rows).set_index("engine"))
 
 
 def engine_ratio(p: Params) -> display.Table:

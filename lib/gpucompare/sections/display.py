@@ -170,6 +170,13 @@ class Table:
         return data, {META_KEY: {"table": self.name}}
 
 
+def nones(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns with None (shown as "—") where a value is missing: a table's cells say "no
+    number", never NaN."""
+    frame = frame.astype(object)
+    return frame.where(frame.notna(), None)
+
+
 def table(
     frame: pd.DataFrame,
     name: str,

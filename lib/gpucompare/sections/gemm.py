@@ -66,8 +66,7 @@ def _measurement_frame() -> pd.DataFrame:
                 "source": r["source"],
             }
         )
-    frame = pd.DataFrame(rows).set_index(["gpu", "benchmark"]).astype(object)
-    return frame.where(frame.notna(), None)
+    return display.nones(pd.DataFrame(rows).set_index(["gpu", "benchmark"]))
 
 
 def _span(values: pd.Series) -> str:
@@ -164,8 +163,7 @@ def _article_frame(p: Params) -> pd.DataFrame:
                 "article / measured": None if med is None else float(c.value) / med,
             }
         )
-    frame = pd.DataFrame(rows).set_index(["shape (M x N x K)", "gpu"]).astype(object)
-    return frame.where(frame.notna(), None)
+    return display.nones(pd.DataFrame(rows).set_index(["shape (M x N x K)", "gpu"]))
 
 
 def article_gemms(p: Params) -> display.Table:

@@ -60,8 +60,7 @@ def _answer_frame(p: Params) -> pd.DataFrame:
                 "Why": WHY[best["limited_by"]] if best else result["reason"],
             }
         )
-    frame = pd.DataFrame(rows).set_index("Service").astype(object)
-    return frame.where(frame.notna(), None)
+    return display.nones(pd.DataFrame(rows).set_index("Service"))
 
 
 def answer(p: Params) -> display.Table:

@@ -17,12 +17,6 @@ from gpucompare.sections import display, verdicts
 from gpucompare.sections.figures import colour, new_row
 
 
-def _nones(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns with None (shown as "—", "does not fit") where a value is missing."""
-    frame = frame.astype(object)
-    return frame.where(frame.notna(), None)
-
-
 def _unique_configs(p: Params) -> list[tuple[str, str, str]]:
     """The distinct (model, weights, KV cache) of the parameters' workloads, in their order."""
     out = []
@@ -64,7 +58,7 @@ def _decode_frame(p: Params) -> pd.DataFrame:
                     "max_batch": s["max_batch"],
                 }
             )
-    return _nones(pd.DataFrame(rows).set_index(["workload", "gpu"]))
+    return display.nones(pd.DataFrame(rows).set_index(["workload", "gpu"]))
 
 
 def decode_workloads(p: Params) -> display.Table:
@@ -95,7 +89,7 @@ def _sweep_frame(p: Params) -> pd.DataFrame:
                     p, model_id, w, kv, b, p.decode_context_tokens, gid
                 )
             rows.append(row)
-    return _nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
+    return display.nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
 
 
 def _sweep_caption(p: Params, t: pd.DataFrame) -> str:
@@ -179,7 +173,7 @@ def _prefill_frame(p: Params) -> pd.DataFrame:
                     "bound": bound if tps is not None or bound == "unsupported" else "does not fit",
                 }
             )
-    return _nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
+    return display.nones(pd.DataFrame(rows).set_index(["model", "weights", "kv_cache", "gpu"]))
 
 
 def prefill(p: Params) -> display.Table:
@@ -232,7 +226,7 @@ def _article_frame(p: Params) -> pd.DataFrame:
                 ),
             }
         )
-    return _nones(pd.DataFrame(rows).set_index("claim"))
+    return display.nones(pd.DataFrame(rows).set_index("claim"))
 
 
 def article_throughput(p: Params) -> display.Table:
@@ -300,7 +294,7 @@ def _sources_frame() -> pd.DataFrame:
                 "rows": len(g),
             }
         )
-    return _nones(pd.DataFrame(rows).set_index("source"))
+    return display.nones(pd.DataFrame(rows).set_index("source"))
 
 
 def sources() -> display.Table:
