@@ -50,6 +50,8 @@ def round_params():
         utilization=0.5,
         years=3,
         host_usd_per_gpu={"datacenter": 8000, "workstation": 2000, "consumer": 1000},
+        server_host_usd_per_gpu={"datacenter": 8000, "workstation": 4000, "consumer": 4000},
+        desktop_host_max_gpus=2,
         busy_power_fraction=0.9,
         idle_power_fraction=0.1,
         resale_fraction=0.2,

@@ -169,7 +169,7 @@ def _set_for(key: str, value: str) -> str:
         return f"{head}=[{', '.join(str(i) for i in items)}]"
     name = key.split(".")[0]
     if "{key}" in key:  # a mapping value: the first allowed key
-        first = "datacenter" if name == "host_usd_per_gpu" else data["gpus"][0]
+        first = "datacenter" if name.endswith("host_usd_per_gpu") else data["gpus"][0]
         key = key.replace("{key}", first)
     if name == "workloads" and key.count(".") == 1:
         key = key.replace("workloads.", "workloads.0.")

@@ -76,6 +76,34 @@ def test_cost_per_month_by_hand():
     )
 
 
+def test_owned_cost_carries_the_server_host_share():
+    # Four RTX 5090s per replica need a server: each GPU carries server_host_usd_per_gpu.consumer
+    # instead of host_usd_per_gpu.consumer, over 12 x years months.
+    months = 12 * P.years
+    delta = P.server_host_usd_per_gpu["consumer"] - P.host_usd_per_gpu["consumer"]
+    one = plan.usd_per_gpu_month(P, "rtx-5090", "own", 1)
+    four = plan.usd_per_gpu_month(P, "rtx-5090", "own", 4)
+    assert four - one == pytest.approx(delta / months)
+    # Renting: the cloud rate already includes the host.
+    assert plan.usd_per_gpu_month(P, "rtx-5090", "rent", 4) == plan.usd_per_gpu_month(
+        P, "rtx-5090", "rent", 1
+    )
+
+
+def test_staged_pcie_latency_rules_out_8_way_tensor_parallel_for_a_tight_tpot():
+    # 70B int4 at TPOT 40 ms. Eight GeForce cards exchange two all-reduces per layer over PCIe
+    # staged through host memory: at least 2 x 80 layers x 7 hops x 14 us = 15.7 ms of latency per
+    # token (data/interconnect.yaml host_staged_hop_latency_us), before any weight is read.
+    load = plan.Load("llama-3-70b", "int4", "fp16", 1.0, 2000, 300, 2000.0, 40.0)
+    step = throughput.decode_step(P, "llama-3-70b", "int4", "fp16", 1, 2150, "rtx-4090", gpus=8)
+    assert step["link_ms"] >= 2 * 80 * 7 * 14e-3
+    limits = plan.group_limits(P, load, "rtx-4090")
+    assert limits.get(8) == "link"
+    assert all(o["gpus_per_replica"] != 8 for o in plan.options(P, load, ["rtx-4090"]))
+    # NVSwitch (H100 SXM) has no such limit at 8.
+    assert 8 not in plan.group_limits(P, load, "h100-sxm")
+
+
 def test_a_load_nothing_serves_gives_no_best_and_a_reason():
     load = plan.Load("llama-3-70b", "int4", "fp16", 1000.0, 2000, 300, 10.0, 5.0)
     result = plan.plan(P, load, ["rtx-4090"])

@@ -31,6 +31,16 @@ def test_ownership_hand_calculation(p):
     )
 
 
+def test_host_share_grows_past_a_desktop(p):
+    # round_params: a consumer card's host share is $1,000 in a host of up to 2 GPUs, $4,000 in a
+    # bigger server; a datacenter GPU's is $8,000 either way.
+    assert tco.host_usd(p, "rtx-4090", 1) == 1000
+    assert tco.host_usd(p, "rtx-4090", 2) == 1000
+    assert tco.host_usd(p, "rtx-4090", 4) == 4000
+    assert tco.host_usd(p, "h100-sxm", 8) == 8000
+    assert tco.tco_usd(p, "rtx-4090", gpus_per_host=8) - tco.tco_usd(p, "rtx-4090") == 3000
+
+
 def test_rent_and_break_even_hand_calculation(p):
     # Renting an H100 at $2.50/h for half of 3 years: 2.5 x 8,760 x 3 x 0.5 = $32,850.
     assert tco.rent_usd(p, "h100-sxm") == pytest.approx(32850)

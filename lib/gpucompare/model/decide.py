@@ -5,7 +5,8 @@ configuration of the catalog that fits and is fast enough.
 Recommender: for each workload and catalog GPU, n = the fewest GPUs it fits in tensor parallelism
 (1, 2, 4 or 8, :func:`gpucompare.model.memory.gpus_needed`), decode tokens/s on n GPUs
 (:func:`gpucompare.model.throughput.decode_tokens_per_s_tp`), and cost per million tokens =
-n x TCO (or n x rental) / (tokens/s x u x seconds per year x years / 1e6)
+n x TCO (host share of an n-GPU host, :func:`gpucompare.model.tco.host_usd`; or n x rental) /
+(tokens/s x u x seconds per year x years / 1e6)
 (:mod:`gpucompare.model.tco`). Source of the rules: the article's ``choose_gpu``.
 """
 
@@ -215,7 +216,7 @@ def candidates_table(p: Params) -> pd.DataFrame:
                 row["tokens_per_s_per_user"] = tps / wl.batch_size
                 row["meets_target"] = tps / wl.batch_size >= p.min_user_tokens_per_s
                 row["usd_per_mtok_own"] = tco.usd_per_million_tokens(
-                    n * tco.tco_usd(p, g), tps, p.utilization, p.years
+                    n * tco.tco_usd(p, g, gpus_per_host=n), tps, p.utilization, p.years
                 )
                 row["usd_per_mtok_rent"] = tco.usd_per_million_tokens(
                     n * tco.rent_usd(p, g), tps, p.utilization, p.years

@@ -28,7 +28,13 @@ hours a month (a service keeps its GPUs). $ per million output tokens = $ per mo
 x output tokens x seconds per month / 1e6).
 
 ``limited_by`` names what stops one replica fewer from serving the load: "prefill" (TTFT or prefill
-time), "decode" (TPOT), "memory" (the concurrent KV caches), or "load" (one replica serves it).
+time), "decode" (TPOT), "link" (TPOT, which the split's GPU-to-GPU communication per step breaks:
+without it the target would be met; e.g. 8-way tensor parallelism over PCIe staged through host
+memory), "memory" (the concurrent KV caches), or "load" (one replica serves it). A group size
+whose link breaks TPOT at any load gives no option; :func:`group_limits` lists those.
+
+Host cost: an owned GPU carries the host share of a desktop or workstation when its replica has at
+most ``desktop_host_max_gpus`` GPUs, of a server otherwise (:func:`gpucompare.model.tco.host_usd`).
 """
 
 from __future__ import annotations
@@ -109,9 +115,12 @@ class Replica:
     prefill_share: float
 
 
-def _step_s(p: Params, load: Load, gpu: str, n: int, batch: int, context: int) -> float | None:
+def _step_s(
+    p: Params, load: Load, gpu: str, n: int, batch: int, context: int
+) -> tuple[float, float]:
+    """Decode step time and its link (communication) part, in seconds."""
     s = throughput.decode_step(p, load.model, load.weights, load.kv, batch, context, gpu, gpus=n)
-    return s.get("step_ms", math.nan) / 1e3 if s["bound"] != "unsupported" else None
+    return s["step_ms"] / 1e3, s["link_ms"] / 1e3
 
 
 def replica(p: Params, load: Load, gpu: str, n: int, rate: float) -> Replica:
@@ -133,7 +142,7 @@ def replica(p: Params, load: Load, gpu: str, n: int, rate: float) -> Replica:
     conc = 1.0
     for _ in range(ITERATIONS):
         batch = max(1, min(mb, math.ceil(conc)))
-        step = _step_s(p, load, gpu, n, batch, ctx_mean)
+        step, _ = _step_s(p, load, gpu, n, batch, ctx_mean)
         tpot = step / (1 - rho)
         new = rate * load.output_tokens * tpot
         if abs(new - conc) < 1e-3 * max(conc, 1.0):
@@ -143,11 +152,14 @@ def replica(p: Params, load: Load, gpu: str, n: int, rate: float) -> Replica:
     batch = max(1, math.ceil(conc))
     if batch > mb:
         return Replica(False, "memory", t_p, ttft, math.inf, conc, mb, rho)
-    tpot = _step_s(p, load, gpu, n, batch, ctx_mean) / (1 - rho)
+    step, link = _step_s(p, load, gpu, n, batch, ctx_mean)
+    tpot = step / (1 - rho)
     if ttft * 1e3 > load.ttft_ms:
         return Replica(False, "prefill", t_p, ttft, tpot, conc, mb, rho)
     if tpot * 1e3 > load.tpot_ms:
-        return Replica(False, "decode", t_p, ttft, tpot, conc, mb, rho)
+        without_link = (step - link) / (1 - rho)
+        limit = "link" if without_link * 1e3 <= load.tpot_ms else "decode"
+        return Replica(False, limit, t_p, ttft, tpot, conc, mb, rho)
     return Replica(True, "load", t_p, ttft, tpot, conc, mb, rho)
 
 
@@ -171,16 +183,20 @@ def allowed_acquisitions(p: Params, gpu: str, requested: tuple[str, ...]) -> tup
     return tuple(a for a in requested if chosen in ("both", a))
 
 
-def usd_per_gpu_month(p: Params, gpu: str, acquisition: str) -> float:
-    """Owned: TCO / months of the horizon; rented: cloud rate x hours in a month."""
+def usd_per_gpu_month(p: Params, gpu: str, acquisition: str, gpus_per_replica: int = 1) -> float:
+    """Owned: TCO (host share of a host of ``gpus_per_replica`` GPUs) / months of the horizon;
+    rented: cloud rate x hours in a month."""
     if acquisition == "own":
-        return tco.tco_usd(p, gpu) / (p.years * units.MONTHS_PER_YEAR)
+        months = p.years * units.MONTHS_PER_YEAR
+        return tco.tco_usd(p, gpu, gpus_per_host=gpus_per_replica) / months
     return tco.cloud_rate(p, gpu)[0] * HOURS_PER_MONTH
 
 
 def _replicas_needed(p: Params, load: Load, gpu: str, n: int) -> tuple[int, Replica, str] | None:
     """Smallest replica count that meets the targets, its replica, and what one fewer fails on."""
     lo_fail = "load"
+    if not replica(p, load, gpu, n, load.requests_per_s / MAX_REPLICAS).ok:
+        return None  # even the smallest share of the load fails: more replicas cannot help
     # Doubling, then bisection: a replica meets the targets at rate r if it does at any lower rate.
     r = 1
     while r <= MAX_REPLICAS:
@@ -204,6 +220,17 @@ def _replicas_needed(p: Params, load: Load, gpu: str, n: int) -> tuple[int, Repl
     if lo >= 1:
         lo_fail = replica(p, load, gpu, n, load.requests_per_s / lo).limited_by
     return hi, best, lo_fail
+
+
+def group_limits(p: Params, load: Load, gpu: str) -> dict[int, str]:
+    """Group sizes of ``gpu`` that give no option at any replica count, and why: what one replica
+    fails on at the smallest share of the load ("memory", "prefill", "decode" or "link")."""
+    out = {}
+    for n in group_sizes(load, gpu, throughput.engine_of(p)):
+        rep = replica(p, load, gpu, n, load.requests_per_s / MAX_REPLICAS)
+        if not rep.ok:
+            out[n] = rep.limited_by
+    return out
 
 
 def options(
@@ -236,7 +263,7 @@ def options(
             in_tokens_month = load.requests_per_s * load.prompt_tokens * SECONDS_PER_MONTH
             for a in allowed_acquisitions(p, gpu, acquisitions):
                 try:
-                    month = total * usd_per_gpu_month(p, gpu, a)
+                    month = total * usd_per_gpu_month(p, gpu, a, n)
                 except InputError:
                     continue  # no rental price for this GPU
                 out.append(

@@ -3,7 +3,9 @@ the article's own cost arithmetic and the Monte Carlo cost draws.
 
 Formulas (USD; hours per year = 8,760):
 
-* capex = purchase price + host share per GPU (by segment);
+* capex = purchase price + host share per GPU (by segment: ``host_usd_per_gpu`` for a host of up
+  to ``desktop_host_max_gpus`` GPUs, ``server_host_usd_per_gpu`` for a larger server, whose
+  chassis, power supplies, PCIe switches and server CPUs cost more per GPU);
 * average board power (W) = TDP x (u x busy_fraction + (1 - u) x idle_fraction), u = utilization;
 * energy cost = average power x 8,760 h x years / 1000 x PUE x USD/kWh;
 * TCO = capex + energy cost - resale_fraction x purchase price;
@@ -49,10 +51,18 @@ def cloud_rate(p: Params, gpu_id: str) -> tuple[float, str]:
 # --- Ownership -----------------------------------------------------------------------------------
 
 
-def capex_usd(p: Params, gpu_id: str) -> float:
-    """Purchase price plus the host share of the GPU's segment (USD)."""
-    gpu = catalog.get_gpu(gpu_id)
-    return p.price_of(gpu_id) + p.host_usd_per_gpu.get(gpu.segment, 0.0)
+def host_usd(p: Params, gpu_id: str, gpus_per_host: int = 1) -> float:
+    """Host share per GPU (USD) of the GPU's segment: ``host_usd_per_gpu`` in a host of up to
+    ``desktop_host_max_gpus`` GPUs, ``server_host_usd_per_gpu`` in a bigger server."""
+    segment = catalog.get_gpu(gpu_id).segment
+    if gpus_per_host > p.desktop_host_max_gpus:
+        return p.server_host_usd_per_gpu.get(segment, 0.0)
+    return p.host_usd_per_gpu.get(segment, 0.0)
+
+
+def capex_usd(p: Params, gpu_id: str, gpus_per_host: int = 1) -> float:
+    """Purchase price plus the host share per GPU (USD), :func:`host_usd`."""
+    return p.price_of(gpu_id) + host_usd(p, gpu_id, gpus_per_host)
 
 
 def average_power_w(p: Params, gpu_id: str, utilization: float | None = None) -> float:
@@ -82,17 +92,19 @@ def tco_usd(
     utilization: float | None = None,
     price_usd: float | None = None,
     usd_per_kwh: float | None = None,
+    gpus_per_host: int = 1,
 ) -> float:
-    """Capex + energy - resale (USD) over ``p.years``; ``utilization``, ``price_usd`` and ``usd_per_kwh``
-    replace the parameters' utilization, purchase price and electricity price when given (the
-    sensitivity and heatmap cases: computed as given, not re-validated as parameters)."""
+    """Capex + energy - resale (USD) over ``p.years`` for one GPU in a host of ``gpus_per_host``;
+    ``utilization``, ``price_usd`` and ``usd_per_kwh`` replace the parameters' utilization,
+    purchase price and electricity price when given (the sensitivity and heatmap cases: computed
+    as given, not re-validated as parameters)."""
     if price_usd is None:
         return (
-            capex_usd(p, gpu_id)
+            capex_usd(p, gpu_id, gpus_per_host)
             + energy_cost_usd(p, gpu_id, utilization, usd_per_kwh)
             - p.resale_fraction * p.price_of(gpu_id)
         )
-    host = p.host_usd_per_gpu.get(catalog.get_gpu(gpu_id).segment, 0.0)
+    host = host_usd(p, gpu_id, gpus_per_host)
     return (
         price_usd
         + host

@@ -116,7 +116,7 @@ def decode_step(
     gpus: int = 1,
 ) -> dict:
     """One decode step of ``batch`` sequences at ``context_tokens``: bytes, FLOPs, the memory,
-    compute, overhead and communication times, step time, tokens/s, bound, and whether it fits.
+    compute and overhead times (``overhead_ms`` includes ``link_ms``, the split's communication), step time, tokens/s, bound, and whether it fits.
     ``tokens_per_s`` is None (``bound`` says why) when it does not fit or cannot run."""
     context_tokens = require_positive_int("context_tokens", context_tokens)
     c = case(
@@ -147,7 +147,8 @@ def decode_step(
     mem_s = (w.wb + w.kb * ctx) / (w.bw * r.eta_bw)
     share = float(work.matmul_share(vars(w), r))
     comp_s = w.f0 / (w.ceiling * share) + w.f1 * ctx / (w.ceiling * r.eta_attn)
-    over_s = work.overhead_s(vars(w), r) + w.comm_decode_s * r.comm_scale
+    comm_s = w.comm_decode_s * r.comm_scale
+    over_s = work.overhead_s(vars(w), r) + comm_s
     step = max(mem_s, comp_s) + over_s
     bound = max((mem_s, "memory"), (comp_s, "compute"), (over_s, "overhead"))[1]
     fits = out["fits"]
@@ -157,6 +158,7 @@ def decode_step(
         "memory_ms": mem_s * 1e3,
         "compute_ms": comp_s * 1e3,
         "overhead_ms": over_s * 1e3,
+        "link_ms": comm_s * 1e3,
         "step_ms": step * 1e3,
         "tokens_per_s": batch / step if fits else None,
         "per_sequence_tokens_per_s": 1 / step if fits else None,

@@ -232,7 +232,18 @@ class Params(_Strict):
         Literal["datacenter", "workstation", "consumer"],
         Annotated[float, Field(ge=0, le=MAX_USD_PER_GPU)],
     ] = Field(
-        description="Server/host cost per GPU by segment (USD): chassis, CPUs, RAM, network share (an assumption)"
+        description="Host cost per GPU by segment (USD) in a host of up to desktop_host_max_gpus GPUs: chassis, CPUs, RAM, network share (an assumption)"
+    )
+    server_host_usd_per_gpu: dict[
+        Literal["datacenter", "workstation", "consumer"],
+        Annotated[float, Field(ge=0, le=MAX_USD_PER_GPU)],
+    ] = Field(
+        description="Host cost per GPU by segment (USD) in a server of more GPUs: PCIe switches, multi-kW power supplies, server CPUs (an assumption)"
+    )
+    desktop_host_max_gpus: int = Field(
+        ge=1,
+        le=8,
+        description="Most GPUs a desktop or workstation host takes at host_usd_per_gpu; more need a server",
     )
     busy_power_fraction: float = Field(
         gt=0.0, le=1.0, description="Average board power while serving, as a fraction of TDP"
