@@ -25,7 +25,11 @@ LAZY_IMPORTS_ALLOWED = {
     "transformers": "optional extra",
 }
 #: The command line defers the report stack (papermill, nbconvert) to the commands that build.
-LAZY_MODULES = {"gpucompare/cli/__init__.py", "gpucompare/cli/speed.py"}
+LAZY_MODULES = {
+    "gpucompare/cli/__init__.py",
+    "gpucompare/cli/speed.py",
+    "gpucompare/cli/train.py",
+}
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 
 

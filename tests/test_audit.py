@@ -115,8 +115,12 @@ def test_summary_findings_follow_the_parameters():
     default = summary.key_findings(params.make())
     other = summary.key_findings(params.make(gpus=["h200-sxm", "rtx-5090"]))
     assert any("H200" in f for f in other) and not any("H200" in f for f in default)
-    # The first finding counts all claims.
-    assert f"recomputed {len(claims.claims())} numeric claims" in default[0]
+
+
+def test_the_article_verdict_counts_every_claim_in_at_most_five_sentences():
+    verdict = summary.verdict_sentences()
+    assert 1 <= len(verdict) <= 5
+    assert f"recomputed {len(claims.claims())} numeric claims" in verdict[0]
 
 
 def test_fit_and_max_batch_claims_against_hand_calculations(rows):

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 from matplotlib.figure import Figure
@@ -53,6 +54,24 @@ def test_index_links_sections_and_marks_non_defaults(report):
     prov = manifest["provenance"]
     assert {f["name"] for f in prov["data_files"]} >= {"gpus.yaml", "models.yaml"}
     assert all(len(f["sha256"]) == 64 for f in prov["data_files"])
+
+
+def test_front_page_opens_with_the_summary_answer_and_the_verdict(report):
+    out, _ = report
+    index = (out / "index.html").read_text()
+    summary = (out / "00_summary.html").read_text()
+    # The same answer table and verdict list as the summary page, before the contents.
+    for marker in ('data-table="answer"', 'data-table="article_verdict"'):
+        start = index.index(marker)
+        assert start < index.index('id="contents"')
+        block = re.search(
+            rf'<div class="gc-table-wrap" {marker}.*?</div>|<ul [^>]*{marker}.*?</ul>', index, re.S
+        )
+        # nbconvert rewrites entities (&#x27; -> '): compare the text the reader gets.
+        assert block and html.unescape(block.group(0)) in html.unescape(summary)
+    answer = pd.read_csv(out / "tables" / "answer.csv")
+    for service in answer["Service"]:
+        assert html.escape(service) in index
 
 
 def test_pages_are_offline_and_codeless(report):

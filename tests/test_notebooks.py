@@ -28,7 +28,8 @@ def test_parameters_cell_defaults_match_default_yaml(path: Path):
     assert len(cells) == 1
     tree = ast.parse(cells[0].source)
     defaults = params.defaults_dict()
-    assert tree.body, "empty parameters cell"
+    # A section that reads no parameter keeps the cell (the build injects after it) and says so.
+    assert tree.body or cells[0].source.lstrip().startswith("#"), "empty parameters cell"
     for stmt in tree.body:
         assert isinstance(stmt, ast.AnnAssign), "parameters are type-annotated assignments"
         name = stmt.target.id

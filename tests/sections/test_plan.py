@@ -3,6 +3,7 @@ own table (the defaults and every scenario), and the answer agrees with the plan
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from gpucompare import params
@@ -10,6 +11,7 @@ from gpucompare.core import paths
 from gpucompare.model import cost, decide, plan
 from gpucompare.sections import decision, summary
 from gpucompare.sections import plan as plan_section
+from gpucompare.sections import tco as tco_section
 
 SCENARIOS = sorted((paths.params_dir() / "scenarios").glob("*.yaml"))
 
@@ -25,7 +27,10 @@ def test_answer_rows_are_the_planners_best_options(p):
         result = plan.plan(p, plan.Load.of(tr))
         own = next((o for o in result["options"] if o["acquisition"] == "own"), None)
         row = t.loc[tr.name]
-        assert row["Own: GPUs"] == (own["gpu_count"] if own else None)
+        if own is None:
+            assert row["Best to own"] is None
+        else:  # "34 x rtx-5090 (17 replicas of 2)": GPUs in all first
+            assert row["Best to own"].startswith(f"{own['gpu_count']} x {own['gpu']}")
         if result["best"]:
             assert row["Cheapest: time to first token (ms)"] == pytest.approx(
                 result["best"]["ttft_ms"]
@@ -59,7 +64,86 @@ def test_decision_options_rank_1_is_the_summary_answer(p):
             continue
         first = opts.loc[(tr.name, 1)]
         col = "Own" if first["Own or rent"] == "own" else "Rent"
-        assert answer.loc[tr.name, f"{col}: GPUs"] == first["GPUs"]
+        label = "Best to own" if col == "Own" else "Best to rent"
+        assert answer.loc[tr.name, label].startswith(f"{first['GPUs']} x {first['GPU']}")
         assert answer.loc[tr.name, f"{col}: $ per million output tokens"] == pytest.approx(
             first["$ per million output tokens"]
         )
+
+
+def test_cost_by_gpu_cheapest_rows_are_the_answer_and_the_caption_names_them(p):
+    table = plan_section.by_gpu(p)
+    t = table.frame
+    answer = plan_section.answer(p).frame
+    for tr in p.traffic:
+        if tr.name not in t.index.get_level_values("Service"):
+            continue
+        sub = t.xs(tr.name, level="Service")
+        for word in ("Own", "Rent"):
+            money = pd.to_numeric(sub[f"{word}: $ per million output tokens"], errors="coerce")
+            if money.notna().any():
+                best_gpu = money.idxmin()
+                label = answer.loc[tr.name, f"Best to {word.lower()}"]
+                assert label.startswith(f"{int(sub.loc[best_gpu, f'{word}: GPUs'])} x {best_gpu}")
+                assert money.min() == pytest.approx(
+                    answer.loc[tr.name, f"{word}: $ per million output tokens"]
+                )
+        own = pd.to_numeric(sub["Own: $ per month"], errors="coerce").dropna()
+        if len(own):
+            assert f"{tr.name}: owning {own.idxmin()} (${own.min():,.0f} a month)" in table.caption
+
+
+def test_excluded_caption_counts_its_table(p):
+    table = plan_section.excluded(p)
+    assert table.caption.startswith(f"{len(table.frame)} GPU groups")
+    for why, n in table.frame["Why no replica count works"].value_counts().items():
+        assert f"{n} because {why}" in table.caption
+
+
+def test_cost_winners_caption_counts_multi_card_wins(p):
+    table = tco_section.cost_winners(p)
+    t = table.frame
+    for g in p.gpus:
+        won = t[t["cheapest_own"] == g]
+        several = int((won["gpus_own"].fillna(1).astype(int) > 1).sum())
+        expected = f"{g} for {len(won)}" + (f" ({several} on several cards)" if several else "")
+        assert expected in table.caption
+
+
+def test_mixed_fleet_caption_follows_its_table(p):
+    table = plan_section.mixed_fleets(p)
+    t = table.frame
+    for service, row in t.iterrows():
+        saving = row["Saving (%)"]
+        # The 10% rule of the issue, applied to the table's own numbers.
+        if saving is not None:
+            assert (row["Use the mixed fleet"] == "yes") == (saving >= 10 - 1e-9)
+            assert row["Mixed: $ per month"] <= row["One GPU type: $ per month"] + 1e-6
+        if row["Use the mixed fleet"] == "yes":
+            assert service in table.caption
+    if len(t) and not (t["Use the mixed fleet"] == "yes").any():
+        assert "no mixed fleet saves 10% or more" in table.caption
+
+
+def test_a_mix_whose_means_disagree_with_the_service_is_refused():
+    from gpucompare.core.errors import InputError
+
+    service = {
+        "name": "s",
+        "model": "llama-2-7b",
+        "requests_per_s": 1,
+        "ttft_ms": 1000,
+        "tpot_ms": 50,
+        "mix": [
+            {"name": "a", "share": 0.5, "prompt_tokens": 100, "output_tokens": 100},
+            {"name": "b", "share": 0.5, "prompt_tokens": 300, "output_tokens": 100},
+        ],
+    }
+    # Means filled in from the mix: (100 + 300) / 2 = 200 prompt tokens, 100 output tokens.
+    t = params.make(traffic=[service]).traffic[0]
+    assert (t.prompt_tokens, t.output_tokens) == (200, 100)
+    with pytest.raises(InputError, match="prompt_tokens: 500 is not the mix's weighted mean 200"):
+        params.make(traffic=[{**service, "prompt_tokens": 500}])
+    bad = {**service, "mix": [{**service["mix"][0], "share": 0.7}, service["mix"][1]]}
+    with pytest.raises(InputError, match=r"the shares sum to 1\.2, not 1"):
+        params.make(traffic=[bad])

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from gpucompare import params
-from gpucompare.cli import speed
+from gpucompare.cli import speed, train
 from gpucompare.core import jsonout
 from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
 from gpucompare.core.guards import bounded_int, positive_int
@@ -354,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_cost)
 
     speed.add_cli(sub)
+    train.add_cli(sub)
 
     mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
     mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")

@@ -89,6 +89,24 @@ class Load:
             traffic.tpot_ms,
         )
 
+    @classmethod
+    def classes_of(cls, traffic) -> dict[str, Load]:
+        """The load of each request class of a traffic workload's ``mix`` (its share of the
+        requests, its mean lengths, the service's model, formats and targets); {} without a mix."""
+        return {
+            c.name: cls(
+                traffic.model,
+                traffic.weights,
+                traffic.kv_cache,
+                traffic.requests_per_s * c.share,
+                c.prompt_tokens,
+                c.output_tokens,
+                traffic.ttft_ms,
+                traffic.tpot_ms,
+            )
+            for c in traffic.mix or []
+        }
+
     def check(self) -> Load:
         catalog.get_model(self.model)
         catalog.weight_format(self.weights)

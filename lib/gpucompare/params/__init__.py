@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.core.validation import input_error
-from gpucompare.params.schema import (
+from gpucompare.params.fields import (
     MAX_BATCH,
     MAX_CONTEXT_TOKENS,
     MAX_DAYS,
@@ -40,7 +40,6 @@ from gpucompare.params.schema import (
     ContextTokens,
     Fraction,
     NonNegativeFloat,
-    Params,
     PositiveFloat,
     PositiveInt,
     Precision,
@@ -48,8 +47,9 @@ from gpucompare.params.schema import (
     UsdPerGpu,
     UsdPerGpuHour,
     UsdPerKwh,
-    Workload,
 )
+from gpucompare.params.schema import Params
+from gpucompare.params.services import Workload
 
 
 def default_file() -> Path:

@@ -28,6 +28,7 @@ from gpucompare.report.execute import (
     describe_failure,
     discover,
     execute,
+    harvest_html,
     harvest_tables,
     refresh_notebooks,
 )
@@ -42,6 +43,9 @@ from gpucompare.report.render import (
     render_parameters,
     render_print,
 )
+
+#: Outputs of the summary that the front page repeats: the answer, then the article's verdict.
+FRONT_PAGE_OUTPUTS = ("answer", "article_verdict")
 
 
 def build(
@@ -179,8 +183,11 @@ def _build_locked(
 
         prov = provenance(built_at)
         pdf_name = PDF_FILE if pdf else None
+        front = {}
+        for s in sections:
+            front.update(harvest_html(executed[s.stem], FRONT_PAGE_OUTPUTS))
         (tmp / "index.html").write_text(
-            render_index(p, data, sections, prov, pdf=pdf_name), encoding="utf-8"
+            render_index(p, data, sections, prov, pdf=pdf_name, front=front), encoding="utf-8"
         )
         (tmp / PARAMETERS_PAGE).write_text(render_parameters(p, sections, prov), encoding="utf-8")
         (tmp / PRINT_PAGE).write_text(render_print(p, sections, pages, prov), encoding="utf-8")

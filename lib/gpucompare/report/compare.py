@@ -26,7 +26,7 @@ from gpucompare.sections import display
 MANIFEST = "compare.json"
 #: Tables compared (``tables/<name>.csv``), in page order, with the columns whose changes are verdicts.
 HEADLINE_TABLES: dict[str, list[str]] = {
-    "summary_recommendation": ["cheapest_own", "catalog_best_to_own", "catalog_best_to_rent"],
+    "answer": ["Best to own", "Best to rent"],
     "cost_winners": ["cheapest_own", "cheapest_rent"],
     "tco": [],
     "cost_per_token": [],

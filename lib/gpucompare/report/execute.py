@@ -180,6 +180,18 @@ def harvest_tables(nb: nbformat.NotebookNode) -> dict[str, str]:
     return tables
 
 
+def harvest_html(nb: nbformat.NotebookNode, names: tuple[str, ...]) -> dict[str, str]:
+    """``{name: HTML}`` of the outputs named ``names`` (tables or bulleted lists), as the notebook
+    showed them: the front page repeats the summary's answer without recomputing it."""
+    found: dict[str, str] = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get(META_KEY, {}).get("table")
+            if name in names and "text/html" in out.get("data", {}):
+                found[name] = out["data"]["text/html"]
+    return found
+
+
 def refresh_notebooks(
     nb_dir: Path | None = None, timeout_s: int = CELL_TIMEOUT_S, only: list[str] = ()
 ) -> list[Path]:

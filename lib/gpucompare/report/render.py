@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 import nbformat
 import yaml
 from nbconvert import HTMLExporter
@@ -328,8 +329,12 @@ def render_index(
     sections: list[Section],
     prov: dict[str, Any],
     pdf: str | None = None,
+    front: dict[str, str] | None = None,
 ) -> str:
-    """The report's front page: title, contents, changed parameters, downloads, provenance."""
+    """The report's front page: the summary's answer and the article's verdict (``front``: their
+    HTML as the summary showed them, escaped by :mod:`gpucompare.sections.display`), contents,
+    changed parameters, downloads, provenance."""
+    front = front or {}
     rows = _parameter_rows(p)
     page = (
         _jinja_env()
@@ -343,6 +348,8 @@ def render_index(
             parameters=rows,
             provenance=prov,
             pdf=pdf,
+            answer=markupsafe.Markup(front.get("answer", "")),
+            verdict=markupsafe.Markup(front.get("article_verdict", "")),
         )
     )
     return finish_page(page)

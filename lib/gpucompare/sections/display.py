@@ -170,6 +170,35 @@ class Table:
         return data, {META_KEY: {"table": self.name}}
 
 
+@dataclass
+class Bullets:
+    """A named list of sentences (findings, verdicts): a bulleted list on the page, ``- sentence``
+    lines for nbval, and a one-column CSV (``tables/<name>.csv``) like a table."""
+
+    items: list[str]
+    name: str
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"sentence": self.items}, index=pd.RangeIndex(1, len(self.items) + 1, name="#")
+        )
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.items)
+        data = {
+            "text/plain": "\n".join(f"- {s}" for s in self.items),
+            "text/html": f'<ul class="gc-bullets" data-table="{html.escape(self.name)}">{items}</ul>',
+            "text/csv": self.frame.to_csv(lineterminator="\n"),
+        }
+        return data, {META_KEY: {"table": self.name}}
+
+
+def bullets(items: list[str], name: str) -> Bullets:
+    """Show sentences as the bulleted list ``name`` (harvested as ``tables/<name>.csv``)."""
+    return Bullets(list(items), name)
+
+
 def nones(frame: pd.DataFrame) -> pd.DataFrame:
     """Object columns with None (shown as "—") where a value is missing: a table's cells say "no
     number", never NaN."""

@@ -1,11 +1,10 @@
-"""The summary section (``notebooks/00_summary.ipynb``), the report's front page: key findings
-generated from the computed tables, the audit in brief, and the recommendation per workload. No
-number here is written by hand: each finding quotes the library's recomputation (the audit's
-``computed_value`` or a section's table)."""
+"""The summary section (``notebooks/00_summary.ipynb``), the report's front page: the answer for
+the services of the parameter ``traffic`` (:mod:`gpucompare.sections.plan`), the article's verdict
+in at most five sentences, and what else the sections find. No number here is written by hand:
+each sentence quotes the library's recomputation (the audit's ``computed_value`` or a section's
+table). The full claims audit is its own page (:mod:`gpucompare.sections.audit`)."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pandas as pd
 
@@ -17,34 +16,44 @@ from gpucompare.params import Params
 from gpucompare.sections import calibration as calibration_section
 from gpucompare.sections import display
 from gpucompare.sections import memory as memory_section
-from gpucompare.sections import tco as tco_section
+
+#: The article's verdict on the front page: at most this many sentences.
+VERDICT_SENTENCES = 5
 
 
 def _audit_rows() -> dict[str, dict]:
     return {r["id"]: r for r in audit.run()}
 
 
-def key_findings(p: Params) -> list[str]:
-    """Plain-language findings, each built from recomputed numbers (skipped when a claim is absent)."""
+def verdict_sentences() -> list[str]:
+    """The article's verdict: the audit's counts, then its most consequential errors, each from the
+    recomputed claim (skipped when the claim is absent), at most :data:`VERDICT_SENTENCES`."""
     rows = _audit_rows()
     counts = {v: sum(r["verdict"] == v for r in rows.values()) for v in audit.VERDICTS}
     out = [
         f"The audit recomputed {len(rows)} numeric claims of the article: {counts['ok']} hold, "
-        f"{counts['wrong']} are wrong, {counts['misleading']} are misleading and {counts['unverifiable']} cannot be checked."
+        f"{counts['wrong']} are wrong, {counts['misleading']} are misleading and "
+        f"{counts['unverifiable']} cannot be checked (the claims page lists each)."
     ]
-    if len(p.gpus) >= 2:
-        a, b = (catalog.get_gpu(g) for g in p.gpus[:2])
-        ratio = a.spec("bf16_tensor_tflops") / b.spec("bf16_tensor_tflops")
+    cpm = rows.get("cpm-h100-7b-fp16-bs1")
+    if cpm is not None:
         out.append(
-            f"For LLM math (BF16/FP16 with FP32 accumulate) {a.name} has {ratio:.1f}x the dense tensor throughput of "
-            f"{b.name} ({a.spec('bf16_tensor_tflops'):g} vs {b.spec('bf16_tensor_tflops'):g} TFLOPS)."
+            f"Its cost per token is off by a factor of about {cpm['computed_value'] / cpm['seed_value']:,.0f}: "
+            f"its own formula gives ${cpm['computed_value']:.2f} per million tokens for Llama-2-7B on an "
+            f"H100, not ${cpm['seed_value']:g}."
         )
-    out += _speed_findings(p)
     kv = rows.get("mem-7b-fp16-bs1-kv")
     if kv is not None:
         out.append(
-            f"Llama-2-7B's FP16 KV cache at 4,096 tokens is {kv['computed_value']:.2f} GB per sequence; "
-            f"the article prints {kv['seed_value']:g} GB ({kv['seed_value'] / kv['computed_value']:.2f}x)."
+            f"Its memory arithmetic disagrees with its own formula: Llama-2-7B's FP16 KV cache at "
+            f"4,096 tokens is {kv['computed_value']:.2f} GB per sequence, not {kv['seed_value']:g} GB."
+        )
+    flip = rows.get("winner-7b-fp16-bs32")
+    if flip is not None and flip["computed_value"] is not None and flip["computed_value"] < 1:
+        out.append(
+            f"Its batch-serving verdict is reversed by its own inputs: the RTX 4090 comes out "
+            f"{1 / flip['computed_value']:.2f}x cheaper per token than the H100, and that workload "
+            "(batch 32 x 4,096 tokens) does not fit the RTX 4090 at all."
         )
     link = rows.get("ic-nvlink-pcie-ratio")
     if link is not None:
@@ -55,21 +64,30 @@ def key_findings(p: Params) -> list[str]:
     gemm = rows.get("gemm-h100-8192x8192x8192")
     if gemm is not None:
         out.append(
-            f"Measured 8192³ 16-bit GEMMs run at about {gemm['computed_value']:,.0f} TFLOPS on an H100 SXM, "
-            f"{gemm['computed_value'] / gemm['seed_value']:.1f}x the article's {gemm['seed_value']:g}."
+            f"Measured 8192³ 16-bit GEMMs run at about {gemm['computed_value']:,.0f} TFLOPS on an "
+            f"H100 SXM, {gemm['computed_value'] / gemm['seed_value']:.1f}x the article's "
+            f"{gemm['seed_value']:g}."
         )
-    cpm = rows.get("cpm-h100-7b-fp16-bs1")
-    if cpm is not None:
+    return out[:VERDICT_SENTENCES]
+
+
+def article_verdict() -> display.Bullets:
+    """:func:`verdict_sentences` as the front page's bulleted list."""
+    return display.bullets(verdict_sentences(), "article_verdict")
+
+
+def key_findings(p: Params) -> list[str]:
+    """What the sections find beyond the audit, each sentence built from recomputed numbers: the
+    first two GPUs' tensor throughput, the engine behind every speed, where each chosen GPU wins."""
+    out = []
+    if len(p.gpus) >= 2:
+        a, b = (catalog.get_gpu(g) for g in p.gpus[:2])
+        ratio = a.spec("bf16_tensor_tflops") / b.spec("bf16_tensor_tflops")
         out.append(
-            f"The article's own cost formula gives ${cpm['computed_value']:.2f} per million tokens for Llama-2-7B "
-            f"on an H100, {cpm['computed_value'] / cpm['seed_value']:,.0f} times its printed ${cpm['seed_value']:g}."
+            f"For LLM math (BF16/FP16 with FP32 accumulate) {a.name} has {ratio:.1f}x the dense tensor throughput of "
+            f"{b.name} ({a.spec('bf16_tensor_tflops'):g} vs {b.spec('bf16_tensor_tflops'):g} TFLOPS)."
         )
-    flip = rows.get("winner-7b-fp16-bs32")
-    if flip is not None and flip["computed_value"] is not None and flip["computed_value"] < 1:
-        out.append(
-            f"Its batch-serving verdict is reversed by its own inputs: the RTX 4090 comes out {1 / flip['computed_value']:.2f}x cheaper per token than the H100, "
-            "and that workload (batch 32 x 4,096 tokens) does not fit the RTX 4090 at all."
-        )
+    out += _speed_findings(p)
     wt = memory_section.workloads(p).frame
     misfits = [w for w in wt.index if all(wt.loc[w, f"{g} gpus_needed"] != 1 for g in p.gpus)]
     if misfits:
@@ -83,8 +101,8 @@ def key_findings(p: Params) -> list[str]:
         ]
         if won:
             out.append(
-                f"Owning, {g} is the cheaper of the chosen GPUs, each on the fewest cards the "
-                f"workload fits, for: {', '.join(won)}."
+                f"For the batch workloads, owning, {g} is the cheaper of the chosen GPUs, each on "
+                f"the fewest cards the workload fits, for: {', '.join(won)}."
             )
     return out
 
@@ -110,103 +128,31 @@ def _speed_findings(p: Params) -> list[str]:
     return out
 
 
-def findings(p: Params) -> display.Table:
-    """:func:`key_findings` as a one-column table."""
-    f = key_findings(p)
-    frame = pd.DataFrame({"finding": f}, index=pd.RangeIndex(1, len(f) + 1, name="#"))
-    return display.table(
-        frame,
-        "key_findings",
-        "Generated from the audit and the section tables; rerun with other parameters and these sentences change with them.",
-    )
+def findings(p: Params) -> display.Bullets:
+    """:func:`key_findings` as a bulleted list."""
+    return display.bullets(key_findings(p), "key_findings")
 
 
-def recommendation(p: Params) -> display.Table:
-    """Per workload: the cheaper chosen GPU to own (each on the fewest cards the workload fits),
-    and the cheapest qualifying configuration of the whole catalog."""
-    w = cost.configuration_winners(p, decide.candidates_table(p))[
-        ["cheapest_own", "gpus_own", "usd_per_mtok_own"]
-    ]
-    r = decide.recommend_table(p)[["best_to_own", "usd_per_mtok_own", "best_to_rent"]]
-    r = r.rename(
-        columns={
-            "best_to_own": "catalog_best_to_own",
-            "usd_per_mtok_own": "catalog_usd_per_mtok_own",
-            "best_to_rent": "catalog_best_to_rent",
-        }
-    )
-    t = w.join(r)
-    # A configuration reads "gpu" or "N x gpu": its GPU type is the last word.
-    chosen = sum(str(c).split()[-1] in p.gpus for c in t["catalog_best_to_own"].dropna())
-    caption = f"For {chosen} of {len(t)} workloads the cheapest GPU in the whole catalog is one of the chosen ones ({', '.join(p.gpus)})."
-    return display.table(t, "summary_recommendation", caption)
-
-
-def article_memory() -> display.Table:
-    """The memory section's table of the article's memory examples, shown again here."""
-    return dataclasses.replace(memory_section.article_memory(), name="summary_article_memory")
-
-
-def cost_per_token(p: Params) -> display.Table:
-    """The cost section's cost-per-token table, shown again here."""
-    return dataclasses.replace(tco_section.cost_per_token(p), name="summary_cost_per_token")
-
-
-def _verdicts_by_section() -> pd.DataFrame:
-    """Claims per section (rows) and verdict (columns)."""
-    t = audit.audit_table()
-    table = pd.crosstab(t["section"], t["verdict"]).reindex(
-        columns=list(audit.VERDICTS), fill_value=0
-    )
-    table["total"] = table.sum(axis=1)
-    table.columns.name = None
-    return table
-
-
-def _verdicts_caption(t: pd.DataFrame) -> str:
-    """One sentence: the section with the most wrong claims."""
-    worst = t["wrong"].idxmax()
-    return f"{int(t['total'].sum())} claims in {len(t)} sections; the most wrong figures are in the {worst} section ({int(t.loc[worst, 'wrong'])})."
-
-
-def verdict_counts() -> display.Table:
-    """Claims per verdict."""
-    return display.table(
-        audit.verdict_counts(), "verdict_counts", _verdicts_caption(_verdicts_by_section())
-    )
-
-
-def verdicts_by_section() -> display.Table:
-    """Claims per section and verdict."""
-    t = _verdicts_by_section()
-    return display.table(t, "verdicts_by_section", _verdicts_caption(t))
-
-
-def wrong_claims() -> display.Table:
-    """Every claim judged wrong or misleading, with the article's value, the recomputed value and why."""
-    t = audit.audit_table()
-    t = t[t["verdict"].isin(["wrong", "misleading"])]
-    return display.table(
-        t[["section", "verdict", "seed_value", "computed_value", "unit", "explanation"]],
-        "wrong_claims",
-        "Every claim judged wrong or misleading, with the recomputed value and the reason.",
-    )
-
-
-def audit_claims() -> display.Table:
-    """All claims with the article's quote, the recomputed value and the verdict."""
-    return display.table(
-        audit.audit_table(),
-        "audit",
-        "The complete audit; `gpucompare audit --json` prints the same list.",
-    )
+#: The data the answer rests on: what each file gives the planner.
+ANSWER_DATA = {
+    "GPU specifications and purchase prices": "data/gpus.yaml",
+    "Model configurations": "data/models.yaml",
+    "Serving engines and their formats": "data/engines.yaml",
+    "Published speed measurements the speeds are fitted on": "data/measurements/inference_*.csv",
+    "Links between GPUs": "data/interconnect.yaml",
+    "Cloud prices per GPU-hour": "data/cloud_prices.yaml",
+    "The article's claims": "data/claims/*.yaml",
+    "Services, prices and other parameters": "params/default.yaml (or the scenario given)",
+}
 
 
 def sources() -> display.Table:
-    """The claims files: section, number of claims and file."""
-    t = audit.audit_table()
-    counts = t.groupby("section").size()
+    """The data files behind the answer and the verdict (each figure in them carries its source)."""
     frame = pd.DataFrame(
-        {"claims": counts, "file": [f"data/claims/{s}.yaml" for s in counts.index]}
-    ).rename_axis("section")
-    return display.table(frame, "summary_sources")
+        {"File": list(ANSWER_DATA.values())}, index=pd.Index(list(ANSWER_DATA), name="What")
+    )
+    return display.table(
+        frame,
+        "summary_sources",
+        "Every figure in these files names its source; the Parameters & sources page lists them.",
+    )

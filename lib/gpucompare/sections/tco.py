@@ -11,7 +11,7 @@ from matplotlib.patches import Patch
 
 from gpucompare import audit
 from gpucompare.data import prices
-from gpucompare.model import cost
+from gpucompare.model import cost, decide
 from gpucompare.model.tco import (
     average_power_w,
     break_even_utilization,
@@ -101,20 +101,38 @@ def _winners_caption(p: Params, winners: pd.DataFrame) -> str:
         f"Owning one card, over {len(winners)} workloads: "
         + ", ".join(parts)
         + tail
-        + " (a workload that does not fit one card of a GPU is costed on several on the decision page)."
+        + " (the next table costs a workload that does not fit one card on several)."
     )
 
 
 def cost_per_token(p: Params) -> display.Table:
-    """Per workload and GPU: decode tokens/s and cost per million tokens owning and renting."""
+    """Per workload and GPU: decode tokens/s and cost per million tokens owning and renting, one card."""
     t = cost.cost_table(p)
     return display.table(t, "cost_per_token", _winners_caption(p, cost.winners_table(p, t)))
 
 
+def configuration_winners_caption(p: Params, winners: pd.DataFrame) -> str:
+    """One sentence: per chosen GPU, the workloads it wins owned, naming multi-card wins."""
+    parts = []
+    for g in p.gpus:
+        won = winners[winners["cheapest_own"] == g]
+        several = int((won["gpus_own"].fillna(1).astype(int) > 1).sum())
+        text = f"{g} for {len(won)}"
+        parts.append(text + (f" ({several} on several cards)" if several else ""))
+    none = int(winners["cheapest_own"].isna().sum())
+    tail = f"; {none} fit none of them within a node" if none else ""
+    return (
+        f"Owning, each GPU on the fewest cards the workload fits, over {len(winners)} workloads: "
+        + ", ".join(parts)
+        + tail
+        + "."
+    )
+
+
 def cost_winners(p: Params) -> display.Table:
-    """Per workload: the cheapest GPU to own and to rent, and by how much."""
-    t = cost.winners_table(p)
-    return display.table(t, "cost_winners", _winners_caption(p, t))
+    """Per workload: the cheaper chosen GPU to own and to rent, each on the fewest cards it fits."""
+    t = cost.configuration_winners(p, decide.candidates_table(p))
+    return display.table(t, "cost_winners", configuration_winners_caption(p, t))
 
 
 # --- Break-even ----------------------------------------------------------------------------------
