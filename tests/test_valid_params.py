@@ -118,9 +118,9 @@ def _strategy(annotation, metadata, name: str) -> st.SearchStrategy:
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
         return _strategy(args[0], [*metadata, *args[1:]], name)
-    if name == "mix":
-        # A mix couples the shares (sum 1) and the service's means; the mixed-fleet search costs
-        # seconds per service. tests/sections/test_plan.py and tests/model/test_fleet.py cover it.
+    if name in ("mix", "concurrent_users", "think_time_s"):
+        # A mix couples the shares (sum 1) and the service's means, users and think time couple
+        # with requests_per_s; the mixed-fleet search costs seconds per service. tests/sections/test_plan.py and tests/model/test_fleet.py cover it.
         return st.none()
     if name in RANGE_FIELDS:
         item = args[0]  # tuple[Annotated[float, Field(...)], ...]: the items carry the bounds

@@ -18,7 +18,7 @@ from scipy.optimize import linprog
 
 from gpucompare import params
 from gpucompare.core.errors import InputError
-from gpucompare.model import fleet, plan
+from gpucompare.model import capacity, fleet, plan
 
 P = params.make()
 # The realistic mix: 10 requests/s of Llama-2-7B fp16, TTFT 2 s, TPOT 60 ms; 80% short chat
@@ -214,13 +214,13 @@ def test_larger_fleets_lie_between_the_linear_bound_and_the_homogeneous_one(inst
 
 @pytest.mark.parametrize(("load", "gpu", "n"), [(CHAT, "h100-sxm", 1), (DOC, "l40s", 2)])
 def test_capacity_is_the_planners_limit_to_the_tolerance(load, gpu, n):
-    cap = fleet.capacity(P, load, gpu, n)
+    cap = capacity.capacity(P, load, gpu, n)
     assert cap > 0
     assert plan.replica(P, load, gpu, n, cap).ok
-    assert not plan.replica(P, load, gpu, n, cap * (1 + fleet.REL_TOL) * 1.0001).ok
+    assert not plan.replica(P, load, gpu, n, cap * (1 + capacity.REL_TOL) * 1.0001).ok
     # The rate itself does not matter, only the prompt and output lengths.
     other = replace(load, requests_per_s=123.0)
-    assert fleet.capacity(P, other, gpu, n) == cap
+    assert capacity.capacity(P, other, gpu, n) == cap
 
 
 def test_capacity_of_a_prefill_bound_replica_by_hand():
@@ -230,13 +230,13 @@ def test_capacity_of_a_prefill_bound_replica_by_hand():
     probe = plan.Load("llama-2-7b", "fp16", "fp16", 1.0, 4000, 1, 1e6, 1e6)
     t_p = plan.replica(P, probe, "h100-sxm", 1, 1e-6).prefill_s
     load = plan.Load("llama-2-7b", "fp16", "fp16", 1.0, 4000, 1, 1.5 * t_p * 1e3, 1e6)
-    cap = fleet.capacity(P, load, "h100-sxm", 1)
-    assert 0.5 / t_p / (1 + fleet.REL_TOL) <= cap <= 0.5 / t_p * (1 + 1e-9)
+    cap = capacity.capacity(P, load, "h100-sxm", 1)
+    assert 0.5 / t_p / (1 + capacity.REL_TOL) <= cap <= 0.5 / t_p * (1 + 1e-9)
 
 
 def test_capacity_is_zero_when_one_prompt_misses_the_ttft():
     load = plan.Load("llama-2-7b", "fp16", "fp16", 1.0, 8000, 100, 1.0, 60.0)
-    assert fleet.capacity(P, load, "h100-sxm", 1) == 0.0
+    assert capacity.capacity(P, load, "h100-sxm", 1) == 0.0
 
 
 # -------------------------------------------------------------------------------------------------

@@ -147,3 +147,30 @@ def test_a_mix_whose_means_disagree_with_the_service_is_refused():
     bad = {**service, "mix": [{**service["mix"][0], "share": 0.7}, service["mix"][1]]}
     with pytest.raises(InputError, match=r"the shares sum to 1\.2, not 1"):
         params.make(traffic=[bad])
+
+
+def test_users_and_think_time_give_the_request_rate():
+    from gpucompare.core.errors import InputError
+
+    service = {
+        "name": "s",
+        "model": "llama-2-7b",
+        "prompt_tokens": 500,
+        "output_tokens": 200,
+        "ttft_ms": 1000,
+        "tpot_ms": 50,
+    }
+    # 300 users, each thinking 60 s between requests: at most 300 / 60 = 5 requests/s.
+    t = params.make(traffic=[{**service, "concurrent_users": 300, "think_time_s": 60}]).traffic[0]
+    assert t.requests_per_s == 5.0
+    # A validated service read again (all three fields) is accepted; a contradiction is not.
+    again = params.make(traffic=[t.model_dump()]).traffic[0]
+    assert again.requests_per_s == 5.0
+    with pytest.raises(
+        InputError, match=r"requests_per_s: 7 is not concurrent_users / think_time_s = 5"
+    ):
+        params.make(
+            traffic=[{**service, "concurrent_users": 300, "think_time_s": 60, "requests_per_s": 7}]
+        )
+    with pytest.raises(InputError, match="think_time_s: needed with concurrent_users"):
+        params.make(traffic=[{**service, "concurrent_users": 300}])

@@ -74,7 +74,7 @@ def _cmd_throughput(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from gpucompare.model import plan
+    from gpucompare.model import capacity, plan
     from gpucompare.report import preflight
 
     sets = list(args.set) + ([f"engine={args.engine}"] if args.engine else [])
@@ -95,7 +95,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         args.tpot_ms,
     )
     acq = plan.ACQUISITIONS if args.acquisition == "both" else (args.acquisition,)
-    result = plan.plan(p, load, gpu_ids, acq)
+    # Headroom (a capacity search per option) for the options shown and each acquisition's best.
+    result = capacity.plan_with_headroom(
+        p, load, top=args.top, gpu_ids=gpu_ids, acquisitions=acq
+    )
     if args.json:
         jsonout.print_json(result)
         return 0
@@ -109,13 +112,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     print(
         f"  {'GPU':<14}{'buy/rent':<9}{'GPUs':>5}{'per replica':>12}{'replicas':>9}"
-        f"{'$/M out':>9}{'$/month':>10}{'TTFT ms':>9}{'TPOT ms':>9}  limited by"
+        f"{'$/M out':>9}{'$/month':>10}{'TTFT ms':>9}{'TPOT ms':>9}{'util %':>7}  limited by"
     )
     for o in result["options"][: args.top]:
         print(
             f"  {o['gpu']:<14}{o['acquisition']:<9}{o['gpu_count']:>5}{o['gpus_per_replica']:>12}"
             f"{o['replicas']:>9}{o['usd_per_million_output_tokens']:>9.2f}{o['usd_per_month']:>10,.0f}"
-            f"{o['ttft_ms']:>9.0f}{o['tpot_ms']:>9.1f}  {o['limited_by']}"
+            f"{o['ttft_ms']:>9.0f}{o['tpot_ms']:>9.1f}{100 * o['utilization']:>7.0f}  {o['limited_by']}"
         )
     return 0
 

@@ -49,6 +49,10 @@ MAX_LATENCY_MS = 3_600_000.0
 Acquisition = Literal["own", "rent", "both"]
 
 
+#: Most users of a closed-loop service (as many as the largest request rate at one request/s each).
+MAX_CONCURRENT_USERS = 10_000
+#: Longest think time between a user's requests (s): a day.
+MAX_THINK_TIME_S = 86_400.0
 #: How far (relative) a service's mean prompt or output tokens may sit from its mix's weighted mean.
 MIX_MEAN_TOLERANCE = 0.01
 
@@ -79,6 +83,15 @@ class Traffic(StrictParams):
         gt=0, le=MAX_LATENCY_MS, description="Mean time to first token target (ms)"
     )
     tpot_ms: float = Field(gt=0, le=MAX_LATENCY_MS, description="Time per output token target (ms)")
+    concurrent_users: int | None = Field(
+        None,
+        gt=0,
+        le=MAX_CONCURRENT_USERS,
+        description="Users in a closed loop (with think_time_s, instead of requests_per_s)",
+    )
+    think_time_s: float | None = Field(
+        None, gt=0, le=MAX_THINK_TIME_S, description="Seconds a user waits between requests"
+    )
     mix: list[TrafficClass] | None = Field(
         None,
         min_length=1,
@@ -89,6 +102,38 @@ class Traffic(StrictParams):
     @classmethod
     def _known_model(cls, v: str) -> str:
         return Workload._known_model(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate_from_users(cls, data: Any) -> Any:
+        """Users who each send a request, wait for the answer and think ``think_time_s`` send at
+        most users / think_time_s requests/s (the answer's own time left out): the rate sized."""
+        if not isinstance(data, dict):
+            return data
+        users, think = data.get("concurrent_users"), data.get("think_time_s")
+        if users is None and think is None:
+            return data
+        if users is None or think is None:
+            missing, other = (
+                ("think_time_s", "concurrent_users")
+                if think is None
+                else ("concurrent_users", "think_time_s")
+            )
+            raise ValueError(f"{missing}: needed with {other}")
+        numbers = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (users, think)
+        )
+        if not numbers or think <= 0:
+            return data  # the field validators name the bad value
+        rate = users / think
+        given = data.get("requests_per_s")
+        # A validated service dumps all three; re-reading it must agree, not fail.
+        if given is not None and abs(given - rate) > 1e-9 * rate:
+            raise ValueError(
+                f"requests_per_s: {given} is not concurrent_users / think_time_s = {rate:g}; "
+                "give one or the other"
+            )
+        return {**data, "requests_per_s": rate}
 
     @model_validator(mode="before")
     @classmethod

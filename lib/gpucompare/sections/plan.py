@@ -7,9 +7,12 @@ from __future__ import annotations
 import pandas as pd
 
 from gpucompare.data import catalog
-from gpucompare.model import fleet, plan
+from gpucompare.model import capacity, fleet, plan
 from gpucompare.params import Params
 from gpucompare.sections import display
+
+#: Options shown per service on the decision page.
+TOP_OPTIONS = 5
 
 #: What a limit means, for the "what sets the GPU count" column.
 WHY = {
@@ -36,15 +39,30 @@ def _label(o: dict | None) -> str | None:
     return f"{total} ({o['replicas']} replicas{per})"
 
 
+#: Planner results by (parameters, service): the summary, TCO and decision tables of one notebook
+#: read the same plans (a few seconds each with the headroom search).
+_PLANS: dict[tuple[str, str], dict] = {}
+
+
+def _plan(p: Params, t) -> dict:
+    """The planner's result for traffic workload ``t``, with headroom for the options shown."""
+    key = (p.model_dump_json(), t.name)
+    if key not in _PLANS:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        _PLANS[key] = capacity.plan_with_headroom(p, plan.Load.of(t), top=TOP_OPTIONS)
+    return _PLANS[key]
+
+
 def plans(p: Params) -> dict[str, dict]:
     """The planner's result for every traffic workload, by name."""
-    return {t.name: plan.plan(p, plan.Load.of(t)) for t in p.traffic}
+    return {t.name: _plan(p, t) for t in p.traffic}
 
 
 def _answer_frame(p: Params) -> pd.DataFrame:
     rows = []
     for t in p.traffic:
-        result = plan.plan(p, plan.Load.of(t))
+        result = _plan(p, t)
         own, rent = _best(result, "own"), _best(result, "rent")
         best = result["best"] or None
         rows.append(
@@ -99,14 +117,10 @@ def answer(p: Params) -> display.Table:
     )
 
 
-#: Options shown per service on the decision page.
-TOP_OPTIONS = 5
-
-
 def _options_frame(p: Params) -> pd.DataFrame:
     rows = []
     for t in p.traffic:
-        result = plan.plan(p, plan.Load.of(t))
+        result = _plan(p, t)
         for rank, o in enumerate(result["options"][:TOP_OPTIONS], start=1):
             rows.append(
                 {
@@ -121,12 +135,14 @@ def _options_frame(p: Params) -> pd.DataFrame:
                     "$ per month": o["usd_per_month"],
                     "Time to first token (ms)": o["ttft_ms"],
                     "Time per output token (ms)": o["tpot_ms"],
+                    "Load / capacity (%)": 100 * o["utilization"],
+                    "Headroom (%)": 100 * o["headroom_fraction"],
                     "Limited by": o["limited_by"],
                 }
             )
     columns = ["Service", "Rank", "GPU", "Own or rent", "GPUs", "GPUs per replica", "Replicas"]
     columns += ["$ per million output tokens", "$ per month", "Time to first token (ms)"]
-    columns += ["Time per output token (ms)", "Limited by"]
+    columns += ["Time per output token (ms)", "Load / capacity (%)", "Headroom (%)", "Limited by"]
     # No service may have an option: an empty table with its columns, not an error.
     return pd.DataFrame(rows, columns=columns).set_index(["Service", "Rank"])
 
@@ -142,8 +158,8 @@ def options(p: Params) -> display.Table:
         return display.table(t, "plan_options", caption)
     caption = (
         f"The {TOP_OPTIONS} cheapest ways to serve each service within its targets with {p.engine} "
-        "(rank 1 is the summary's answer and gpucompare plan's best); 'limited by' names what one "
-        "replica fewer would fail on."
+        "(rank 1 is the summary's answer and gpucompare plan's best); headroom is how much more load "
+        "the GPUs take before a target breaks; 'limited by' names what one replica fewer would fail on."
     )
     return display.table(
         t,
@@ -154,6 +170,8 @@ def options(p: Params) -> display.Table:
             "$ per month": 0,
             "Time to first token (ms)": 0,
             "Time per output token (ms)": 0,
+            "Load / capacity (%)": 0,
+            "Headroom (%)": 0,
         },
     )
 
@@ -161,7 +179,7 @@ def options(p: Params) -> display.Table:
 def _by_gpu_frame(p: Params) -> pd.DataFrame:
     rows = []
     for t in p.traffic:
-        result = plan.plan(p, plan.Load.of(t))
+        result = _plan(p, t)
         for gpu in dict.fromkeys(o["gpu"] for o in result["options"]):
             row: dict = {"Service": t.name, "GPU": gpu}
             for acq, word in (("own", "Own"), ("rent", "Rent")):
