@@ -61,8 +61,13 @@ bench: $(STAMP) ## time builds, the memory/throughput sweeps and the Monte Carlo
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_build.py
 
-lab: $(STAMP) ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks
+# Extra arguments for `jupyter lab`, e.g. `make lab LAB_ARGS=--no-browser` on a machine without a
+# browser; as root (containers) JupyterLab refuses to start without --allow-root, so it is added.
+LAB_ARGS ?=
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
+lab: $(STAMP) ## open the notebooks in JupyterLab (headless: make lab LAB_ARGS=--no-browser)
+	$(BIN)/jupyter lab notebooks $(LAB_ROOT) $(LAB_ARGS)
 
 clean: ## remove the virtual environment, caches and built reports
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis bench/results

@@ -29,6 +29,8 @@ LAZY_MODULES = {
     "gpucompare/cli/__init__.py",
     "gpucompare/cli/speed.py",
     "gpucompare/cli/train.py",
+    "gpucompare/cli/listing.py",
+    "gpucompare/cli/models.py",
 }
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 

@@ -19,7 +19,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
-from gpucompare.report import build, pdf
+from gpucompare.report import build, compare, pdf
+from gpucompare.sections import labels
 
 CHROMIUM = pdf.find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -42,7 +43,13 @@ PAGE_FACTS_JS = """() => ({
   nav: [...document.querySelectorAll("nav.gc-nav a")].map(a => a.getAttribute("href")),
   codeCells: document.querySelectorAll(".jp-CodeCell .jp-InputArea-editor").length,
   sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  headers: [...document.querySelectorAll("main table th")].map(th => th.textContent.trim()),
+  interactive: document.querySelectorAll("table.gc-interactive").length,
+  searchBoxes: document.querySelectorAll(".dt-search input").length,
 })"""
+#: Long tables become DataTables once itables' module has loaded (after the load event).
+DATATABLES_READY_JS = """() => document.querySelectorAll("table.gc-interactive").length
+  === document.querySelectorAll(".dt-search input").length"""
 
 
 def _luminance(css_color: str) -> float:
@@ -95,6 +102,7 @@ def visits(report, browser, tmp_path_factory) -> dict:
         page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
         page.goto(path.as_uri(), wait_until="load")
+        page.wait_for_function(DATATABLES_READY_JS, timeout=20_000)
         facts = page.evaluate(PAGE_FACTS_JS)
         page.screenshot(path=str(shots / f"{rel.replace('/', '__')}.png"), full_page=True)
         pages[rel] = {"errors": errors, **facts}
@@ -125,6 +133,34 @@ def test_no_page_scrolls_sideways(visits, report, browser):
         assert sideways <= 1, f"{rel} scrolls sideways by {sideways} px at 420 px"
         page.close()
     context.close()
+
+
+def test_section_pages_have_headers_in_words(visits, report):
+    """No machine name (``cheapest_own``) as a column header on a page for readers."""
+    _, manifest = report
+    code_names = {
+        s["html"]: [h for h in visits["pages"][s["html"]]["headers"] if labels.is_code_name(h)]
+        for s in manifest["sections"]
+    }
+    assert {k: v for k, v in code_names.items() if v} == {}
+
+
+def test_long_tables_are_searchable_and_sortable_offline(visits, report, browser):
+    pages = visits["pages"]
+    with_long = {rel: v for rel, v in pages.items() if v["interactive"]}
+    assert "09_audit.html" in with_long
+    assert all(v["searchBoxes"] == v["interactive"] for v in with_long.values())
+    # Searching a claims table leaves only the matching rows.
+    out, _ = report
+    page = browser.new_page()
+    page.goto((out / "09_audit.html").as_uri(), wait_until="load")
+    page.wait_for_function(DATATABLES_READY_JS, timeout=20_000)
+    table = page.locator("table.gc-interactive").first
+    before = table.locator("tbody tr").count()
+    box = page.locator(".dt-search input").first
+    box.fill("zzzz-no-such-claim")
+    assert table.locator("tbody tr").count() < before
+    page.close()
 
 
 def test_nothing_is_requested_from_the_network(visits):
@@ -255,3 +291,131 @@ def test_pdf_has_every_section_each_from_a_new_page(report):
     starts = [first_page[t] for t in titles]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     assert starts[0] > 0, "the cover page comes first"
+
+
+# --- the scenario comparison (gpucompare report --compare A.yaml B.yaml) ----------------------
+
+#: Two scenarios that differ in one purchase price only.
+COMPARE_SCENARIOS = {"list-price": 1599, "rtx4090-2500": 2500}
+#: What the tests read from the comparison page: every highlighted cell with its table, column
+#: and row keys, and the style the page is drawn with.
+COMPARE_FACTS_JS = """() => ({
+  changed: [...document.querySelectorAll("main [data-table] td.gc-changed")].map(td => ({
+    table: td.closest("[data-table]").dataset.table,
+    column: td.dataset.column,
+    keys: [...td.parentElement.querySelectorAll("td.gc-key")].map(k => k.textContent.trim()),
+  })),
+  flips: [...document.querySelectorAll("#table-flips tbody tr")].map(
+    tr => [...tr.cells].map(td => td.textContent.trim())),
+  parameters: [...document.querySelectorAll("#table-parameter-changes tbody th")].map(
+    th => th.textContent.trim()),
+  oneSided: document.querySelectorAll("tr.gc-added, tr.gc-removed").length,
+  tables: [...document.querySelectorAll("main [data-table]")].map(d => d.dataset.table),
+  h2: [...document.querySelectorAll("main h2")].map(h => h.textContent.trim()),
+  font: getComputedStyle(document.body).fontFamily,
+  h1Font: getComputedStyle(document.querySelector("h1")).fontFamily,
+  reportCss: [...document.querySelectorAll("style")].some(s => s.textContent.includes("--gc-font")),
+  nav: [...document.querySelectorAll("nav.gc-nav a")].map(a => a.getAttribute("href")),
+  navShown: getComputedStyle(document.querySelector(".gc-header")).display !== "none",
+  ids: [...document.querySelectorAll("[id]")].map(e => e.id),
+  links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+  sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  bg: getComputedStyle(document.body).backgroundColor,
+})"""
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory) -> Path:
+    """``gpucompare report --compare`` of two scenarios differing only in the RTX 4090's price."""
+    root = tmp_path_factory.mktemp("compare")
+    files = []
+    for name, price in COMPARE_SCENARIOS.items():
+        files.append(root / f"{name}.yaml")
+        files[-1].write_text(f"price_usd:\n  rtx-4090: {price}\n")
+    return compare.build_compare(root / "out", files, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def compare_visit(comparison, browser, tmp_path_factory) -> dict:
+    shots = tmp_path_factory.mktemp("screenshots-compare")
+    seen: dict = {"offsite": []}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+
+        def only_local(route) -> None:
+            if route.request.url.startswith(("file:", "data:")):
+                route.continue_()
+            else:
+                seen["offsite"].append(route.request.url)
+                route.abort()
+
+        context.route("**/*", only_local)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc, e=errors: e.append(str(exc)))
+        page.goto(comparison.as_uri(), wait_until="load")
+        seen[scheme] = {"errors": errors, **page.evaluate(COMPARE_FACTS_JS)}
+        page.screenshot(path=str(shots / f"compare.{scheme}.png"), full_page=True)
+        page.close()
+        context.close()
+    print(f"\nscreenshots of the comparison page: {shots}")
+    return seen
+
+
+def test_compare_page_has_the_report_style_and_navigation(compare_visit, comparison):
+    facts = compare_visit["light"]
+    assert facts["errors"] == [] and compare_visit["offsite"] == []
+    assert facts["reportCss"], "the report's stylesheet is on the page"
+    for font in (facts["font"], facts["h1Font"]):
+        assert "sans-serif" in font and not font.lower().startswith(("serif", "times")), font
+    assert facts["navShown"] and facts["sideways"] <= 1
+    # The navigation bar: this page's tables, then both full reports.
+    assert {f"{name}/index.html" for name in COMPARE_SCENARIOS} <= set(facts["nav"])
+    assert {f"#{t}" for t in facts["tables"]} <= set(facts["nav"])
+    # Every link resolves: anchors on this page, and the scenarios' pages and tables.
+    out = comparison.parent
+    for url in facts["links"]:
+        parts = urlsplit(url)
+        target = Path(unquote(parts.path))
+        assert target.is_file() and out in [target, *target.parents], url
+        if parts.fragment and target == comparison:
+            assert parts.fragment in facts["ids"], url
+        elif parts.fragment:
+            assert f'id="{parts.fragment}"' in target.read_text(encoding="utf-8"), url
+    # Headings in words, never table ids; the flipped verdicts come first.
+    assert facts["h2"][0] == "Verdicts that flip"
+    assert not any("_" in h for h in facts["h2"]), facts["h2"]
+    assert set(facts["tables"]) == set(compare.HEADLINE_TABLES)
+    dark = compare_visit["dark"]
+    assert _luminance(facts["bg"]) > 0.9 and _luminance(dark["bg"]) < 0.05
+
+
+def test_compare_of_one_price_highlights_only_cells_that_depend_on_it(compare_visit):
+    facts = compare_visit["light"]
+    changed = facts["changed"]
+    assert facts["parameters"] == ["price_usd.rtx-4090"]
+    assert facts["oneSided"] == 0, "both scenarios have the same rows"
+    # The price itself, and the costs it feeds, are highlighted ...
+    assert {"table": "tco", "column": "price_usd", "keys": ["rtx-4090"]} in changed
+    assert any(c["table"] == "cost_per_token" for c in changed)
+    # ... and nothing else: no specs, memory or audit table, no speed, no rent, no H100 cost.
+    assert {c["table"] for c in changed} <= {
+        "answer",
+        "recommendation",
+        "cost_winners",
+        "tco",
+        "cost_per_token",
+    }, changed
+    # A flipped winner brings its own latencies and reasons along; other rows change costs only.
+    flipped = {(f[0], f[1]) for f in facts["flips"]}
+    titles = {name: h.title for name, h in compare.HEADLINE_TABLES.items()}
+    for c in changed:
+        if (titles[c["table"]], " · ".join(c["keys"])) in flipped:
+            continue
+        column = c["column"].lower()
+        assert "rent" not in column and "tokens_per_s" not in column, c
+        assert any(w in column for w in ("usd", "$", "price", "own", "break_even")), c
+        if c["table"] in ("tco", "cost_per_token"):
+            assert "rtx-4090" in c["keys"], c  # rows matched on (workload, gpu): H100 rows same
+    assert all(f[2] in ("Best to own", "Cheapest to own") for f in facts["flips"]), facts["flips"]

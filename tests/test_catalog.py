@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog
+from gpucompare.data import catalog, loading
 
 REQUIRED_GPUS = [
     "h100-sxm",
@@ -16,6 +16,9 @@ REQUIRED_GPUS = [
     "rtx-4090",
     "rtx-3090",
     "rtx-5090",
+    "mi300x",
+    "b200",
+    "l4",
 ]
 REQUIRED_MODELS = [
     "llama-2-7b",
@@ -25,6 +28,7 @@ REQUIRED_MODELS = [
     "llama-3-70b",
     "mistral-7b",
     "mixtral-8x7b",
+    "llama-3.1-405b",
 ]
 
 
@@ -34,15 +38,16 @@ def test_required_gpus_and_models_present():
 
 
 def test_every_gpu_figure_cites_a_defined_source():
+    """Every figure's source is in gpus.yaml's table or the shared data/sources.yaml."""
     cat = catalog.gpu_catalog()
+    known = loading.all_sources(cat.sources)
     for gpu in cat.gpus:
-        for field in catalog.GpuSpecs.model_fields:
-            fig = getattr(gpu.specs, field)
-            assert fig.source in cat.sources, (gpu.id, field)
-        assert gpu.price.source in cat.sources
+        for field, fig in gpu.figures().items():
+            assert fig.source in known, (gpu.id, field)
+        assert gpu.price.source in known
         assert gpu.price.value_usd > 0
-        for src_id in {getattr(gpu.specs, f).source for f in catalog.GpuSpecs.model_fields}:
-            assert cat.sources[src_id].url.startswith("http"), src_id
+        for src_id in {f.source for f in gpu.figures().values()}:
+            assert known[src_id].url.startswith("http"), src_id
 
 
 def _llama_parameter_count(m: catalog.Model) -> int:
@@ -120,7 +125,7 @@ def test_nvlink_total_is_twice_per_direction():
 
 def test_mig_profiles_agree_with_max_instances():
     for g in catalog.gpu_catalog().gpus:
-        if g.spec("mig_max_instances") == 0:
+        if not g.spec("mig_max_instances"):  # 0 = no MIG; None = not an NVIDIA GPU
             assert g.mig_profiles == [], g.id
         else:
             assert max(m.instances_max for m in g.mig_profiles) == g.spec("mig_max_instances"), g.id
@@ -153,8 +158,8 @@ def test_figure_without_source_is_rejected(tmp_path, monkeypatch):
     import yaml
 
     data = yaml.safe_load((catalog.paths.repo_root() / "data" / "gpus.yaml").read_text())
-    del data["gpus"][0]["specs"]["sm_count"]["source"]
+    del data["gpus"][0]["specs"]["compute_units"]["source"]
     (tmp_path / "gpus.yaml").write_text(yaml.safe_dump(data))
     monkeypatch.setenv("GPUCOMPARE_DATA_DIR", str(tmp_path))
-    with pytest.raises(InputError, match=r"specs\.sm_count\.source: Field required"):
+    with pytest.raises(InputError, match=r"specs\.compute_units\.source: Field required"):
         catalog.gpu_catalog()

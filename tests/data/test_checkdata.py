@@ -51,13 +51,13 @@ def test_real_data_has_no_problems():
 def test_cli_real_data_exits_0_and_summarises(run_cli):
     res = run_cli("check-data")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "no problems" in res.stdout and "8 GPUs" in res.stdout
+    assert "no problems" in res.stdout and f"{len(catalog.gpu_ids())} GPUs" in res.stdout
 
 
 def test_cli_broken_copy_exits_2_one_line_per_problem(run_cli, tmp_path, monkeypatch):
     def edit(raw):
         gpu(raw, "rtx-4090")["specs"]["memory_bandwidth_gb_s"]["value"] = 1100
-        gpu(raw, "h100-sxm")["specs"]["nvlink_bandwidth_total_gb_s"]["value"] = 450
+        gpu(raw, "h100-sxm")["specs"]["gpu_link_bandwidth_total_gb_s"]["value"] = 450
 
     data = broken_copy(tmp_path, monkeypatch, "gpus.yaml", edit)
     res = run_cli("check-data")  # the subprocess inherits GPUCOMPARE_DATA_DIR
@@ -101,15 +101,44 @@ def test_tensor_tflops_without_stated_clock_must_fit_between_base_and_boost(tmp_
     )
 
 
-def test_fp32_is_cuda_cores_times_two_times_boost(tmp_path, monkeypatch):
-    # 18,000 cores x 2 x 2,520 MHz = 90.7 TFLOPS against the datasheet's 82.6.
+def test_fp32_is_compute_units_times_the_architectures_rate_times_boost(tmp_path, monkeypatch):
+    # RTX 4090: 128 SMs x 128 FP32 FMA/clock/SM x 2 x 2,520 MHz = 82.6 TFLOPS; with 140 SMs 90.3.
     broken_copy(
         tmp_path,
         monkeypatch,
         "gpus.yaml",
-        lambda raw: gpu(raw, "rtx-4090")["specs"]["cuda_cores"].update(value=18000),
+        lambda raw: gpu(raw, "rtx-4090")["specs"]["compute_units"].update(value=140),
     )
-    assert re.search(r"rtx-4090\.specs\.fp32_tflops: 82\.6.* = 90\.7", problems_text())
+    text = problems_text()
+    assert re.search(r"rtx-4090\.specs\.fp32_tflops: 82\.6 differs .* 140 SMs x 128 FP32", text)
+    assert "= 90.3" in text
+
+
+def test_amd_fp32_passes_with_the_architectures_dual_issue_rate(tmp_path, monkeypatch):
+    """MI300X: 304 CUs x 64 stream processors x 2 x 2,100 MHz = 81.7 TFLOPS, half AMD's 163.4; the
+    CDNA 3 rate of 128 FP32 FMA per CU per clock gives 163.4 honestly. A variant that claims one FMA
+    per stream processor is caught."""
+    assert not [x for x in checkdata.check_all() if "mi300x" in x.key]
+
+    def edit(raw):
+        v = next(v for v in raw["variants"] if v["id"] == "cdna3")
+        v["fp32_fma_per_clock_per_unit"]["value"] = 64
+
+    broken_copy(tmp_path, monkeypatch, "architectures.yaml", edit)
+    assert re.search(
+        r"mi300x\.specs\.fp32_tflops: 163\.4 differs by 100\.0% from 304 CUs x 64 FP32.* = 81\.7",
+        problems_text(),
+    )
+
+
+def test_shader_cores_are_compute_units_times_cores_per_unit(tmp_path, monkeypatch):
+    broken_copy(
+        tmp_path,
+        monkeypatch,
+        "gpus.yaml",
+        lambda raw: gpu(raw, "rtx-4090")["specs"]["shader_cores"].update(value=18000),
+    )
+    assert "rtx-4090.specs.shader_cores: 18000 is not 128 SMs x 128 per SM" in problems_text()
 
 
 @pytest.mark.parametrize(("bandwidth_gb_s", "flagged"), [(1100, True), (1030, False)])
@@ -134,10 +163,13 @@ def test_nvlink_total_is_twice_per_direction(tmp_path, monkeypatch):
         tmp_path,
         monkeypatch,
         "gpus.yaml",
-        lambda raw: gpu(raw, "h100-sxm")["specs"]["nvlink_bandwidth_total_gb_s"].update(value=450),
+        lambda raw: gpu(raw, "h100-sxm")["specs"]["gpu_link_bandwidth_total_gb_s"].update(
+            value=450
+        ),
     )
-    assert "h100-sxm.specs.nvlink_bandwidth_total_gb_s: 450 is not 2 x per direction 450 = 900" in (
-        problems_text()
+    assert (
+        "h100-sxm.specs.gpu_link_bandwidth_total_gb_s: 450 is not 2 x per direction 450 = 900"
+        in (problems_text())
     )
 
 
@@ -182,7 +214,8 @@ def test_undefined_source_id(tmp_path, monkeypatch):
     found = checkdata.check_all()
     assert len(found) == 1, found  # the loader says it; the source walk does not repeat it
     assert re.search(
-        r"gpus\.yaml: \(top level\): undefined source ids: rtx-4090\.specs\.tdp_w: source 'nowhere'",
+        r"gpus\.yaml: \(top level\): undefined source ids: rtx-4090\.specs\.tdp_w: source 'nowhere' "
+        r"\(define each in the file's sources table or in data/sources\.yaml\)",
         str(found[0]),
     )
 
@@ -296,14 +329,14 @@ def test_preflight_refuses_missing_data_and_impossible_parameters(tmp_path, monk
 #: Unit suffixes of the project's conventions (units.py docstring, docs/adding-a-section.md).
 UNITS = ("_tflops", "_tops", "_gib", "_gb", "_gb_s", "_mhz", "_w", "_bits", "_gbps")
 #: Dimensionless: counts of things and generation numbers.
-COUNTS = ("sm_count", "cuda_cores", "tensor_cores", "nvlink_links", "pcie_lanes")
-COUNTS += ("mig_max_instances", "tensor_core_generation", "nvlink_generation", "pcie_generation")
+COUNTS = ("compute_units", "shader_cores", "matrix_cores", "gpu_links", "pcie_lanes")
+COUNTS += ("mig_max_instances", "matrix_core_generation", "gpu_link_generation", "pcie_generation")
 
 
 def test_every_numeric_spec_field_names_its_unit_or_is_a_count():
     numeric = []
-    for name, field in catalog.GpuSpecs.model_fields.items():
-        value_type = field.annotation.model_fields["value"].annotation
+    for name in catalog.GpuSpecs.model_fields:
+        value_type = catalog.spec_value_type(name)
         kinds = set(typing.get_args(value_type)) or {value_type}
         if kinds & {int, float} and bool not in kinds:
             numeric.append(name)
@@ -336,11 +369,8 @@ def _sourced_figures(node, inherited: bool, where: str, out: list) -> None:
 )
 def test_every_figure_has_a_defined_source(file, at_least):
     raw = yaml.safe_load((DATA / file).read_text(encoding="utf-8"))
-    known = set(raw["sources"]) | (
-        set(yaml.safe_load((DATA / "gpus.yaml").read_text())["sources"])
-        if file == "interconnect.yaml"
-        else set()
-    )
+    shared = yaml.safe_load((DATA / "sources.yaml").read_text(encoding="utf-8"))["sources"]
+    known = set(raw["sources"]) | set(shared)
     figures: list = []
     _sourced_figures({k: v for k, v in raw.items() if k != "sources"}, False, file, figures)
     assert len(figures) >= at_least  # the walk found the figures

@@ -10,7 +10,12 @@ import pytest
 from gpucompare.data import catalog
 
 #: The organisations that publish the catalog's models on Hugging Face.
-PUBLISHERS = {"llama": "meta-llama", "mistral": "mistralai", "mixtral": "mistralai"}
+PUBLISHERS = {
+    "llama": "meta-llama",
+    "mistral": "mistralai",
+    "mixtral": "mistralai",
+    "qwen2.5": "Qwen",
+}
 CONFIG_FIELDS = (
     "num_hidden_layers",
     "hidden_size",

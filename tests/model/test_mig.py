@@ -79,6 +79,8 @@ LGIP_SMS = {
     },
     # 1g.35gb and 4g.71gb: no published count found; the catalog marks them derived (H100's 26 and 64).
     "h200-sxm": {"1g.18gb": 16, "2g.35gb": 32, "3g.71gb": 60, "7g.141gb": 132},
+    # B200: only the 1g.23gb count is published (XLA's B200 MIG target config: 18 cores).
+    "b200": {"1g.23gb": 18},
 }
 
 
@@ -96,7 +98,8 @@ def test_h200_unsourced_profiles_are_marked_derived():
     derived = [
         (g, m.profile) for g in catalog.gpu_ids() for m in mig.mig_profiles(g) if m.sm_derived
     ]
-    assert derived == [("h200-sxm", "1g.35gb"), ("h200-sxm", "4g.71gb")]
+    b200 = [("b200", p) for p in ("1g.45gb", "2g.45gb", "3g.90gb", "4g.90gb", "7g.180gb")]
+    assert derived == [("h200-sxm", "1g.35gb"), ("h200-sxm", "4g.71gb"), *b200]
 
 
 def test_mig_tflops_table_by_hand():

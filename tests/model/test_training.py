@@ -338,3 +338,23 @@ def test_a_run_whose_rollbacks_outpace_checkpoints_never_finishes(p):
     r = tr.time_and_cost(p, "rtx-4090", 1_000_000, 1e9, 1e6)
     assert r["finishes"] is False and r["hours"] is None and r["usd_own"] is None
     assert tr.time_and_cost(p, "h100-sxm", 8, 1e9, 1e4)["finishes"] is True
+
+
+def test_smallest_fit_one_gpu_else_zero3_on_the_fewest():
+    # 7B LoRA fits one RTX 4090 unsharded; 7B full fine-tuning (16 x 6.74e9 = 108 GB of states)
+    # needs ZeRO-3: 108 / 8 = 13.5 GB + 9.4 GB of activations fits 23 GiB at 8 cards, not at 4.
+    lora = tr.smallest_fit(tm.Setup("llama-2-7b", "lora"), "rtx-4090")
+    assert (lora.gpus, lora.zero, lora.recompute) == (1, 0, "none")
+    full = tr.smallest_fit(tm.Setup("llama-2-7b", "full"), "rtx-4090")
+    assert (full.gpus, full.zero) == (8, 3) and tm.fits(full, "rtx-4090")
+    assert not tm.fits(replace(full, gpus=4, recompute="full"), "rtx-4090")
+    # Recomputation only where needed: Llama 3 8B LoRA needs it on one RTX 4090, not on an H100.
+    assert tr.smallest_fit(tm.Setup("llama-3-8b", "lora"), "rtx-4090").recompute == "full"
+    assert tr.smallest_fit(tm.Setup("llama-3-8b", "lora"), "h100-sxm").recompute == "none"
+
+
+def test_speed_time_cost_is_the_estimate_of_a_setup_that_fits(p):
+    s = tm.Setup("llama-2-7b", "qlora")
+    got = tr.speed_time_cost(p, s, "rtx-4090", 1e8)
+    est = tr.estimate(p, s, "rtx-4090", 1e8)
+    assert {k: est[k] for k in got} == got

@@ -189,7 +189,7 @@ def test_tensor_split_halves_work_and_adds_allreduces(p, gpus_yaml):
     assert two.comm_decode_s > 0
     # Hand calculation: 2 all-reduces per layer x 32 layers of batch x 1 x 4096 x 2 = 8,192 bytes
     # over NVLink (450 GB/s per direction), ring of 2: base + 2(n-1) hops + 2(n-1)/n x S / B.
-    nvlink = gpus_yaml["h100-sxm"]["nvlink_bandwidth_per_direction_gb_s"]
+    nvlink = gpus_yaml["h100-sxm"]["gpu_link_bandwidth_per_direction_gb_s"]
     assert nvlink == 450
     ring_us = p.allreduce_base_latency_us + 2 * p.allreduce_latency_us + 8192 / (nvlink * 1e9 / 1e6)
     assert two.comm_decode_s == pytest.approx(64 * ring_us / 1e6)
@@ -203,7 +203,7 @@ def test_layer_split_keeps_the_critical_path_and_adds_hops(p, gpus_yaml):
         w = work.work(p, case(engine="llama-cpp", gpus=gpus, split="layer"))
         assert w.wb == one.wb and w.f0 == one.f0 and w.f1 == one.f1 and w.kb == one.kb
         # gpus - 1 hops of batch x 4096 x 2 = 8,192 bytes over NVLink, 1 us latency each.
-        nvlink = gpus_yaml["h100-sxm"]["nvlink_bandwidth_per_direction_gb_s"]
+        nvlink = gpus_yaml["h100-sxm"]["gpu_link_bandwidth_per_direction_gb_s"]
         hop_s = p.allreduce_latency_us / 1e6 + 8192 / (nvlink * 1e9)
         assert w.comm_decode_s == pytest.approx((gpus - 1) * hop_s)
 

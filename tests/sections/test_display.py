@@ -14,7 +14,16 @@ from gpucompare.sections import display, figures
 
 def test_format_value():
     assert display.format_value(16896) == "16,896"
-    assert display.format_value(989.4) == "989.40"
+    # Three significant figures unless a column asks for decimals: the issue's noisy cases.
+    assert display.format_value(989.4) == "989"
+    assert display.format_value(175.99) == "176"
+    assert display.format_value(40367.57) == "40,400"
+    assert display.format_value(10944.17) == "10,900"
+    assert display.format_value(41.88) == "41.9"
+    assert display.format_value(4.25) == "4.25"
+    assert display.format_value(0.14286) == "0.143"
+    assert display.format_value(math.inf) == "∞" and display.format_value(-math.inf) == "-∞"
+    assert display.format_value(989.4, 2) == "989.40"
     assert display.format_value(3350.0) == "3,350"
     assert display.format_value(0.12345, 3) == "0.123"
     assert display.format_value(None) == display.NA_TEXT
@@ -30,10 +39,23 @@ def test_format_value():
 def test_table_bundle_carries_csv_and_name():
     frame = pd.DataFrame({"memory_gib": [80.0, 24.0]}, index=pd.Index(["a", "b"], name="gpu"))
     data, meta = display.table(frame, "t1", "Caption.")._repr_mimebundle_()
-    assert meta == {"gpucompare": {"table": "t1"}}
+    assert meta["gpucompare"]["table"] == "t1"
     assert data["text/csv"] == "gpu,memory_gib\na,80.0\nb,24.0\n"
     assert 'id="table-t1"' in data["text/html"] and "Caption." in data["text/html"]
-    assert ">gpu</th>" in data["text/html"]  # the index is a plain leading column
+    assert ">GPU</th>" in data["text/html"]  # the index is a plain leading column, in words
+    assert ">Memory (GiB)</th>" in data["text/html"]  # the CSV above keeps memory_gib
+
+
+def test_probabilities_show_as_percentages_and_long_tables_are_interactive():
+    frame = pd.DataFrame(
+        {"probability_cheapest": [0.0, 0.25, 1.0], "tokens_per_s": [0.0, 0.25, 1.0]}
+    )
+    html = display.table(frame, "t2")._repr_mimebundle_()[0]["text/html"]
+    assert ">0%<" in html and ">25%<" in html and ">100%<" in html
+    assert ">0.25<" in html  # not a probability: a number
+    assert "gc-interactive" not in html
+    long = pd.DataFrame({"x": range(display.INTERACTIVE_ROWS + 1)})
+    assert "gc-interactive" in display.table(long, "t3")._repr_mimebundle_()[0]["text/html"]
 
 
 def test_figure_bundle_is_reproducible_and_described():
@@ -78,7 +100,7 @@ def test_highlight_rejects_unknown_columns_and_directions():
 
 def test_tables_mark_their_columns_without_post_processing():
     """Numbers right-aligned (gc-num, missing values too), short text unwrapped, long text free to
-    wrap, snake_case headers breakable, short tables kept on one printed page."""
+    wrap, headers in words, short tables kept on one printed page."""
     frame = pd.DataFrame(
         {
             "memory_bandwidth_gb_s": [3350.0, float("nan")],
@@ -87,10 +109,10 @@ def test_tables_mark_their_columns_without_post_processing():
         index=pd.Index(["h100-sxm", "rtx-4090"], name="gpu"),
     )
     page = display.table(frame, "t")._styled_html()
-    assert '<th class="gc-text gc-nowrap">gpu</th>' in page
+    assert '<th class="gc-text gc-nowrap">GPU</th>' in page
     assert '<td class="gc-num">3,350</td>' in page and '<td class="gc-num">—</td>' in page
     assert '<td class="gc-text">long text' in page
-    assert "memory_<wbr>bandwidth_<wbr>gb_<wbr>s" in page
+    assert ">Memory bandwidth (GB/s)</th>" in page  # headers in words, units in brackets
     assert '<table class="gc-table gc-short" id="table-t">' in page
 
 

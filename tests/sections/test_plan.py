@@ -174,3 +174,18 @@ def test_users_and_think_time_give_the_request_rate():
         )
     with pytest.raises(InputError, match="think_time_s: needed with concurrent_users"):
         params.make(traffic=[{**service, "concurrent_users": 300}])
+
+
+def test_answer_says_when_the_cheapest_gpu_has_no_speed_measurement(p):
+    from gpucompare.model import calibration
+
+    table = plan_section.answer(p)
+    for tr in p.traffic:
+        best = plan.plan(p, plan.Load.of(tr))["best"]
+        if not best:
+            continue
+        rows = calibration.parameters(p.engine, best["gpu"])["fitted_on_rows"]
+        assert table.frame.loc[tr.name, "Cheapest: speed measurements of its GPU"] == rows
+        if rows == 0:
+            assert f"No public {p.engine} measurement exists for" in table.caption
+            assert best["gpu"] in table.caption.split("measurement exists for")[1]

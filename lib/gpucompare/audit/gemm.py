@@ -57,7 +57,7 @@ def _check_gemm(c: Claim) -> Finding:
     )
     if verdict == "wrong" and claimed < est.tflops:
         verdict = "unverifiable"
-        why += "; no measurement of this GEMM on this GPU in data/measurements (run `gpucompare measure`)"
+        why += "; no measurement of this GEMM on this GPU settles it"
     return Finding(est.tflops, verdict, why)
 
 

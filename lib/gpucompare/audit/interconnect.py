@@ -372,11 +372,11 @@ def _check_multi_gpu_slowdown(c: Claim) -> Finding:
 
 
 def _check_nvlink_dropped(c: Claim) -> Finding:
-    """The first consumer series from which no card of the catalog has NVLink (``nvlink_generation``
-    of each series' card in data/gpus.yaml), against the series the article names."""
+    """The first consumer series from which no card of the catalog has NVLink (``gpu_link_generation``
+    of each series' card in data/gpus.yaml, NVIDIA cards), against the series the article names."""
     chk = c.check
     series = sorted(chk["series"], key=lambda x: x["series"])
-    has = {x["series"]: catalog.get_gpu(x["gpu"]).spec("nvlink_generation") for x in series}
+    has = {x["series"]: catalog.get_gpu(x["gpu"]).spec("gpu_link_generation") for x in series}
     first = None
     for x in reversed(series):
         if has[x["series"]] is not None:
@@ -389,8 +389,8 @@ def _check_nvlink_dropped(c: Claim) -> Finding:
         parts.append(
             f"{gpu.name}: "
             + (
-                f"NVLink {gen} bridge, {gpu.spec('nvlink_bandwidth_total_gb_s'):g} GB/s both ways "
-                f"({gpu.specs.nvlink_generation.source})"
+                f"NVLink {gen} bridge, {gpu.spec('gpu_link_bandwidth_total_gb_s'):g} GB/s both ways "
+                f"({gpu.specs.gpu_link_generation.source})"
                 if gen is not None
                 else "no NVLink"
             )

@@ -18,13 +18,22 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from gpucompare.audit import gemm, interconnect, memory, reliability, specs, tco, throughput
+from gpucompare.audit import (
+    gemm,
+    interconnect,
+    memory,
+    reliability,
+    specs,
+    tco,
+    throughput,
+    training,
+)
 from gpucompare.audit.finding import VERDICTS, Finding
 from gpucompare.core.errors import InputError, unknown
 from gpucompare.data import claims
 
 #: The audit modules, one per section, each with its ``CLAIM_CHECKS``.
-CHECK_MODULES = (specs, memory, tco, reliability, gemm, throughput, interconnect)
+CHECK_MODULES = (specs, memory, tco, reliability, gemm, throughput, interconnect, training)
 
 
 def checks() -> dict[str, Callable[[claims.Claim], Finding]]:

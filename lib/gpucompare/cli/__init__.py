@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import signal
 import sys
 from pathlib import Path
 
 from gpucompare import params
-from gpucompare.cli import speed, train
+from gpucompare.cli import listing, speed, train
+from gpucompare.cli import models as models_cli
 from gpucompare.core import jsonout
 from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
 from gpucompare.core.guards import bounded_int, positive_int
@@ -171,65 +171,6 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from gpucompare import audit
-
-    rows = audit.run(args.section)
-    if args.json:
-        jsonout.print_json(rows)
-        return 0
-    for r in rows:
-        print(
-            f"{r['verdict']:<12} {r['id']:<28} article {r['seed_value']} {r['unit']}: {r['explanation']}"
-        )
-    counts = {v: sum(r["verdict"] == v for r in rows) for v in audit.VERDICTS}
-    print(", ".join(f"{n} {v}" for v, n in counts.items()))
-    return 0
-
-
-def _print_frame(frame, as_json: bool) -> None:
-    if as_json:
-        jsonout.print_json(json.loads(frame.reset_index().to_json(orient="records")))
-    else:
-        print(frame.to_string())
-
-
-def _cmd_gpus(args: argparse.Namespace) -> int:
-    frame = catalog.gpu_frame()
-    if not args.json:
-        frame = frame[
-            [
-                "name",
-                "architecture",
-                "sm_count",
-                "bf16_tensor_tflops",
-                "memory_gib",
-                "memory_bandwidth_gb_s",
-                "tdp_w",
-            ]
-        ]
-    _print_frame(frame, args.json)
-    return 0
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    frame = catalog.model_frame()
-    if not args.json:
-        frame = frame[
-            [
-                "name",
-                "kind",
-                "num_hidden_layers",
-                "hidden_size",
-                "num_attention_heads",
-                "num_key_value_heads",
-                "parameters",
-            ]
-        ]
-    _print_frame(frame, args.json)
-    return 0
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse that exits with code 2 and a one-line message on bad arguments (its default too)."""
 
@@ -310,14 +251,7 @@ def parser() -> argparse.ArgumentParser:
     )
     nbs.set_defaults(func=_cmd_notebooks)
 
-    aud = sub.add_parser("audit", help="recompute every claim of the article and classify it")
-    aud.add_argument(
-        "--json",
-        action="store_true",
-        help="a list of objects (id, section, claim, seed_value, computed_value, unit, verdict, explanation)",
-    )
-    aud.add_argument("--section", help="only this section's claims")
-    aud.set_defaults(func=_cmd_audit)
+    listing.add_audit_cli(sub)
 
     chk = sub.add_parser(
         "check-data",
@@ -391,15 +325,16 @@ def parser() -> argparse.ArgumentParser:
     mem.add_argument("--json", action="store_true", help="JSON output (decimal GB)")
     mem.set_defaults(func=_cmd_memory)
 
-    for name, func, what in (("gpus", _cmd_gpus, "GPU"), ("models", _cmd_models, "model")):
-        p = sub.add_parser(name, help=f"list the {what} catalog")
-        p.add_argument("--json", action="store_true", help="all fields as JSON")
-        p.set_defaults(func=func)
+    listing.add_catalog_cli(sub)
+    models_cli.add_cli(sub)  # `models import` under the `models` listing
     return top
 
 
 #: Exit code after Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention).
 EXIT_INTERRUPTED = 130
+#: Exit code when the reader of the output went away (``gpucompare gpus --json | head -1``):
+#: 128 + SIGPIPE, what a process killed by SIGPIPE reports to the shell.
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1
 
 
 def _interrupt(signum, frame):
@@ -413,7 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     # previous report stays in place (the default action would kill the process outright).
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except GpucompareError as exc:
         print(f"gpucompare: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -423,6 +362,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+
+
+def _reader_gone() -> int:
+    """The output's reader closed the pipe (``| head``): stop quietly, like other command-line
+    tools. Python ignores SIGPIPE, so the write raised BrokenPipeError; stdout is pointed at
+    ``/dev/null`` so the interpreter's final flush of what is still buffered cannot raise again
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

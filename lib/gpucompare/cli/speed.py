@@ -22,6 +22,13 @@ def _cmd_throughput(args: argparse.Namespace) -> int:
     catalog.get_model(args.model, "--model")
     catalog.get_gpu(args.gpu, "--gpu")
     eng = engines.require_formats(p.engine, args.weights, args.kv, "--weights", "--kv")
+    vendor = catalog.get_gpu(args.gpu).vendor
+    if not engines.runs_on(eng.id, vendor):
+        allowed = [e for e in engines.engine_ids() if engines.runs_on(e, vendor)]
+        raise InputError(
+            f"--engine: {eng.name} does not run on {vendor} GPUs ({args.gpu}); "
+            f"allowed: {', '.join(allowed)}"
+        )
     prompt = args.prompt_tokens or args.context
     s = throughput.decode_step(
         p, args.model, args.weights, args.kv, args.batch, args.context, args.gpu, gpus=args.gpus
@@ -96,9 +103,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     )
     acq = plan.ACQUISITIONS if args.acquisition == "both" else (args.acquisition,)
     # Headroom (a capacity search per option) for the options shown and each acquisition's best.
-    result = capacity.plan_with_headroom(
-        p, load, top=args.top, gpu_ids=gpu_ids, acquisitions=acq
-    )
+    result = capacity.plan_with_headroom(p, load, top=args.top, gpu_ids=gpu_ids, acquisitions=acq)
     if args.json:
         jsonout.print_json(result)
         return 0

@@ -1,56 +1,89 @@
-"""The GPU and model catalogs (``data/gpus.yaml``, ``data/models.yaml``): loading and lookup.
+"""The GPU and model catalogs (``data/gpus.yaml``, ``data/models.yaml``) and the per-architecture
+rates (``data/architectures.yaml``): loading and lookup.
 
-Every figure in ``data/gpus.yaml`` is ``{value, source, note}``, and every source id must be
-defined in the file's ``sources`` table; the loader enforces both.
+Every figure is ``{value, source, note}``, and every source id must be defined in the file's own
+``sources`` table or in the shared ``data/sources.yaml`` (:mod:`gpucompare.data.loading`); the
+loaders enforce both. The GPU schema is vendor-neutral: a GPU has ``compute_units`` (SMs on NVIDIA,
+CUs on AMD, Xe cores on Intel: the name comes from the vendor's terms in ``architectures.yaml``),
+``shader_cores`` and ``matrix_cores``, and a GPU-to-GPU link (NVLink, Infinity Fabric, Xe Link: the
+vendor says which) in the ``gpu_link_*`` fields. :data:`NVIDIA_ONLY_FIELDS` are given for NVIDIA
+GPUs and only for them. :data:`LEGACY_SPEC_NAMES` keeps the former NVIDIA names readable through
+:meth:`Gpu.spec`.
 """
 
 from __future__ import annotations
 
 import functools
+import typing
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
-from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.errors import unknown
 from gpucompare.core.strict import Strict
-from gpucompare.core.validation import input_error
+from gpucompare.data.architectures import (
+    ArchCatalog,
+    ArchVariant,
+    VendorTerms,
+    arch_catalog,
+    arch_variant,
+)
+from gpucompare.data.loading import (
+    Source,
+    Sourced,
+    all_sources,
+    check_source_ids,
+    load_validated,
+)
 
-T = TypeVar("T")
+__all__ = [
+    "ArchCatalog",
+    "ArchVariant",
+    "Source",
+    "Sourced",
+    "VendorTerms",
+    "arch_catalog",
+    "arch_variant",
+    "load_validated",
+]
 
-
-class Source(Strict):
-    """A document a figure comes from."""
-
-    title: str
-    url: str
-    publisher: str
-    date: str | None = None
-    verified: bool
-    note: str | None = None
-
-
-class Sourced(Strict, Generic[T]):
-    """One figure with the id of its source."""
-
-    value: T
-    source: str
-    note: str | None = None
+#: Former (NVIDIA-only) spec names and the vendor-neutral field each now reads.
+LEGACY_SPEC_NAMES: dict[str, str] = {
+    "sm_count": "compute_units",
+    "cuda_cores": "shader_cores",
+    "tensor_cores": "matrix_cores",
+    "tensor_core_generation": "matrix_core_generation",
+    "nvlink_generation": "gpu_link_generation",
+    "nvlink_links": "gpu_links",
+    "nvlink_bandwidth_per_direction_gb_s": "gpu_link_bandwidth_per_direction_gb_s",
+    "nvlink_bandwidth_total_gb_s": "gpu_link_bandwidth_total_gb_s",
+}
+#: The vendor whose GPUs have the :data:`NVIDIA_ONLY_FIELDS`.
+NVIDIA = "NVIDIA"
+#: Spec fields that exist only on NVIDIA GPUs: CUDA compute capability, MIG partitions.
+NVIDIA_ONLY_FIELDS: tuple[str, ...] = ("compute_capability", "mig_max_instances")
 
 
 class GpuSpecs(Strict):
-    """Datasheet figures of one GPU; units in the names, TFLOPS dense (no 2:4 sparsity)."""
+    """Datasheet figures of one GPU; units in the names, TFLOPS dense (no 2:4 sparsity).
+
+    Vendor-neutral: ``compute_units`` are the GPU's SMs (NVIDIA), CUs (AMD) or Xe cores (Intel);
+    ``shader_cores`` its FP32 lanes (CUDA cores, stream processors); ``matrix_cores`` its Tensor
+    Cores, Matrix Cores or XMX engines; ``gpu_link_*`` its GPU-to-GPU link (NVLink, Infinity Fabric
+    xGMI, Xe Link), all null without one. ``compute_capability`` and ``mig_max_instances`` are
+    NVIDIA-only (:data:`NVIDIA_ONLY_FIELDS`)."""
 
     architecture: Sourced[str]
     chip: Sourced[str]
-    compute_capability: Sourced[str]
-    sm_count: Sourced[int]
-    cuda_cores: Sourced[int]
-    tensor_cores: Sourced[int]
-    tensor_core_generation: Sourced[int]
-    base_clock_mhz: Sourced[float]
+    compute_capability: Sourced[str] | None = None
+    compute_units: Sourced[int]
+    shader_cores: Sourced[int]
+    matrix_cores: Sourced[int]
+    matrix_core_generation: Sourced[int | None]
+    base_clock_mhz: Sourced[float | None]
     boost_clock_mhz: Sourced[float]
     peak_tflops_clock_mhz: Sourced[float | None]
     fp16_tensor_fp32acc_tflops: Sourced[float]
@@ -68,15 +101,23 @@ class GpuSpecs(Strict):
     memory_bus_width_bits: Sourced[int]
     memory_data_rate_gbps: Sourced[float | None]
     memory_bandwidth_gb_s: Sourced[float]
-    nvlink_generation: Sourced[int | None]
-    nvlink_links: Sourced[int | None]
-    nvlink_bandwidth_per_direction_gb_s: Sourced[float | None]
-    nvlink_bandwidth_total_gb_s: Sourced[float | None]
+    gpu_link_generation: Sourced[int | None]
+    gpu_links: Sourced[int | None]
+    gpu_link_bandwidth_per_direction_gb_s: Sourced[float | None]
+    gpu_link_bandwidth_total_gb_s: Sourced[float | None]
     pcie_generation: Sourced[int]
     pcie_lanes: Sourced[int]
     tdp_w: Sourced[float]
     ecc: Sourced[bool]
-    mig_max_instances: Sourced[int]
+    mig_max_instances: Sourced[int] | None = None
+
+
+def spec_value_type(field: str) -> Any:
+    """The Python type of a GPU spec field's ``value`` (``float | None`` etc.; a legacy name reads its
+    vendor-neutral field)."""
+    annotation = GpuSpecs.model_fields[LEGACY_SPEC_NAMES.get(field, field)].annotation
+    figure = next(a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None))
+    return figure.model_fields["value"].annotation
 
 
 class MigProfile(Strict):
@@ -113,16 +154,32 @@ class Gpu(Strict):
     segment: Literal["datacenter", "workstation", "consumer"]
     form_factor: str
     specs: GpuSpecs
-    mig_profiles: list[MigProfile]
+    mig_profiles: list[MigProfile] = Field(default_factory=list)
     price: Price
 
     def spec(self, field: str):
-        """The value of one spec field (``gpu.spec("memory_gib")``)."""
-        return getattr(self.specs, field).value
+        """The value of one spec field (``gpu.spec("memory_gib")``); None for a field the GPU does not
+        have (an NVIDIA-only field of another vendor's GPU). A legacy name (:data:`LEGACY_SPEC_NAMES`,
+        ``sm_count``) reads its vendor-neutral field."""
+        figure = getattr(self.specs, LEGACY_SPEC_NAMES.get(field, field))
+        return None if figure is None else figure.value
+
+    def figures(self) -> dict[str, Sourced]:
+        """The spec figures the GPU gives, by field (NVIDIA-only fields of other vendors left out)."""
+        return {k: getattr(self.specs, k) for k in GpuSpecs.model_fields if getattr(self.specs, k)}
+
+    def source_ids(self) -> list[tuple[str, str]]:
+        """(where, source id) of every figure, MIG profile and the price."""
+        used = [(f"{self.id}.specs.{k}", f.source) for k, f in self.figures().items()]
+        used += [(f"{self.id}.mig_profiles", m.source) for m in self.mig_profiles]
+        used += [(f"{self.id}.mig_profiles.sm_count", m.sm_source) for m in self.mig_profiles]
+        return [*used, (f"{self.id}.price", self.price.source)]
 
 
 class Model(Strict):
-    """One catalog LLM: its Hugging Face config values and exact parameter count."""
+    """One catalog LLM: its Hugging Face config values and exact parameter count (biases: on q, k and
+    v (Qwen2), on q, k, v and o (a Llama config's ``attention_bias``), on the MLP (``mlp_bias``);
+    none by default)."""
 
     id: str
     name: str
@@ -141,15 +198,25 @@ class Model(Strict):
     num_local_experts: int | None = None
     num_experts_per_tok: int | None = None
     sliding_window: int | None = Field(default=None, gt=0)
+    attention_bias: Literal["none", "qkv", "qkvo"] = "none"
+    mlp_bias: bool = False
     parameters: int
     parameters_source: str
     parameters_note: str | None = None
 
 
-def _check_source_ids(sources: dict[str, Source], used: list[tuple[str, str]]) -> None:
-    missing = sorted({f"{where}: source '{sid}'" for where, sid in used if sid not in sources})
-    if missing:
-        raise ValueError("undefined source ids: " + "; ".join(missing))
+def vendor_problems(g: Gpu) -> list[str]:
+    """NVIDIA-only fields given for another vendor's GPU, or missing on an NVIDIA GPU."""
+    out = []
+    for field in NVIDIA_ONLY_FIELDS:
+        given = getattr(g.specs, field) is not None
+        if g.vendor == NVIDIA and not given:
+            out.append(f"{g.id}.specs.{field}: required for an NVIDIA GPU")
+        elif g.vendor != NVIDIA and given:
+            out.append(f"{g.id}.specs.{field}: NVIDIA-only field; leave it out for {g.vendor} GPUs")
+    if g.vendor != NVIDIA and g.mig_profiles:
+        out.append(f"{g.id}.mig_profiles: MIG is NVIDIA-only; leave them out for a {g.vendor} GPU")
+    return out
 
 
 class GpuCatalog(Strict):
@@ -157,33 +224,31 @@ class GpuCatalog(Strict):
 
     schema_version: Literal[1]
     conventions: str
-    sources: dict[str, Source]
+    sources: dict[str, Source] = Field(default_factory=dict)
     gpus: list[Gpu]
 
     @model_validator(mode="after")
-    def _consistent(self) -> GpuCatalog:
+    def _consistent(self, info: ValidationInfo) -> GpuCatalog:
         ids = [g.id for g in self.gpus]
         if len(ids) != len(set(ids)):
             raise ValueError(f"duplicate GPU ids in {ids}")
         used = []
         for g in self.gpus:
-            used += [
-                (f"{g.id}.specs.{k}", getattr(g.specs, k).source) for k in GpuSpecs.model_fields
-            ]
-            used += [(f"{g.id}.mig_profiles", m.source) for m in g.mig_profiles]
-            used += [(f"{g.id}.mig_profiles.sm_count", m.sm_source) for m in g.mig_profiles]
-            used.append((f"{g.id}.price", g.price.source))
+            used += g.source_ids()
+            problems = vendor_problems(g)
+            if problems:
+                raise ValueError("; ".join(problems))
             for m in g.mig_profiles:
-                if m.sm_count > g.spec("sm_count"):
+                if m.sm_count > g.spec("compute_units"):
                     raise ValueError(
                         f"{g.id}.mig_profiles[{m.profile}].sm_count: {m.sm_count} exceeds the GPU's "
-                        f"{g.spec('sm_count')} SMs"
+                        f"{g.spec('compute_units')} SMs"
                     )
                 if m.sm_derived and not m.sm_note:
                     raise ValueError(
                         f"{g.id}.mig_profiles[{m.profile}]: a derived sm_count needs sm_note saying how"
                     )
-        _check_source_ids(self.sources, used)
+        check_source_ids(self.sources, used, info)
         return self
 
 
@@ -191,50 +256,17 @@ class ModelCatalog(Strict):
     """``data/models.yaml``."""
 
     schema_version: Literal[1]
-    sources: dict[str, Source]
+    sources: dict[str, Source] = Field(default_factory=dict)
     models: list[Model]
 
     @model_validator(mode="after")
-    def _consistent(self) -> ModelCatalog:
+    def _consistent(self, info: ValidationInfo) -> ModelCatalog:
         ids = [m.id for m in self.models]
         if len(ids) != len(set(ids)):
             raise ValueError(f"duplicate model ids in {ids}")
         used = [(f"{m.id}.config_source", m.config_source) for m in self.models]
         used += [(f"{m.id}.parameters_source", m.parameters_source) for m in self.models]
-        _check_source_ids(self.sources, used)
-        return self
-
-
-class ArchVariant(Strict):
-    """Per-SM, per-clock rates of one chip variant (e.g. GeForce AD102 with half-rate FP32 accumulate)."""
-
-    id: str
-    architecture: str
-    chip: str
-    applies_to: list[str]
-    fma_per_clock_per_sm: dict[str, Sourced[float | None]]
-    fp32_fma_per_clock_per_sm: Sourced[float]
-    fp64_fma_per_clock_per_sm: Sourced[float]
-
-
-class ArchCatalog(Strict):
-    """``data/architectures.yaml``."""
-
-    schema_version: Literal[1]
-    sources: dict[str, Source]
-    variants: list[ArchVariant]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ArchCatalog:
-        used = []
-        for v in self.variants:
-            used += [
-                (f"{v.id}.fma_per_clock_per_sm.{k}", s.source)
-                for k, s in v.fma_per_clock_per_sm.items()
-            ]
-            used.append((f"{v.id}.fp32_fma_per_clock_per_sm", v.fp32_fma_per_clock_per_sm.source))
-            used.append((f"{v.id}.fp64_fma_per_clock_per_sm", v.fp64_fma_per_clock_per_sm.source))
-        _check_source_ids(self.sources, used)
+        check_source_ids(self.sources, used, info)
         return self
 
 
@@ -264,28 +296,16 @@ class PrecisionCatalog(Strict):
     """``data/precisions.yaml``."""
 
     schema_version: Literal[1]
-    sources: dict[str, Source]
+    sources: dict[str, Source] = Field(default_factory=dict)
     precisions: list[WeightFormat]
     kv_precisions: list[KvFormat]
 
     @model_validator(mode="after")
-    def _consistent(self) -> PrecisionCatalog:
+    def _consistent(self, info: ValidationInfo) -> PrecisionCatalog:
         used = [(f"precisions.{w.id}", w.source) for w in self.precisions]
         used += [(f"kv_precisions.{k.id}", k.source) for k in self.kv_precisions]
-        _check_source_ids(self.sources, used)
+        check_source_ids(self.sources, used, info)
         return self
-
-
-def load_validated(path: Path, schema: type[BaseModel]):
-    """Read a YAML data file and validate it against ``schema``: one InputError naming the file
-    and keys on any problem (missing file, malformed YAML, not a mapping, schema violations)."""
-    raw = paths.load_yaml(path)
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    try:
-        return schema.model_validate(raw)
-    except ValidationError as exc:
-        raise input_error(exc, schema, path, raw) from None
 
 
 @functools.cache
@@ -298,22 +318,29 @@ def _model_catalog(path: Path) -> ModelCatalog:
     return load_validated(path, ModelCatalog)
 
 
-@functools.cache
-def _arch_catalog(path: Path) -> ArchCatalog:
-    return load_validated(path, ArchCatalog)
+def vendor_terms(vendor: str) -> VendorTerms:
+    """What ``vendor`` calls its compute units, cores and GPU link (``vendors`` in
+    ``data/architectures.yaml``); an unknown vendor raises InputError naming the known ones."""
+    terms = arch_catalog().vendors
+    if vendor not in terms:
+        raise unknown("vendor", "vendor", vendor, terms)
+    return terms[vendor]
 
 
-def arch_catalog() -> ArchCatalog:
-    """The validated per-SM rate catalog (cached per file path)."""
-    return _arch_catalog(paths.data_dir() / "architectures.yaml")
+def gpu_terms(gpu_id: str) -> VendorTerms:
+    """:func:`vendor_terms` of the GPU's vendor."""
+    return vendor_terms(get_gpu(gpu_id).vendor)
 
 
-def arch_variant(gpu_id: str) -> ArchVariant:
-    """The chip variant whose per-SM rates apply to ``gpu_id``."""
-    for v in arch_catalog().variants:
-        if gpu_id in v.applies_to:
-            return v
-    raise InputError(f"data/architectures.yaml: no variant lists GPU '{gpu_id}' in applies_to")
+def vendor_label(gpu_ids: list[str], term: str) -> str:
+    """The vendors' words for ``term`` (a :class:`VendorTerms` field) over the given GPUs, in order
+    and once each: "SMs" for NVIDIA GPUs only, "SMs / CUs" for NVIDIA and AMD."""
+    words: list[str] = []
+    for g in gpu_ids:
+        word = getattr(gpu_terms(g), term)
+        if word and word not in words:
+            words.append(word)
+    return " / ".join(words)
 
 
 @functools.cache
@@ -379,9 +406,13 @@ def get_model(model_id: str, key: str = "model") -> Model:
 
 
 def gpu_frame(ids: list[str] | None = None) -> pd.DataFrame:
-    """One row per GPU (index ``gpu_id``), one column per spec field (values only)."""
+    """One row per GPU (index ``gpu_id``): name, vendor and one column per spec field (values only;
+    None where the GPU does not have the field, e.g. an NVIDIA-only one)."""
     gpus = [get_gpu(i) for i in ids] if ids is not None else gpu_catalog().gpus
-    rows = {g.id: {"name": g.name, **{k: g.spec(k) for k in GpuSpecs.model_fields}} for g in gpus}
+    rows = {
+        g.id: {"name": g.name, "vendor": g.vendor, **{k: g.spec(k) for k in GpuSpecs.model_fields}}
+        for g in gpus
+    }
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "gpu_id"
     return frame
@@ -405,22 +436,30 @@ def sources_frame(sources: dict[str, Source], ids=None, **columns: str) -> pd.Da
     return pd.DataFrame(rows).set_index("source")
 
 
+def cited_sources_frame(local: dict[str, Source], cited: set[str], **columns: str) -> pd.DataFrame:
+    """A file's own sources and the shared ones (``data/sources.yaml``) it cites, one row per source
+    (sorted by id; see :func:`sources_frame`)."""
+    return sources_frame(all_sources(local), set(local) | set(cited), **columns)
+
+
 def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
     """The sources cited by the given GPUs' figures, one row per source (sorted by id)."""
-    cat = gpu_catalog()
-    used: set[str] = set()
-    for g in (get_gpu(i) for i in ids):
-        used |= {getattr(g.specs, k).source for k in GpuSpecs.model_fields}
-        used |= {m.source for m in g.mig_profiles} | {m.sm_source for m in g.mig_profiles}
-        used |= {g.price.source}
-    return sources_frame(cat.sources, used)
+    used = {sid for i in ids for _, sid in get_gpu(i).source_ids()}
+    return sources_frame(all_sources(gpu_catalog().sources), used)
 
 
 def model_sources_frame() -> pd.DataFrame:
     """The sources of the model catalog and of the number formats, one row per source."""
+    models, formats = model_catalog(), precision_catalog()
+    model_cited = {m.config_source for m in models.models} | {
+        m.parameters_source for m in models.models
+    }
+    format_cited = {w.source for w in formats.precisions} | {
+        k.source for k in formats.kv_precisions
+    }
     return pd.concat(
         [
-            sources_frame(model_catalog().sources, file="models.yaml"),
-            sources_frame(precision_catalog().sources, file="precisions.yaml"),
+            cited_sources_frame(models.sources, model_cited, file="models.yaml"),
+            cited_sources_frame(formats.sources, format_cited, file="precisions.yaml"),
         ]
     )

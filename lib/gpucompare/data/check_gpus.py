@@ -1,7 +1,8 @@
 """Cross-field sanity of the GPU catalog (part of ``gpucompare check-data``): units in every spec
-name, tensor and FP32 TFLOPS from SMs x rate x clock, bandwidth from bus width x data rate, NVLink
-totals, MIG slices, and that every GPU has an architecture variant, a topology and a cloud price.
-The rules are listed in :mod:`gpucompare.data.checkdata`."""
+name, tensor and FP32 TFLOPS from compute units x the architecture's rate x clock, shader cores from
+compute units, bandwidth from bus width x data rate, GPU-link totals, MIG slices, and that every GPU
+has an architecture variant of its vendor, a topology and a cloud price. The rules are listed in
+:mod:`gpucompare.data.checkdata`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typing
 from typing import Any
 
 from gpucompare.core import paths, units
+from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.architectures import TENSOR_RATES
 from gpucompare.data.problem import Problem
@@ -23,7 +25,7 @@ BANDWIDTH_TOLERANCE = 0.025
 #: Name endings that state a unit (see ``gpucompare.core.units``).
 UNIT_SUFFIXES = ("_tflops", "_tops", "_gib", "_gb", "_gb_s", "_mhz", "_w", "_bits", "_gbps")
 #: Name endings of dimensionless counts and generation numbers.
-COUNT_SUFFIXES = ("_count", "_cores", "_links", "_lanes", "_instances", "_generation")
+COUNT_SUFFIXES = ("_count", "_units", "_cores", "_links", "_lanes", "_instances", "_generation")
 _MIG_NAME = re.compile(r"^(\d+)g\.(\d+)gb$")
 
 
@@ -32,7 +34,7 @@ _MIG_NAME = re.compile(r"^(\d+)g\.(\d+)gb$")
 
 def _value_type(field: str) -> Any:
     """The Python type of a GPU spec field's ``value`` (``float | None`` etc.)."""
-    return catalog.GpuSpecs.model_fields[field].annotation.model_fields["value"].annotation
+    return catalog.spec_value_type(field)
 
 
 def is_numeric_spec(field: str) -> bool:
@@ -83,14 +85,24 @@ def _rel_error(value: float, expected: float) -> float:
     return abs(value / expected - 1)
 
 
+def _unit_words(gpu: catalog.Gpu) -> tuple[str, str]:
+    """The GPU vendor's word for a compute unit, singular and plural (SM/SMs, CU/CUs)."""
+    try:
+        terms = catalog.vendor_terms(gpu.vendor)
+    except InputError:
+        return "compute unit", "compute units"
+    return terms.compute_unit, terms.compute_units
+
+
 def tensor_problems(gpu: catalog.Gpu, variant: catalog.ArchVariant, shown: str) -> list[Problem]:
-    """Datasheet tensor TFLOPS against SMs x FMA/clock/SM x clock x 2 (module docstring)."""
+    """Datasheet tensor TFLOPS against compute units x FMA/clock/unit x clock x 2 (module docstring)."""
     out = []
-    sms = gpu.spec("sm_count")
+    sms = gpu.spec("compute_units")
+    unit, units_word = _unit_words(gpu)
     stated = gpu.spec("peak_tflops_clock_mhz")
     base, boost = gpu.spec("base_clock_mhz"), gpu.spec("boost_clock_mhz")
     for field, rate_key in TENSOR_RATES.items():
-        rate = variant.fma_per_clock_per_sm.get(rate_key)
+        rate = variant.fma_per_clock_per_unit.get(rate_key)
         sheet = gpu.spec(field)
         rate_value = rate.value if rate is not None else None
         if (rate_value is None) != (sheet is None):
@@ -112,44 +124,71 @@ def tensor_problems(gpu: catalog.Gpu, variant: catalog.ArchVariant, shown: str) 
                     Problem(
                         shown,
                         f"{gpu.id}.specs.{field}",
-                        f"{sheet:g} differs by {_rel_error(sheet, derived):.1%} from {sms} SMs x "
-                        f"{rate_value:g} FMA/clock/SM x {stated:g} MHz x 2 = {derived:.1f} "
+                        f"{sheet:g} differs by {_rel_error(sheet, derived):.1%} from {sms} {units_word} x "
+                        f"{rate_value:g} FMA/clock/{unit} x {stated:g} MHz x 2 = {derived:.1f} "
                         f"(tolerance {TFLOPS_TOLERANCE:.0%})",
                     )
                 )
         else:
             implied = units.implied_clock_mhz(sheet, sms, rate_value)
-            if not base * (1 - TFLOPS_TOLERANCE) <= implied <= boost * (1 + TFLOPS_TOLERANCE):
+            low = 0.0 if base is None else base * (1 - TFLOPS_TOLERANCE)
+            if not low <= implied <= boost * (1 + TFLOPS_TOLERANCE):
                 out.append(
                     Problem(
                         shown,
                         f"{gpu.id}.specs.{field}",
-                        f"{sheet:g} needs a clock of {implied:.0f} MHz with {sms} SMs x {rate_value:g} "
-                        f"FMA/clock/SM, outside base {base:g} to boost {boost:g} MHz "
-                        "(no peak_tflops_clock_mhz stated)",
+                        f"{sheet:g} needs a clock of {implied:.0f} MHz with {sms} {units_word} x "
+                        f"{rate_value:g} FMA/clock/{unit}, outside base {base or 0:g} to boost "
+                        f"{boost:g} MHz (no peak_tflops_clock_mhz stated)",
                     )
                 )
+    out += fp32_problems(gpu, variant, shown)
     return out
 
 
-def gpu_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
-    """FP32 rate, bandwidth, NVLink, MIG and clock consistency of one GPU (module docstring)."""
-    out: list[Problem] = []
+def fp32_problems(gpu: catalog.Gpu, variant: catalog.ArchVariant, shown: str) -> list[Problem]:
+    """FP32 TFLOPS = compute units x the architecture's FP32 FMA/clock/unit x 2 x boost clock, and
+    shader cores = compute units x shader cores per unit (module docstring). The architecture's rate,
+    not the shader-core count, carries the derivation: an AMD CDNA 3 CU has 64 stream processors but
+    issues 128 FP32 FMA per clock (dual-issue / packed FP32)."""
+    out = []
     key = f"{gpu.id}.specs"
-    boost, base = gpu.spec("boost_clock_mhz"), gpu.spec("base_clock_mhz")
-    fp32 = gpu.spec("cuda_cores") * units.FLOPS_PER_FMA * boost * units.HZ_PER_MHZ
-    fp32 /= units.FLOPS_PER_TFLOPS
-    if _rel_error(gpu.spec("fp32_tflops"), fp32) > TFLOPS_TOLERANCE:
+    n = gpu.spec("compute_units")
+    unit, units_word = _unit_words(gpu)
+    boost = gpu.spec("boost_clock_mhz")
+    rate = variant.fp32_fma_per_clock_per_unit.value
+    fp32 = units.peak_tflops(n, rate, boost)
+    sheet = gpu.spec("fp32_tflops")
+    if _rel_error(sheet, fp32) > TFLOPS_TOLERANCE:
         out.append(
             Problem(
                 shown,
                 f"{key}.fp32_tflops",
-                f"{gpu.spec('fp32_tflops'):g} differs by {_rel_error(gpu.spec('fp32_tflops'), fp32):.1%} "
-                f"from {gpu.spec('cuda_cores')} CUDA cores x 2 x {boost:g} MHz = {fp32:.1f} "
+                f"{sheet:g} differs by {_rel_error(sheet, fp32):.1%} from {n} {units_word} x "
+                f"{rate:g} FP32 FMA/clock/{unit} ('{variant.id}') x 2 x {boost:g} MHz = {fp32:.1f} "
                 f"(tolerance {TFLOPS_TOLERANCE:.0%})",
             )
         )
-    if base > boost:
+    per_unit = variant.shader_cores_per_unit.value
+    cores = gpu.spec("shader_cores")
+    if cores != n * per_unit:
+        out.append(
+            Problem(
+                shown,
+                f"{key}.shader_cores",
+                f"{cores} is not {n} {units_word} x {per_unit} per {unit} ('{variant.id}') = "
+                f"{n * per_unit}",
+            )
+        )
+    return out
+
+
+def gpu_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
+    """Clocks, bandwidth, GPU link and MIG consistency of one GPU (module docstring)."""
+    out: list[Problem] = []
+    key = f"{gpu.id}.specs"
+    boost, base = gpu.spec("boost_clock_mhz"), gpu.spec("base_clock_mhz")
+    if base is not None and base > boost:
         out.append(
             Problem(shown, f"{key}.base_clock_mhz", f"{base:g} exceeds the boost clock {boost:g}")
         )
@@ -176,13 +215,13 @@ def gpu_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
                     f"/ 8 = {expected:.0f} GB/s (tolerance {BANDWIDTH_TOLERANCE:.1%})",
                 )
             )
-    per_dir = gpu.spec("nvlink_bandwidth_per_direction_gb_s")
-    total = gpu.spec("nvlink_bandwidth_total_gb_s")
+    per_dir = gpu.spec("gpu_link_bandwidth_per_direction_gb_s")
+    total = gpu.spec("gpu_link_bandwidth_total_gb_s")
     if (per_dir is None) != (total is None):
         out.append(
             Problem(
                 shown,
-                f"{key}.nvlink_bandwidth_total_gb_s",
+                f"{key}.gpu_link_bandwidth_total_gb_s",
                 f"total {total!r} and per direction {per_dir!r}: both must be set or both null",
             )
         )
@@ -190,7 +229,7 @@ def gpu_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
         out.append(
             Problem(
                 shown,
-                f"{key}.nvlink_bandwidth_total_gb_s",
+                f"{key}.gpu_link_bandwidth_total_gb_s",
                 f"{total:g} is not 2 x per direction {per_dir:g} = {2 * per_dir:g}",
             )
         )
@@ -203,6 +242,8 @@ def mig_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
     out = []
     slices = gpu.spec("mig_max_instances")
     memory = gpu.spec("memory_gib")
+    if slices is None:  # not an NVIDIA GPU: MIG does not apply (the schema refuses profiles)
+        return out
     if slices == 0:
         if gpu.mig_profiles:
             out.append(
@@ -266,6 +307,39 @@ def mig_problems(gpu: catalog.Gpu, shown: str) -> list[Problem]:
     return out
 
 
+def link_problems(gpus: list[catalog.Gpu], ic: Any, shown: str) -> list[Problem]:
+    """A GPU's scale-up link (``gpu_link`` in interconnect.yaml) carries the per-direction bandwidth
+    of its ``gpu_link_bandwidth_per_direction_gb_s`` spec, and a GPU without one has neither."""
+    out = []
+    links = {x.id: x for x in ic.links}
+    specs = {g.id: g.spec("gpu_link_bandwidth_per_direction_gb_s") for g in gpus}
+    for t in ic.gpus:
+        if t.id not in specs:
+            continue
+        spec = specs[t.id]
+        link = links.get(t.gpu_link) if t.gpu_link else None
+        if t.gpu_link and link is None:
+            out.append(
+                Problem(
+                    shown,
+                    f"gpus[{t.id}].gpu_link",
+                    f"unknown link '{t.gpu_link}'; allowed: {', '.join(links)}",
+                )
+            )
+            continue
+        link_bw = link.per_direction_gb_s.value if link and link.per_direction_gb_s else None
+        if (t.gpu_link is None) != (spec is None) or (link is not None and link_bw != spec):
+            out.append(
+                Problem(
+                    shown,
+                    f"gpus[{t.id}].gpu_link",
+                    f"{t.gpu_link!r} ({link_bw!r} GB/s per direction) disagrees with the GPU's "
+                    f"gpu_link_bandwidth_per_direction_gb_s {spec!r} in gpus.yaml",
+                )
+            )
+    return out
+
+
 def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
     """Cross-field and cross-file sanity of the loaded data (only what loaded)."""
     data = paths.data_dir()
@@ -301,6 +375,16 @@ def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
     for g in gpus:
         out += gpu_problems(g, shown)
         if "architectures.yaml" in loaded:
+            vendors = loaded["architectures.yaml"].vendors
+            if g.vendor not in vendors:
+                out.append(
+                    Problem(
+                        shown,
+                        f"{g.id}.vendor",
+                        f"unknown vendor '{g.vendor}' (no terms in architectures.yaml); "
+                        f"allowed: {', '.join(vendors)}",
+                    )
+                )
             if g.id not in variants:
                 out.append(
                     Problem(
@@ -309,8 +393,29 @@ def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
                         f"no variant applies to GPU '{g.id}'",
                     )
                 )
+            elif variants[g.id].vendor != g.vendor:
+                out.append(
+                    Problem(
+                        shown,
+                        f"{g.id}.vendor",
+                        f"'{g.vendor}' but its architecture variant '{variants[g.id].id}' is "
+                        f"'{variants[g.id].vendor}'",
+                    )
+                )
             else:
                 out += tensor_problems(g, variants[g.id], shown)
+    if "engines.yaml" in loaded and "architectures.yaml" in loaded:
+        vendors = loaded["architectures.yaml"].vendors
+        for e in loaded["engines.yaml"].engines:
+            for v in e.vendors or []:
+                if v not in vendors:
+                    out.append(
+                        Problem(
+                            _display(data, "engines.yaml"),
+                            f"engines[{e.id}].vendors",
+                            f"unknown vendor '{v}'; allowed: {', '.join(vendors)}",
+                        )
+                    )
     if "interconnect.yaml" in loaded:
         ic_shown = _display(data, "interconnect.yaml")
         topo = {t.id for t in loaded["interconnect.yaml"].gpus}
@@ -323,6 +428,7 @@ def cross_problems(loaded: dict[str, Any]) -> list[Problem]:
         for g in ids:
             if g not in topo:
                 out.append(Problem(ic_shown, "gpus", f"no topology for GPU '{g}'"))
+        out += link_problems(gpus, loaded["interconnect.yaml"], ic_shown)
     if "cloud_prices.yaml" in loaded:
         cp_shown = _display(data, "cloud_prices.yaml")
         priced = set()

@@ -2,15 +2,21 @@
 
 Each problem is one line ``file: key: problem``; the command exits with code 2 if there is any.
 
-* **Schema**: every file goes through the loader the report uses (``catalog`` for GPUs, models,
-  number formats and per-SM rates, ``tco`` for cloud prices, ``reliability``, ``interconnect``,
-  ``claims``, and ``measure``/``throughput`` for ``measurements/*.csv``). A loader that fails hides
-  the checks that need its data; those are skipped, not reported twice.
+* **Schema**: every file goes through the loader the report uses (``loading`` for the shared
+  sources, ``catalog`` for GPUs, models, number formats and per-compute-unit rates, ``tco`` for cloud
+  prices, ``reliability``, ``interconnect``,
+  ``claims``, and ``measure``/``throughput``/``training`` for ``measurements/*.csv``). A loader
+  that fails hides the checks that need its data; those are skipped, not reported twice.
 * **Units**: every numeric GPU spec field names its unit (:data:`UNIT_SUFFIXES`) or is a count or a
   generation number (:data:`COUNT_SUFFIXES`); every figure with a unit is positive.
-* **Sources**: every ``source``/``*_source`` id used in a YAML file is defined in its ``sources``
-  table (``interconnect.yaml`` may also cite ``gpus.yaml``'s); every ``{value: ...}`` figure has a
-  source (its own or its parent's); every source URL and every measurement URL starts with http.
+* **Sources**: every ``source``/``*_source`` id used in a YAML file is defined in its own ``sources``
+  table or in the shared ``data/sources.yaml`` (an unknown id is reported with the file and the key
+  that cites it); a source is declared once: the same id, or the same address, in the tables of two
+  files is a problem (a document several files cite belongs in ``data/sources.yaml``); every
+  ``{value: ...}`` figure has a source (its own or its parent's); every source URL and every
+  measurement URL starts with http.
+* **Templates**: ``data/templates/gpu.yaml`` (the blocks a new GPU needs in each file) loads with the
+  same schemas and passes the same per-GPU checks (:mod:`gpucompare.data.check_template`).
 * **Ids**: every id in every data file (source ids, GPU, model, precision, architecture, claim,
   link, measurement and field-study ids, and every reference to one: ``gpu``, ``source``,
   ``applies_to``, ...; see :data:`ID_KEYS`) matches :data:`ID_PATTERN`: ids become HTML ids, CSS
@@ -18,16 +24,20 @@ Each problem is one line ``file: key: problem``; the command exits with code 2 i
   :data:`NOTEBOOK_NAME_PATTERN` (:func:`check_notebook_names`).
 * **Cross-field sanity**, per GPU (datasheets round, hence the tolerances):
 
-  - tensor TFLOPS = SMs x dense FMA/clock/SM (``architectures.yaml``) x clock x 2
-    (:func:`gpucompare.core.units.peak_tflops`) within :data:`TFLOPS_TOLERANCE`, at
-    ``peak_tflops_clock_mhz``. Where NVIDIA states no peak clock (H200) the clock that reproduces the
-    datasheet figure must lie between the base clock and the boost clock (x 1 + tolerance): the peak
-    cannot exceed the boost-clock derivation, nor need a clock below base;
-  - FP32 TFLOPS = CUDA cores x 2 x boost clock within :data:`TFLOPS_TOLERANCE`;
+  - tensor TFLOPS = compute units (SMs, CUs) x dense FMA/clock/unit (``architectures.yaml``) x
+    clock x 2 (:func:`gpucompare.core.units.peak_tflops`) within :data:`TFLOPS_TOLERANCE`, at
+    ``peak_tflops_clock_mhz``. Where the vendor states no peak clock (L40S) the clock that reproduces
+    the datasheet figure must lie between the base clock and the boost clock (x 1 + tolerance): the
+    peak cannot exceed the boost-clock derivation, nor need a clock below base;
+  - FP32 TFLOPS = compute units x the architecture's FP32 FMA/clock/unit x 2 x boost clock within
+    :data:`TFLOPS_TOLERANCE` (an AMD CDNA 3 CU issues 128 FP32 FMA per clock with 64 stream
+    processors), and shader cores = compute units x the architecture's shader cores per unit;
   - memory bandwidth (GB/s) = bus width (bits) x data rate (Gbit/s) / 8 within
     :data:`BANDWIDTH_TOLERANCE` (H100 PCIe: "2 TB/s" vs 5120 x 3.19 / 8 = 2.04 TB/s);
-  - NVLink total = 2 x per direction, both set or both null, and equal to the GPU's link in
-    ``interconnect.yaml``;
+  - GPU-link (NVLink, Infinity Fabric) total = 2 x per direction, both set or both null, and the
+    per-direction figure equal to the GPU's ``gpu_link`` in ``interconnect.yaml``;
+  - the GPU's vendor has terms in ``architectures.yaml`` and is its variant's vendor; NVIDIA-only
+    fields (compute capability, MIG) are given for NVIDIA GPUs and only for them;
   - MIG: no profiles without MIG; the most instances of a profile = ``mig_max_instances``; a profile
     ``<g>g.<m>gb`` has ``memory_gib`` m, g x instances <= ``mig_max_instances`` compute slices, and its
     instances fit the GPU's memory (one GiB of rounding per instance: H200 "3g.71gb" x 2 = 142 of 141);
@@ -55,16 +65,20 @@ from gpucompare.data import (
     claims,
     engines,
     interconnect,
+    loading,
     measurements,
     prices,
     reliability,
+    training,
 )
 from gpucompare.data.check_gpus import cross_problems, unit_problems
+from gpucompare.data.check_template import template_problems
 from gpucompare.data.problem import Problem
 from gpucompare.data.problem import display as _display
 
 #: Files and folders of ``data/`` the checks read (relative to the data folder).
 DATA_FILES = (
+    "sources.yaml",
     "gpus.yaml",
     "models.yaml",
     "precisions.yaml",
@@ -77,9 +91,9 @@ DATA_FILES = (
     "measurements/kernels*.csv",
     "measurements/inference_*.csv",
     "measurements/excluded.yaml",
+    "measurements/training.csv",
+    "templates/gpu.yaml",
 )
-#: YAML files whose figures may also cite the sources of another file.
-SHARED_SOURCES = {"interconnect.yaml": ("gpus.yaml",)}
 #: What every id in the data files looks like: lowercase letters, digits, '.', '-' and '_'.
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 #: YAML keys whose string values (or lists of strings) are ids or references to ids, in any file;
@@ -107,6 +121,7 @@ ID_KEY_SUFFIXES = ("_id", "_source", "_link")
 CSV_ID_COLUMNS = {
     "inference_*.csv": ("id", "engine", "gpu_id", "model", "weights", "kv_cache"),
     "kernels*.csv": ("gpu_id", "precision"),
+    "training.csv": ("id", "gpu_id", "node_link", "model"),
 }
 #: Section notebook names: two digits, an underscore, then lowercase letters, digits and '_'.
 NOTEBOOK_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+\.ipynb$")
@@ -115,6 +130,7 @@ NOTEBOOK_NAME_PATTERN = re.compile(r"^[0-9][0-9]_[a-z0-9_]+\.ipynb$")
 def _loaders() -> dict[str, Callable[[], Any]]:
     """Each data file and the loader the report reads it with."""
     return {
+        "sources.yaml": loading.shared_sources,
         "gpus.yaml": catalog.gpu_catalog,
         "models.yaml": catalog.model_catalog,
         "precisions.yaml": catalog.precision_catalog,
@@ -127,18 +143,26 @@ def _loaders() -> dict[str, Callable[[], Any]]:
         "engines.yaml": engines.engine_catalog,
         "measurements/inference_*.csv": measurements.load_inference,
         "measurements/excluded.yaml": measurements.load_exclusions,
+        "measurements/training.csv": training.load_training,
     }
 
 
 #: Files whose loader reads another file too: a failure there is reported once, under that file.
+#: Every YAML loader reads the shared sources (``sources.yaml``).
 _DEPENDS = {
-    "cloud_prices.yaml": ("gpus.yaml",),
-    "reliability.yaml": ("gpus.yaml",),
-    "interconnect.yaml": ("gpus.yaml",),
+    "gpus.yaml": ("sources.yaml",),
+    "models.yaml": ("sources.yaml",),
+    "precisions.yaml": ("sources.yaml",),
+    "architectures.yaml": ("sources.yaml",),
+    "cloud_prices.yaml": ("sources.yaml", "gpus.yaml"),
+    "reliability.yaml": ("sources.yaml", "gpus.yaml"),
+    "interconnect.yaml": ("sources.yaml", "gpus.yaml"),
+    "claims": ("sources.yaml",),
     "measurements/kernels*.csv": ("gpus.yaml",),
-    "engines.yaml": ("precisions.yaml",),
+    "engines.yaml": ("sources.yaml", "precisions.yaml"),
     "measurements/inference_*.csv": ("gpus.yaml", "models.yaml", "precisions.yaml", "engines.yaml"),
     "measurements/excluded.yaml": ("measurements/inference_*.csv",),
+    "measurements/training.csv": ("gpus.yaml", "models.yaml", "interconnect.yaml"),
 }
 
 
@@ -214,7 +238,8 @@ def _walk_sources(
 
 
 def source_problems(skip: frozenset[str] = frozenset()) -> list[Problem]:
-    """Every source id used is defined, every figure has a source, every URL starts with http
+    """Every source id used is defined (in the file's table or ``data/sources.yaml``), declared once
+    (no id or address in two files' tables), every figure has a source, every URL starts with http
     (YAML files named in ``skip`` are left out: their loader failed and said why)."""
     data = paths.data_dir()
     problems: list[Problem] = []
@@ -226,6 +251,10 @@ def source_problems(skip: frozenset[str] = frozenset()) -> list[Problem]:
             raw[path.name] = paths.load_yaml(path)
         except InputError:
             continue  # reported by the schema checks
+    shared_raw = raw.get(loading.SOURCES_FILE)
+    shared = shared_raw.get("sources") if isinstance(shared_raw, dict) else None
+    shared = shared if isinstance(shared, dict) else {}
+    tables: dict[str, dict] = {}
     for name, content in raw.items():
         if not isinstance(content, dict):
             continue
@@ -234,34 +263,70 @@ def source_problems(skip: frozenset[str] = frozenset()) -> list[Problem]:
         if not isinstance(sources, dict):
             problems.append(Problem(shown, "sources", "expected a mapping of source id: source"))
             continue
+        tables[name] = sources
         for sid, src in sorted(sources.items()):
             url = src.get("url") if isinstance(src, dict) else None
             if not (isinstance(url, str) and re.match(r"https?://", url)):
                 problems.append(
                     Problem(shown, f"sources.{sid}.url", f"must start with http (got {url!r})")
                 )
-        known = set(sources)
-        for other in SHARED_SOURCES.get(name, ()):
-            other_sources = (
-                raw.get(other, {}).get("sources") if isinstance(raw.get(other), dict) else None
-            )
-            known |= set(other_sources or {})
+        known = set(sources) | set(shared)
         used: list[tuple[str, str]] = []
         figures: list[str] = []
         body = {k: v for k, v in content.items() if k != "sources"}
         _walk_sources(body, "", used, figures, False)
-        allowed = [name, *SHARED_SOURCES.get(name, ())]
         for where, sid in used:
             if sid not in known:
                 problems.append(
                     Problem(
                         shown,
                         where,
-                        f"source '{sid}' is not defined in the sources table of {' or '.join(allowed)}",
+                        f"source '{sid}' is not defined in the sources table of {name} or of "
+                        f"{loading.SOURCES_FILE}",
                     )
                 )
         problems += [Problem(shown, f, "figure without a source") for f in figures]
+    problems += _duplicate_source_problems(data, tables)
     problems += _csv_url_problems(data)
+    return problems
+
+
+def _duplicate_source_problems(data: Path, tables: dict[str, dict]) -> list[Problem]:
+    """A source declared in the tables of two files (same id, or same address): declare it once, in
+    ``data/sources.yaml`` when several files cite it."""
+    problems = []
+    first_id: dict[str, str] = {}
+    first_url: dict[str, tuple[str, str]] = {}
+    for name in sorted(tables, key=lambda n: (n != loading.SOURCES_FILE, n)):
+        for sid, src in sorted(tables[name].items()):
+            shown = _display(data, name)
+            if sid in first_id:
+                problems.append(
+                    Problem(
+                        shown,
+                        f"sources.{sid}",
+                        f"also defined in {first_id[sid]}; declare a source once "
+                        f"(in {loading.SOURCES_FILE} when several files cite it)",
+                    )
+                )
+            else:
+                first_id[sid] = name
+            url = src.get("url") if isinstance(src, dict) else None
+            if not isinstance(url, str):
+                continue
+            key = url.rstrip("/")
+            other = first_url.get(key)
+            if other is not None and other[0] != name:
+                problems.append(
+                    Problem(
+                        shown,
+                        f"sources.{sid}.url",
+                        f"the same document as {other[0]}'s source '{other[1]}'; declare it once "
+                        f"(in {loading.SOURCES_FILE} when several files cite it)",
+                    )
+                )
+            elif other is None:
+                first_url[key] = (name, sid)
     return problems
 
 
@@ -371,5 +436,6 @@ def check_all() -> list[Problem]:
     if "gpus.yaml" in loaded:
         problems += unit_problems()
     problems += cross_problems(loaded)
+    problems += template_problems(loaded)
     problems += id_problems()
     return sorted(set(problems))

@@ -8,12 +8,13 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError, unknown
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
+from gpucompare.data.loading import check_source_ids
 
 #: How an engine spreads one model over several GPUs: ``tensor`` = Megatron-style tensor
 #: parallelism (every GPU holds 1/N of every layer, two all-reduces per layer); ``layer`` = each GPU
@@ -33,6 +34,7 @@ class Engine(Strict):
     source: str
     pipeline_microbatch_tokens: int | None = None
     pipeline_batch_tokens: int | None = None
+    vendors: list[str] | None = None
     note: str | None = None
 
 
@@ -40,17 +42,15 @@ class EngineCatalog(Strict):
     """``data/engines.yaml``."""
 
     schema_version: Literal[1]
-    sources: dict[str, catalog.Source]
+    sources: dict[str, catalog.Source] = Field(default_factory=dict)
     engines: list[Engine]
 
     @model_validator(mode="after")
-    def _consistent(self) -> EngineCatalog:
+    def _consistent(self, info: ValidationInfo) -> EngineCatalog:
         ids = [e.id for e in self.engines]
         if len(ids) != len(set(ids)):
             raise ValueError(f"duplicate engine ids in {ids}")
-        missing = sorted({e.source for e in self.engines} - set(self.sources))
-        if missing:
-            raise ValueError("undefined source ids: " + ", ".join(missing))
+        check_source_ids(self.sources, [(f"engines.{e.id}", e.source) for e in self.engines], info)
         return self
 
 
@@ -113,3 +113,10 @@ def runs(engine_id: str, weights: str, kv: str) -> bool:
     """Whether ``engine_id`` runs ``weights`` with a ``kv`` cache."""
     eng = get_engine(engine_id)
     return weights in eng.weights and kv in eng.kv_cache
+
+
+def runs_on(engine_id: str, vendor: str) -> bool:
+    """Whether ``engine_id`` runs on GPUs of ``vendor`` (``vendors`` in data/engines.yaml; an engine
+    without the key runs on every vendor's GPUs: TensorRT-LLM is NVIDIA-only)."""
+    eng = get_engine(engine_id)
+    return eng.vendors is None or vendor in eng.vendors

@@ -1,6 +1,13 @@
-"""The interconnect catalog, ``data/interconnect.yaml``: PCIe generations, links (NVLink, NVSwitch, PCIe,
-network ports), each catalog GPU's topology inside a node, and published measurements of GPU-to-GPU
-traffic; its loader, lookups and source table. Its figures may also cite ``data/gpus.yaml``'s sources."""
+"""The interconnect catalog, ``data/interconnect.yaml``: PCIe generations, links (NVLink, NVSwitch,
+xGMI / Infinity Fabric, PCIe, network ports), each catalog GPU's topology inside a node, and published
+measurements of GPU-to-GPU traffic; its loader, lookups and source table. Its figures cite its own
+sources and the shared ones of ``data/sources.yaml``.
+
+Link kinds: ``nvlink`` (NVIDIA point-to-point or bridged links), ``nvswitch`` (NVIDIA switched fabric,
+all-to-all), ``xgmi`` (AMD Infinity Fabric GPU links; ``mesh_peers`` when each GPU has one direct
+link to each of that many peers, as on an 8-GPU MI300X platform), ``pcie`` (bandwidth computed from
+generation and lanes) and ``network`` (ports between nodes). A GPU's scale-up link (``gpu_link``)
+is its fastest GPU-to-GPU path inside a node, whatever the vendor."""
 
 from __future__ import annotations
 
@@ -9,13 +16,19 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
-from gpucompare.core.errors import InputError, unknown
+from gpucompare.core.errors import unknown
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 from gpucompare.data.catalog import Source, Sourced
+from gpucompare.data.loading import all_sources, check_source_ids
+
+#: Link kinds of the catalog (see the module docstring).
+LINK_KINDS = ("nvlink", "nvswitch", "xgmi", "pcie", "network")
+#: Kinds that join GPUs inside a node directly (a GPU's ``gpu_link`` is one of them).
+SCALE_UP_KINDS = ("nvlink", "nvswitch", "xgmi")
 
 
 class PcieGeneration(Strict):
@@ -29,21 +42,29 @@ class PcieGeneration(Strict):
 
 
 class Link(Strict):
-    """One link of the catalog: NVLink, NVSwitch, PCIe (bandwidth computed) or a network port."""
+    """One link of the catalog: NVLink, NVSwitch, xGMI (Infinity Fabric), PCIe (bandwidth computed)
+    or a network port. ``mesh_peers``: the link is a full mesh in which each GPU has one direct link
+    to each of that many peers; ``per_direction_gb_s`` is then what a GPU sends over all its links
+    together (a group of n GPUs uses n - 1 of them)."""
 
     id: str
     name: str
-    kind: Literal["nvlink", "nvswitch", "pcie", "network"]
+    kind: Literal["nvlink", "nvswitch", "xgmi", "pcie", "network"]
     scope: Literal["intra-node", "rack", "inter-node"]
     per_direction_gb_s: Sourced[float] | None = None
     total_gb_s: Sourced[float] | None = None
     pcie_generation: int | None = None
     pcie_lanes: int | None = None
     host_staged: bool = False
+    mesh_peers: int | None = Field(default=None, gt=0)
     note: str | None = None
 
     @model_validator(mode="after")
     def _bandwidth_given_once(self) -> Link:
+        if self.mesh_peers is not None and self.kind not in SCALE_UP_KINDS:
+            raise ValueError(
+                f"{self.id}: only GPU-to-GPU links ({', '.join(SCALE_UP_KINDS)}) form a mesh"
+            )
         if self.kind == "pcie":
             if self.pcie_generation is None or self.pcie_lanes is None:
                 raise ValueError(f"{self.id}: a PCIe link needs pcie_generation and pcie_lanes")
@@ -58,13 +79,25 @@ class Link(Strict):
 
 
 class GpuTopology(Strict):
-    """How one catalog GPU connects to its peers inside a node."""
+    """How one catalog GPU connects to its peers inside a node: its scale-up link (``gpu_link``:
+    NVLink, NVSwitch or xGMI; null without one) and how many GPUs that link joins
+    (``gpu_link_domain_gpus``), the GPUs one node holds, and whether peer-to-peer works over PCIe."""
 
     id: str
-    nvlink_link: str | None
-    nvlink_domain_gpus: Sourced[int | None]
+    gpu_link: str | None
+    gpu_link_domain_gpus: Sourced[int | None]
     max_gpus_per_node: Sourced[int]
     p2p_over_pcie: Sourced[bool]
+
+    @property
+    def nvlink_link(self) -> str | None:
+        """Former name of :attr:`gpu_link`."""
+        return self.gpu_link
+
+    @property
+    def nvlink_domain_gpus(self) -> Sourced[int | None]:
+        """Former name of :attr:`gpu_link_domain_gpus`."""
+        return self.gpu_link_domain_gpus
 
 
 class Measurement(Strict):
@@ -86,7 +119,7 @@ class InterconnectCatalog(Strict):
 
     schema_version: Literal[1]
     conventions: str
-    sources: dict[str, Source]
+    sources: dict[str, Source] = Field(default_factory=dict)
     pcie_generations: list[PcieGeneration]
     host_staged_fraction: Sourced[float]
     host_staged_hop_latency_us: Sourced[float]
@@ -95,7 +128,7 @@ class InterconnectCatalog(Strict):
     measurements: list[Measurement]
 
     @model_validator(mode="after")
-    def _consistent(self) -> InterconnectCatalog:
+    def _consistent(self, info: ValidationInfo) -> InterconnectCatalog:
         for what, ids in (
             ("link", [x.id for x in self.links]),
             ("GPU", [g.id for g in self.gpus]),
@@ -107,12 +140,18 @@ class InterconnectCatalog(Strict):
                 raise ValueError(f"duplicate {what} ids {dupes}")
         link_ids = {x.id for x in self.links}
         gens = {g.generation for g in self.pcie_generations}
+        kinds = {x.id: x.kind for x in self.links}
         for g in self.gpus:
-            if g.nvlink_link is not None and g.nvlink_link not in link_ids:
-                raise ValueError(f"GPU {g.id}: unknown nvlink_link '{g.nvlink_link}'")
-            if (g.nvlink_link is None) != (g.nvlink_domain_gpus.value is None):
+            if g.gpu_link is not None and g.gpu_link not in link_ids:
+                raise ValueError(f"GPU {g.id}: unknown gpu_link '{g.gpu_link}'")
+            if g.gpu_link is not None and kinds[g.gpu_link] not in SCALE_UP_KINDS:
                 raise ValueError(
-                    f"GPU {g.id}: nvlink_link and nvlink_domain_gpus must both be set or both null"
+                    f"GPU {g.id}: gpu_link '{g.gpu_link}' is a {kinds[g.gpu_link]} link; "
+                    f"allowed kinds: {', '.join(SCALE_UP_KINDS)}"
+                )
+            if (g.gpu_link is None) != (g.gpu_link_domain_gpus.value is None):
+                raise ValueError(
+                    f"GPU {g.id}: gpu_link and gpu_link_domain_gpus must both be set or both null"
                 )
         for m in self.measurements:
             if m.link not in link_ids:
@@ -126,6 +165,7 @@ class InterconnectCatalog(Strict):
             raise ValueError("host_staged_fraction must be in (0, 1]")
         if not self.host_staged_hop_latency_us.value > 0:
             raise ValueError("host_staged_hop_latency_us must be > 0")
+        check_source_ids(self.sources, self.source_ids(), info)
         return self
 
     def source_ids(self) -> list[tuple[str, str]]:
@@ -139,7 +179,7 @@ class InterconnectCatalog(Strict):
                 if fig is not None:
                     used.append((f"links.{x.id}.{name}", fig.source))
         for g in self.gpus:
-            for name in ("nvlink_domain_gpus", "max_gpus_per_node", "p2p_over_pcie"):
+            for name in ("gpu_link_domain_gpus", "max_gpus_per_node", "p2p_over_pcie"):
                 used.append((f"gpus.{g.id}.{name}", getattr(g, name).source))
         used += [(f"measurements.{m.id}", m.source) for m in self.measurements]
         return used
@@ -147,14 +187,7 @@ class InterconnectCatalog(Strict):
 
 @functools.cache
 def _load(path: Path) -> InterconnectCatalog:
-    cat = catalog.load_validated(path, InterconnectCatalog)
-    known = set(cat.sources) | set(catalog.gpu_catalog().sources)
-    missing = sorted(
-        {f"{where}: source '{sid}'" for where, sid in cat.source_ids() if sid not in known}
-    )
-    if missing:
-        raise InputError(f"{path}: undefined source ids: " + "; ".join(missing))
-    return cat
+    return catalog.load_validated(path, InterconnectCatalog)
 
 
 def interconnect_catalog() -> InterconnectCatalog:
@@ -163,9 +196,8 @@ def interconnect_catalog() -> InterconnectCatalog:
 
 
 def source(source_id: str) -> Source:
-    """A source of ``data/interconnect.yaml`` or, failing that, of ``data/gpus.yaml``."""
-    own = interconnect_catalog().sources
-    return own[source_id] if source_id in own else catalog.gpu_catalog().sources[source_id]
+    """A source of ``data/interconnect.yaml`` or, failing that, of ``data/sources.yaml``."""
+    return all_sources(interconnect_catalog().sources)[source_id]
 
 
 def link_ids() -> list[str]:
@@ -198,8 +230,7 @@ def max_gpus_per_node(gpu_id: str) -> int:
 
 
 def sources_frame() -> pd.DataFrame:
-    """Every source of data/interconnect.yaml (its own table, then the data/gpus.yaml sources its figures
+    """Every source of data/interconnect.yaml (its own table, then the shared sources its figures
     cite), one row per source (sorted by id)."""
     cat = interconnect_catalog()
-    used = set(cat.sources) | {sid for _, sid in cat.source_ids()}
-    return catalog.sources_frame({**catalog.gpu_catalog().sources, **cat.sources}, used)
+    return catalog.cited_sources_frame(cat.sources, {sid for _, sid in cat.source_ids()})

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from pydantic import Field
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
+from gpucompare.data.loading import known_source_ids
 
 
 class CloudPrice(Strict):
@@ -31,14 +33,14 @@ class CloudPriceFile(Strict):
     """``data/cloud_prices.yaml``."""
 
     schema_version: Literal[1]
-    sources: dict[str, catalog.Source]
+    sources: dict[str, catalog.Source] = Field(default_factory=dict)
     prices: list[CloudPrice]
 
 
 @functools.cache
 def _cloud_file(path: Path) -> CloudPriceFile:
     data = catalog.load_validated(path, CloudPriceFile)
-    missing = sorted({p.source for p in data.prices} - set(data.sources))
+    missing = sorted({p.source for p in data.prices} - known_source_ids(data.sources))
     if missing:
         raise InputError(f"{path}: undefined source ids {missing}")
     return data
@@ -50,5 +52,6 @@ def cloud_prices() -> CloudPriceFile:
 
 
 def sources_frame() -> pd.DataFrame:
-    """The cloud-price sources, one row per source."""
-    return catalog.sources_frame(cloud_prices().sources)
+    """The cloud-price sources (the file's own and the shared ones it cites), one row per source."""
+    data = cloud_prices()
+    return catalog.cited_sources_frame(data.sources, {p.source for p in data.prices})

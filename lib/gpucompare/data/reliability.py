@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
 from gpucompare.core.errors import unknown
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
+from gpucompare.data.loading import check_source_ids
 
 Segment = Literal["datacenter", "workstation", "consumer"]
 
@@ -81,24 +82,24 @@ class ReliabilityData(Strict):
     """``data/reliability.yaml``."""
 
     schema_version: Literal[1]
-    sources: dict[str, catalog.Source]
+    sources: dict[str, catalog.Source] = Field(default_factory=dict)
     field_studies: list[FieldStudy]
     defaults: Defaults
     sustained_measurements: list[SustainedMeasurement]
 
     @model_validator(mode="after")
-    def _consistent(self) -> ReliabilityData:
-        used = [s.source for s in self.field_studies]
-        used += [m.source for m in self.sustained_measurements]
-        missing = sorted({s for s in used if s not in self.sources})
-        if missing:
-            raise ValueError(f"undefined source ids: {missing}")
+    def _consistent(self, info: ValidationInfo) -> ReliabilityData:
+        used = [(f"field_studies.{s.id}", s.source) for s in self.field_studies]
+        used += [(f"sustained_measurements.{m.id}", m.source) for m in self.sustained_measurements]
+        check_source_ids(self.sources, used, info)
         ids = [s.id for s in self.field_studies]
         for name, sid in self.defaults.model_dump().items():
             if sid not in ids:
                 raise ValueError(f"defaults.{name}: unknown field study '{sid}'; allowed: {ids}")
         for m in self.sustained_measurements:
-            if m.peak_field not in catalog.GpuSpecs.model_fields:
+            if catalog.LEGACY_SPEC_NAMES.get(m.peak_field, m.peak_field) not in (
+                catalog.GpuSpecs.model_fields
+            ):
                 raise ValueError(f"{m.id}: peak_field '{m.peak_field}' is not a GPU spec field")
         return self
 
@@ -125,5 +126,8 @@ def field_study(study_id: str) -> FieldStudy:
 
 
 def sources_frame() -> pd.DataFrame:
-    """The sources of ``data/reliability.yaml``, one row per source (sorted by id)."""
-    return catalog.sources_frame(data().sources)
+    """The sources of ``data/reliability.yaml`` (its own and the shared ones it cites), one row per
+    source (sorted by id)."""
+    d = data()
+    cited = {s.source for s in d.field_studies} | {m.source for m in d.sustained_measurements}
+    return catalog.cited_sources_frame(d.sources, cited)

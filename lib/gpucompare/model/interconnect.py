@@ -93,23 +93,40 @@ def link_source_ids(link_id: str) -> list[str]:
     return sorted({x.per_direction_gb_s.source, x.total_gb_s.source})
 
 
-def nvlink_link_id(gpu_id: str) -> str | None:
-    """The catalog NVLink/NVSwitch link of a GPU (``nvlink_link`` in data/interconnect.yaml; None without
-    NVLink). Its per-direction figure must equal the GPU's ``nvlink_bandwidth_per_direction_gb_s`` spec."""
-    link_id = gpu_topology(gpu_id).nvlink_link
-    spec = catalog.get_gpu(gpu_id).spec("nvlink_bandwidth_per_direction_gb_s")
+def gpu_link_id(gpu_id: str) -> str | None:
+    """The catalog scale-up link of a GPU (NVLink, NVSwitch or xGMI: ``gpu_link`` in
+    data/interconnect.yaml; None without one). Its per-direction figure must equal the GPU's
+    ``gpu_link_bandwidth_per_direction_gb_s`` spec."""
+    link_id = gpu_topology(gpu_id).gpu_link
+    spec = catalog.get_gpu(gpu_id).spec("gpu_link_bandwidth_per_direction_gb_s")
     if (link_id is None) != (spec is None) or (
         link_id is not None and link_per_direction_gb_s(link_id) != spec
     ):
         raise InputError(
-            f"data/interconnect.yaml: GPU '{gpu_id}': nvlink_link {link_id!r} disagrees with its "
-            f"nvlink_bandwidth_per_direction_gb_s {spec!r} in data/gpus.yaml"
+            f"data/interconnect.yaml: GPU '{gpu_id}': gpu_link {link_id!r} disagrees with its "
+            f"gpu_link_bandwidth_per_direction_gb_s {spec!r} in data/gpus.yaml"
         )
     return link_id
 
 
+#: Former name of :func:`gpu_link_id` (the scale-up link was NVLink-only).
+nvlink_link_id = gpu_link_id
+
+
+def group_per_direction_gb_s(link_id: str, n_gpus: int) -> float:
+    """Per-direction bandwidth (GB/s) a GPU of a group of ``n_gpus`` gets over a scale-up link: the
+    link's figure, except on a full mesh (``mesh_peers`` links per GPU, one to each peer: AMD
+    Infinity Fabric on an 8-GPU MI300X platform), where a GPU of a group of n reaches its n - 1 peers
+    over n - 1 of its links: figure x min(n - 1, mesh_peers) / mesh_peers."""
+    x = get_link(link_id)
+    bw = link_per_direction_gb_s(link_id)
+    if x.mesh_peers is None or n_gpus < 2:
+        return bw
+    return bw * min(n_gpus - 1, x.mesh_peers) / x.mesh_peers
+
+
 def pcie_link_id(gpu_id: str) -> str:
-    """The PCIe link a GPU's traffic takes outside its NVLink domain: its generation and lanes
+    """The PCIe link a GPU's traffic takes outside its scale-up domain: its generation and lanes
     (``pcie_generation``, ``pcie_lanes`` in data/gpus.yaml), staged through host memory where P2P
     over PCIe does not work."""
     gpu = catalog.get_gpu(gpu_id)
@@ -146,18 +163,19 @@ def check_tp(gpu_id: str, tp: int, key: str = "tp") -> None:
 
 
 def tp_link(gpu_id: str, tp: int, key: str = "tp") -> TpLink:
-    """The link a TP group of ``tp`` GPUs of one type is limited by: the GPU's NVLink (per-direction
-    figure from data/gpus.yaml) while the group fits its NVLink domain (8 on an NVSwitch board, 2 with
-    bridges), else its PCIe link (a ring through bridged pairs still crosses PCIe)."""
+    """The link a TP group of ``tp`` GPUs of one type is limited by: the GPU's scale-up link (NVLink,
+    NVSwitch, Infinity Fabric; per-direction figure from data/gpus.yaml, the group's share of it on a
+    full mesh: :func:`group_per_direction_gb_s`) while the group fits its domain (8 on an NVSwitch
+    board or an MI300X platform, 2 with bridges), else its PCIe link (a ring through bridged pairs
+    still crosses PCIe)."""
     catalog.get_gpu(gpu_id, "gpu")
     check_tp(gpu_id, tp, key)
     if tp == 1:
         return TpLink(gpu_id, 1, None, math.inf)
-    nv = nvlink_link_id(gpu_id)
-    domain = gpu_topology(gpu_id).nvlink_domain_gpus.value
+    nv = gpu_link_id(gpu_id)
+    domain = gpu_topology(gpu_id).gpu_link_domain_gpus.value
     if nv is not None and domain is not None and tp <= domain:
-        bw = catalog.get_gpu(gpu_id).spec("nvlink_bandwidth_per_direction_gb_s")
-        return TpLink(gpu_id, tp, nv, bw)
+        return TpLink(gpu_id, tp, nv, group_per_direction_gb_s(nv, tp))
     pcie = pcie_link_id(gpu_id)
     return TpLink(gpu_id, tp, pcie, link_per_direction_gb_s(pcie))
 

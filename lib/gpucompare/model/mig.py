@@ -28,6 +28,12 @@ def mig_supported(gpu_id: str) -> bool:
     return bool(mig_profiles(gpu_id))
 
 
+def no_mig_text(gpu_id: str) -> str:
+    """What a table says for a GPU without MIG: "not supported" on an NVIDIA GPU, "not applicable"
+    on another vendor's (MIG is NVIDIA's partitioning; the catalog leaves it out for them)."""
+    return "not supported" if catalog.get_gpu(gpu_id).vendor == catalog.NVIDIA else "not applicable"
+
+
 def mig_profile(gpu_id: str, profile: str) -> catalog.MigProfile:
     """One MIG profile; an unknown name raises InputError naming the GPU's profiles."""
     found = {m.profile: m for m in mig_profiles(gpu_id)}
@@ -43,7 +49,7 @@ def mig_sm_count(gpu_id: str, profile: str) -> int:
 
 def mig_sm_share(gpu_id: str, profile: str) -> float:
     """Share of the GPU's SMs one instance of the profile has = profile SMs / GPU SMs."""
-    return mig_sm_count(gpu_id, profile) / catalog.get_gpu(gpu_id).spec("sm_count")
+    return mig_sm_count(gpu_id, profile) / catalog.get_gpu(gpu_id).spec("compute_units")
 
 
 def mig_peak_tflops(gpu_id: str, profile: str) -> float:

@@ -1,13 +1,14 @@
 """Specification formulas: time to read all of memory, ridge points, the roofline, and peak tensor
-throughput derived from SMs, per-SM rate and clock.
+throughput derived from compute units (SMs, CUs), per-unit rate and clock.
 
 * full-memory read (ms) = capacity (GiB -> decimal GB) / bandwidth (GB/s) x 1e3: the floor of one
   decode step of a model that fills the GPU.
 * ridge point (FLOP/byte) = peak (TFLOPS x 1e12) / bandwidth (GB/s x 1e9); a kernel with fewer
   operations per byte moved is memory-bound (Williams, Waterman & Patterson, "Roofline", CACM 2009).
 * attainable (TFLOPS) = min(peak, intensity x bandwidth (TB/s)) (the same paper).
-* peak (TFLOPS) = SMs x dense FMA/clock/SM x clock x 2 (:func:`gpucompare.core.units.peak_tflops`),
-  with the per-SM rates of ``data/architectures.yaml`` (the architecture whitepapers).
+* peak (TFLOPS) = compute units x dense FMA/clock/unit x clock x 2
+  (:func:`gpucompare.core.units.peak_tflops`), with the per-unit rates of ``data/architectures.yaml``
+  (the architecture whitepapers and vendor documentation).
 """
 
 from __future__ import annotations
@@ -38,24 +39,26 @@ def attainable_tflops(
 
 
 def peak_clock_mhz(gpu: catalog.Gpu) -> float:
-    """The clock NVIDIA used for its peak figures where the catalog states it, else the boost clock (MHz)."""
+    """The clock the vendor used for its peak figures where the catalog states it, else the boost clock
+    (MHz)."""
     return gpu.spec("peak_tflops_clock_mhz") or gpu.spec("boost_clock_mhz")
 
 
 def tensor_derivation(gpu_ids: list[str]) -> pd.DataFrame:
-    """Peak tensor throughput derived as SMs x dense FMA/clock/SM x clock x 2, per GPU and data type.
+    """Peak tensor throughput derived as compute units x dense FMA/clock/unit x clock x 2, per GPU and
+    data type.
 
-    The per-SM rates come from ``data/architectures.yaml``; the clock is :func:`peak_clock_mhz`.
+    The per-unit rates come from ``data/architectures.yaml``; the clock is :func:`peak_clock_mhz`.
     ``error_pct`` = (derived / datasheet - 1) x 100; ``implied_clock_mhz`` solves the same
     formula for the clock that reproduces the datasheet figure exactly."""
     rows = []
     for g in gpu_ids:
         gpu = catalog.get_gpu(g)
         variant = catalog.arch_variant(g)
-        sms = gpu.spec("sm_count")
+        sms = gpu.spec("compute_units")
         clock = peak_clock_mhz(gpu)
         for field, rate_key in TENSOR_RATES.items():
-            rate = variant.fma_per_clock_per_sm.get(rate_key)
+            rate = variant.fma_per_clock_per_unit.get(rate_key)
             sheet = gpu.spec(field)
             if rate is None or rate.value is None or sheet is None:
                 continue
@@ -64,8 +67,8 @@ def tensor_derivation(gpu_ids: list[str]) -> pd.DataFrame:
                 {
                     "gpu": gpu.name,
                     "data type": field.removesuffix("_tflops").removesuffix("_tops"),
-                    "sm_count": sms,
-                    "fma_per_clock_per_sm": rate.value,
+                    "compute_units": sms,
+                    "fma_per_clock_per_unit": rate.value,
                     "clock_mhz": clock,
                     "derived_tflops": derived,
                     "datasheet_tflops": sheet,
@@ -76,6 +79,11 @@ def tensor_derivation(gpu_ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["gpu", "data type"])
 
 
-def whitepaper_fma_per_clock_per_sm(gpu_id: str, field: str) -> float | None:
-    """The architecture whitepaper's dense FMA/clock/SM of ``gpu_id`` for the spec ``field``."""
-    return catalog.arch_variant(gpu_id).fma_per_clock_per_sm[TENSOR_RATES[field]].value
+def whitepaper_fma_per_clock_per_unit(gpu_id: str, field: str) -> float | None:
+    """The architecture documentation's dense FMA/clock per compute unit of ``gpu_id`` for the spec
+    ``field``."""
+    return catalog.arch_variant(gpu_id).fma_per_clock_per_unit[TENSOR_RATES[field]].value
+
+
+#: Former name of :func:`whitepaper_fma_per_clock_per_unit` (NVIDIA's compute unit is the SM).
+whitepaper_fma_per_clock_per_sm = whitepaper_fma_per_clock_per_unit

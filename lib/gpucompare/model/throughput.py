@@ -80,7 +80,11 @@ def rates(p: Params, engine_id: str, gpu_id: str) -> work.Rates:
 
 
 def unsupported(p: Params, c: work.Case) -> str | None:
-    """Why the case cannot run: the GPU lacks the format's math, or the engine does not run it."""
+    """Why the case cannot run: the engine does not run on the GPU's vendor (TensorRT-LLM on an AMD
+    GPU), the GPU lacks the format's math, or the engine does not run the format."""
+    vendor = catalog.get_gpu(c.gpu).vendor
+    if not engines.runs_on(c.engine, vendor):
+        return f"{engines.get_engine(c.engine).name} does not run on {vendor} GPUs ({c.gpu})"
     reason = work.unsupported_reason(c.gpu, c.weights)
     if reason:
         return reason

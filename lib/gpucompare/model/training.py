@@ -18,6 +18,8 @@ tokens, owned and rented, with checkpoint-rollback losses, and :func:`estimate`,
 * Floor: tokens x model FLOPs per token / (N x peak) is a lower bound of the hours (MFU and scaling
   efficiency are at most 1, the rollback factor at least 1); for full training that is the 6 N D
   rule plus attention.
+* :func:`smallest_fit` places a job on the fewest GPUs that hold it (one GPU without sharding, else
+  ZeRO-3), as the training section's tables and the training claims do.
 """
 
 from __future__ import annotations
@@ -97,6 +99,35 @@ def scaling(
     return out
 
 
+def smallest_fit(setup: tm.Setup, gpu_id: str) -> tm.Setup | None:
+    """The setup on the fewest ``gpu_id`` GPUs that hold it: one GPU without sharding if it fits
+    there, else ZeRO stage 3 on the fewest GPUs (powers of two, :func:`tm.gpus_needed`); activation
+    recomputation only where it is needed to fit (:func:`tm.auto_recompute`). None if no count fits."""
+    one = tm.auto_recompute(replace(setup, gpus=1, zero=0), gpu_id)
+    if tm.fits(one, gpu_id):
+        return one
+    n = tm.gpus_needed(replace(setup, zero=3, recompute="full"), gpu_id)
+    if n is None:
+        return None
+    return tm.auto_recompute(replace(setup, zero=3, gpus=n), gpu_id)
+
+
+def speed_time_cost(
+    p: Params, setup: tm.Setup, gpu_id: str, tokens: float, node_link: str | None = None
+) -> dict:
+    """Speed (:func:`ts.step` at the calibrated MFU of the GPU's class), then :func:`time_and_cost`
+    and :func:`floor_hours` of ``tokens`` tokens; memory is not checked."""
+    job = ts.job_of(setup, gpu_id, node_link)
+    st = ts.step(p, job, tc.mfu(p, gpu_id))
+    out = {k: st[k] for k in ("tokens_per_s", "mfu", "scaling_efficiency", "step_s")}
+    out["tokens_per_s_per_gpu"] = st["tokens_per_s"] / setup.gpus
+    out["communication_s"] = st["communication_s"]
+    out["exposed_communication_s"] = st["exposed_s"]
+    out.update(time_and_cost(p, gpu_id, setup.gpus, tokens, st["tokens_per_s"]))
+    out["floor_hours"] = floor_hours(job, tokens)
+    return out
+
+
 def _gb(x: float) -> float:
     return x / units.BYTES_PER_GB
 
@@ -172,12 +203,6 @@ def estimate(
     if not out["fits"]:
         out.update({k: None for k in (*speed, *cost, "rent_price_source", "scaling")})
         return out
-    st = ts.step(p, job, cal.mfu[tc.gpu_class(gpu_id)])
-    out.update({k: st[k] for k in ("tokens_per_s", "mfu", "scaling_efficiency", "step_s")})
-    out["tokens_per_s_per_gpu"] = st["tokens_per_s"] / setup.gpus
-    out["communication_s"] = st["communication_s"]
-    out["exposed_communication_s"] = st["exposed_s"]
-    out.update(time_and_cost(p, gpu_id, setup.gpus, tokens, st["tokens_per_s"]))
-    out["floor_hours"] = floor_hours(job, tokens)
+    out.update(speed_time_cost(p, setup, gpu_id, tokens, node_link))
     out["scaling"] = {str(n): e for n, e in scaling(p, setup, gpu_id, node_link).items()}
     return out

@@ -29,6 +29,7 @@ from gpucompare.report.execute import (
     discover,
     execute,
     harvest_html,
+    harvest_index,
     harvest_tables,
     refresh_notebooks,
 )
@@ -162,6 +163,7 @@ def _build_locked(
         # the front page and the manifest say when the report was built.
         context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
         all_tables: dict[str, str] = {}
+        table_index: dict[str, list[str]] = {}
         pages: dict[str, str] = {}
         for s in sections:
             nb = executed[s.stem]
@@ -172,6 +174,7 @@ def _build_locked(
                     f"{s.path.name}: table name(s) {clash} already used by another section"
                 )
             all_tables.update(tables)
+            table_index.update(harvest_index(nb))
             s.tables = sorted(tables)
             for name, csv in tables.items():
                 (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
@@ -220,6 +223,8 @@ def _build_locked(
                 }
                 for s in sections
             ],
+            # Each table's index columns (the leading CSV columns that identify a row).
+            "table_index": dict(sorted(table_index.items())),
         }
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"

@@ -1,130 +1,222 @@
-"""Scenario comparison: build two scenarios and a page that sets their headline tables side by
-side, highlights the cells that differ and lists the verdicts that flip.
+"""Scenario comparison: build two scenarios and a page that lists the verdicts that flip, then
+shows each headline table once, with every cell that differs highlighted beside the first
+scenario's value and the rows of one scenario only marked as added or removed.
 
 ``gpucompare report --compare A.yaml B.yaml --out DIR`` writes ``DIR/<A>/`` and ``DIR/<B>/``
 (each a complete report, built with the section cache) and ``DIR/index.html``.
+
+Rows are matched on every key column of a table, numbers compared within a tolerance and text
+exactly (:mod:`gpucompare.report.tablediff`); a missing value shows as "—", a row of one scenario
+only as added or removed.
 """
 
 from __future__ import annotations
 
-import html
-import io
+import datetime as dt
 import json
 import os
 import re
 import tempfile
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from gpucompare import __version__
 from gpucompare.core.errors import InputError
-from gpucompare.report import build, preflight, publish
-from gpucompare.sections import display
+from gpucompare.report import build, preflight, publish, tablediff
+from gpucompare.report import render as pages
+from gpucompare.report.tablediff import Cell, TableDiff
+from gpucompare.sections import display, labels
 
 #: The comparison's manifest, with the marker that lets a later compare replace the folder.
 MANIFEST = "compare.json"
-#: Tables compared (``tables/<name>.csv``), in page order, with the columns whose changes are verdicts.
-HEADLINE_TABLES: dict[str, list[str]] = {
-    "answer": ["Best to own", "Best to rent"],
-    "cost_winners": ["cheapest_own", "cheapest_rent"],
-    "tco": [],
-    "cost_per_token": [],
-    "memory_workloads": [],
-    "verdict_counts": [],
+#: The comparison page's template (autoescaping, like the report's other pages).
+TEMPLATE = "report_compare.html.j2"
+#: A parameter one scenario does not set (a price from the catalog, for instance).
+NOT_SET = "not set (the data's value)"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A table the comparison shows: its heading in words and its verdict columns (a change in one
+    is a flipped verdict, listed first on the page)."""
+
+    title: str
+    verdicts: tuple[str, ...] = ()
+
+
+#: Tables compared (``tables/<name>.csv``), in page order.
+HEADLINE_TABLES: dict[str, Headline] = {
+    "answer": Headline(
+        "The answer: the cheapest way to serve each service", ("Best to own", "Best to rent")
+    ),
+    "recommendation": Headline(
+        "Cheapest configuration of the whole catalog, per workload",
+        ("best_to_own", "best_to_rent"),
+    ),
+    "cost_winners": Headline(
+        "Cheaper of the compared GPUs, per workload", ("cheapest_own", "cheapest_rent")
+    ),
+    "tco": Headline("Total cost of ownership, per GPU"),
+    "cost_per_token": Headline("Cost per million tokens, per workload and GPU"),
+    "memory_workloads": Headline("Memory per workload, and GPUs needed"),
+    "audit_overview": Headline("The article's claims: verdicts per section"),
 }
 
 
-def read_table(report: Path, name: str) -> pd.DataFrame | None:
-    """A report table as strings (None if the report has no such table)."""
-    path = Path(report) / "tables" / f"{name}.csv"
-    if not path.is_file():
-        return None
-    return pd.read_csv(
-        io.StringIO(path.read_text(encoding="utf-8")), dtype=str, keep_default_na=False
-    )
+# --- the page ----------------------------------------------------------------------------------
 
 
-def _key(frame: pd.DataFrame) -> list[str]:
-    """Row labels: the leading text columns (the tables' index columns)."""
-    return [str(v) for v in frame.iloc[:, 0]]
+def _table_view(t: TableDiff) -> dict[str, Any]:
+    """What the template shows of one table: headers in words with their column kinds, the cells
+    formatted like the report's (a fraction column as percentages), A's value beside a changed
+    cell, the row marks and the counts."""
+    # An unnamed index (e.g. claim ids) identifies rows but is hidden, as on the report's pages.
+    shown = [k for k, c in enumerate(t.columns) if not (k < t.keys and c == "")]
+    percent = [
+        k >= t.keys
+        and display.is_percent_column(
+            c, pd.Series([r.cells[k].value for r in t.rows], dtype=object)
+        )
+        for k, c in enumerate(t.columns)
+    ]
+
+    def cell(k: int, c: Cell) -> dict[str, Any]:
+        if k < t.keys:
+            return {"text": c.value or "", "was": None}
+        if c.changed:
+            was, now = tablediff.show_pair(c.a, c.b, percent[k])
+            return {"text": now, "was": was}
+        return {"text": tablediff.show(c.value, percent=percent[k]), "was": None}
+
+    texts = [[cell(k, c) for k, c in enumerate(r.cells)] for r in t.rows]
+    kinds = [display.column_kind([row[k]["text"] for row in texts]) for k in range(len(t.columns))]
+    return {
+        "name": t.name,
+        "title": t.title,
+        "wide": len(shown) >= display.WIDE_COLUMNS,
+        "header": [{"label": labels.header(t.columns[k]), "kind": kinds[k]} for k in shown],
+        "rows": [
+            {
+                "status": r.status,
+                "cells": [
+                    {
+                        **row[k],
+                        "changed": r.cells[k].changed,
+                        "column": t.columns[k],
+                        "kind": kinds[k] + (" gc-key" if k < t.keys else ""),
+                    }
+                    for k in shown
+                ],
+            }
+            for r, row in zip(t.rows, texts, strict=True)
+        ],
+        "changed_cells": t.changed_cells,
+        "changed_rows": t.count("changed"),
+        "added": t.count("added"),
+        "removed": t.count("removed"),
+    }
 
 
-def flips(a: pd.DataFrame, b: pd.DataFrame, columns: list[str]) -> list[str]:
-    """``"row: column A -> B"`` for every verdict column whose value differs between the scenarios."""
-    out = []
-    b_rows = dict(zip(_key(b), b.to_dict("records"), strict=True))
-    for label, row in zip(_key(a), a.to_dict("records"), strict=True):
-        other = b_rows.get(label)
-        if other is None:
-            continue
-        for col in columns:
-            if col in row and col in other and row[col] != other[col]:
-                out.append(f"{label}: {col} {row[col] or '—'} → {other[col] or '—'}")
+def _section_link(report: Path, name: str) -> dict[str, str] | None:
+    """The section page of a report that shows table ``name`` (href relative to the compare page)."""
+    for s in tablediff.manifest(report).get("sections", []):
+        if f"tables/{name}.csv" in s.get("tables", []):
+            return {"href": f"{report.name}/{s['html']}#table-{name}", "title": s["title"]}
+    return None
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Parameters with nested mappings as dotted keys (``price_usd.rtx-4090``)."""
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out |= _flat(v, f"{prefix}{k}.")  # an empty mapping sets nothing
+        else:
+            out[f"{prefix}{k}"] = v
     return out
 
 
-def _show(value: str) -> str:
-    """A CSV cell formatted like the report's tables (numbers rounded, thousands separated)."""
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return display.format_value(number)
+def parameter_changes(a_dir: Path, b_dir: Path) -> list[dict[str, str]] | None:
+    """The parameters whose values differ between the two reports (None without both manifests)."""
+    pa, pb = (tablediff.manifest(d).get("parameters") for d in (a_dir, b_dir))
+    if not isinstance(pa, dict) or not isinstance(pb, dict):
+        return None
+    fa, fb = _flat(pa), _flat(pb)
+    names = list(fa) + [k for k in fb if k not in fa]
+    return [
+        {
+            "name": k,
+            "a": pages._show(fa[k]) if k in fa else NOT_SET,
+            "b": pages._show(fb[k]) if k in fb else NOT_SET,
+        }
+        for k in names
+        if fa.get(k, ...) != fb.get(k, ...)
+    ]
 
 
-def _table_html(frame: pd.DataFrame, other: pd.DataFrame | None) -> str:
-    other_rows = (
-        dict(zip(_key(other), other.to_dict("records"), strict=True)) if other is not None else {}
-    )
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = []
-    for label, row in zip(_key(frame), frame.to_dict("records"), strict=True):
-        o = other_rows.get(label, {})
-        cells = []
-        for col, value in row.items():
-            changed = o and col in o and o[col] != value
-            cls = ' class="gc-changed"' if changed else ""
-            cells.append(f"<td{cls}>{html.escape(_show(value))}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="gc-table"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+def compare_tables(a_dir: Path, b_dir: Path) -> list[TableDiff]:
+    """The differences of every headline table that both reports have, in page order."""
+    out = []
+    for name, headline in HEADLINE_TABLES.items():
+        ta, tb = tablediff.read_table(a_dir, name), tablediff.read_table(b_dir, name)
+        if ta is not None and tb is not None:
+            out.append(tablediff.diff(name, ta, tb, headline.title, headline.verdicts))
+    return out
 
 
 def render(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> str:
-    """The comparison page (standalone HTML, no network)."""
-    css = resources.files("gpucompare").joinpath("templates/report.css").read_text(encoding="utf-8")
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Scenario comparison: {html.escape(a_name)} vs {html.escape(b_name)}</title>",
-        f"<style>{css}\ntd.gc-changed {{ background: rgba(230, 159, 0, .35); font-weight: bold; }}\n"
-        ".gc-compare { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }"
-        ".gc-compare > div { overflow-x: auto; }</style>",
-        "</head><body><main>",
-        f"<h1>Scenario comparison: {html.escape(a_name)} vs {html.escape(b_name)}</h1>",
-        f"<p>Full reports: <a href='{html.escape(a_dir.name)}/index.html'>{html.escape(a_name)}</a> · "
-        f"<a href='{html.escape(b_dir.name)}/index.html'>{html.escape(b_name)}</a>. "
-        "Cells that differ are highlighted in the second scenario's tables.</p>",
+    """The comparison page: standalone HTML with the report's style and navigation, nothing
+    fetched; the flipped verdicts first, then what changed, then each headline table."""
+    a_dir, b_dir = Path(a_dir), Path(b_dir)
+    tables = compare_tables(a_dir, b_dir)
+    views = []
+    for t in tables:
+        view = _table_view(t)
+        view["links"] = [
+            {"scenario": n, **link}
+            for n, d in ((a_name, a_dir), (b_name, b_dir))
+            if (link := _section_link(d, t.name))
+        ]
+        views.append(view)
+    title = f"Scenario comparison: {a_name} vs {b_name}"
+    # The navigation bar: this page's tables, then each scenario's full report.
+    nav = [{"href": "#flips", "label": "Verdicts that flip", "number": None, "current": False}]
+    nav += [
+        {"href": f"#{v['name']}", "label": v["title"], "number": i, "current": False}
+        for i, v in enumerate(views, start=1)
     ]
-    all_flips = []
-    sections = []
-    for name, verdict_cols in HEADLINE_TABLES.items():
-        ta, tb = read_table(a_dir, name), read_table(b_dir, name)
-        if ta is None or tb is None:
-            continue
-        all_flips += [f"{name} — {f}" for f in flips(ta, tb, verdict_cols)]
-        sections.append(
-            f"<h2 id='{name}'>{html.escape(name)}</h2><div class='gc-compare'>"
-            f"<div><h3>{html.escape(a_name)}</h3>{_table_html(ta, None)}</div>"
-            f"<div><h3>{html.escape(b_name)}</h3>{_table_html(tb, ta)}</div></div>"
+    nav += [
+        {
+            "href": f"{d.name}/index.html",
+            "label": f"Full report: {n}",
+            "number": None,
+            "current": False,
+        }
+        for n, d in ((a_name, a_dir), (b_name, b_dir))
+    ]
+    page = (
+        pages._jinja_env()
+        .get_template(TEMPLATE)
+        .render(
+            title=title,
+            a_name=a_name,
+            b_name=b_name,
+            a_href=f"{a_dir.name}/index.html",
+            b_href=f"{b_dir.name}/index.html",
+            css=pages._css(),
+            print_css=pages._print_css(),
+            nav=nav,
+            flips=[f for t in tables for f in t.flips],
+            tables=views,
+            parameters=parameter_changes(a_dir, b_dir),
+            version=__version__,
+            built_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
         )
-    parts.append("<h2 id='flips'>Verdicts that flip</h2>")
-    if all_flips:
-        parts.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in all_flips) + "</ul>")
-    else:
-        parts.append("<p>No verdict changes between the two scenarios.</p>")
-    parts += sections
-    parts.append("</main></body></html>")
-    return "\n".join(parts)
+    )
+    return pages.finish_page(page)
 
 
 def build_compare(

@@ -6,6 +6,7 @@ committed notebooks with the default parameters).
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
 from gpucompare import params
 from gpucompare.core import paths
@@ -119,17 +121,19 @@ def execute(
     try:
         for attempt in range(1 + KERNEL_START_RETRIES):
             try:
-                nb = papermill.execute_notebook(
-                    str(section.path),
-                    str(out_path),
-                    parameters=injected,
-                    kernel_name="python3",
-                    language="python",
-                    progress_bar=False,
-                    log_output=False,
-                    execution_timeout=timeout_s,
-                    shutdown_kernel="immediate",
-                )
+                with tempfile.TemporaryDirectory(prefix="gpucompare-kernel-") as sockets:
+                    nb = papermill.execute_notebook(
+                        str(section.path),
+                        str(out_path),
+                        parameters=injected,
+                        kernel_name="python3",
+                        language="python",
+                        progress_bar=False,
+                        log_output=False,
+                        execution_timeout=timeout_s,
+                        shutdown_kernel="immediate",
+                        config=kernel_config(Path(sockets)),
+                    )
                 break
             except Exception as exc:
                 if attempt == KERNEL_START_RETRIES or not kernel_failed_to_start(exc):
@@ -139,6 +143,19 @@ def execute(
     nb = strip_volatile(nb)
     nbformat.write(nb, out_path)
     return nb
+
+
+def kernel_config(socket_dir: Path) -> Config:
+    """The kernel manager's configuration: the kernel talks to this process over Unix sockets in
+    ``socket_dir`` (ZeroMQ's ``ipc`` transport) rather than TCP on localhost, where ipykernel warns
+    on every start that its traffic is unencrypted ("Kernel is running over TCP without
+    encryption") and where two kernels of a parallel build can race for a port. Each kernel gets
+    its own folder: kernels sharing the default socket name ``kernel-ipc`` in the working
+    directory would connect to each other's sockets. Where Unix sockets are unavailable
+    (Windows), TCP as before."""
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
 
 
 #: A kernel that fails to start (two kernels of a parallel build raced for a port) is tried again
@@ -178,6 +195,19 @@ def harvest_tables(nb: nbformat.NotebookNode) -> dict[str, str]:
             if "table" in meta and "text/csv" in out.get("data", {}):
                 tables[meta["table"]] = out["data"]["text/csv"]
     return tables
+
+
+def harvest_index(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
+    """``{name: index column names}`` of every table the notebook showed: the leading columns of
+    its CSV that identify a row ("" for an unnamed level); recorded in the manifest so that the
+    scenario comparison matches rows on every key column."""
+    found: dict[str, list[str]] = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get(META_KEY, {})
+            if "table" in meta and "index" in meta:
+                found[meta["table"]] = [str(n) for n in meta["index"]]
+    return found
 
 
 def harvest_html(nb: nbformat.NotebookNode, names: tuple[str, ...]) -> dict[str, str]:

@@ -41,11 +41,11 @@ def claim_kind_problems() -> list[Problem]:
 
 
 def link_problems() -> list[Problem]:
-    """GPUs whose NVLink or PCIe link the interconnect model cannot find."""
+    """GPUs whose scale-up (NVLink, Infinity Fabric) or PCIe link the interconnect model cannot find."""
     shown = _display(paths.data_dir(), "interconnect.yaml")
     out = []
     for g in catalog.gpu_ids():
-        for probe in (interconnect.nvlink_link_id, interconnect.pcie_link_id):
+        for probe in (interconnect.gpu_link_id, interconnect.pcie_link_id):
             try:
                 probe(g)
             except InputError as exc:

@@ -17,10 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import itables
 import jinja2
 import markupsafe
 import nbformat
 import yaml
+from itables.javascript import generate_init_offline_itables_html
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
@@ -204,10 +206,47 @@ def size_figures(page: str) -> str:
     return _PNG_IMG.sub(sized, page)
 
 
+#: The DataTables bundle that ships with itables (JavaScript and CSS), inlined in pages that
+#: have long tables so that they stay offline.
+DT_BUNDLE = Path(itables.__file__).parent / "html" / "dt_bundle.js"
+_READY_VAR = re.compile(r"window\.(_itables_[0-9_]+)")
+_READY_EVENT = re.compile(r'"(itables-[0-9.]+-ready)"')
+#: DataTables options: no paging (every row stays in the page, for search, print and the PDF), the
+#: table's own order first.
+_DT_OPTIONS = "{paging: false, order: [], autoWidth: false, info: false}"
+
+
+@functools.cache
+def _itables_init() -> str:
+    """itables' offline initialisation (the bundle, base64 inlined) and a module script that turns
+    every ``table.gc-interactive`` into a searchable, sortable DataTable."""
+    init = generate_init_offline_itables_html(DT_BUNDLE)
+    var, event = _READY_VAR.search(init).group(1), _READY_EVENT.search(init).group(1)
+    start = (
+        '<script type="module">\n(() => {\n'
+        f"  const start = async () => {{\n    const {{ jQuery: $ }} = await window.{var};\n"
+        "    document.querySelectorAll('table.gc-interactive').forEach("
+        f"(t) => $(t).DataTable({_DT_OPTIONS}));\n  }};\n"
+        f"  if (window.{var}) start(); else window.addEventListener('{event}', start);\n"
+        "})();\n</script>\n"
+    )
+    return init + start
+
+
+def interactive_tables(page: str) -> str:
+    """Pages with long tables (class ``gc-interactive``) get itables' offline DataTables: search and
+    sort without a network (nothing fetched); other pages stay free of JavaScript."""
+    if 'class="gc-table' not in page or "gc-interactive" not in page:
+        return page
+    at = page.rfind("</body>")
+    return page[:at] + _itables_init() + page[at:] if at >= 0 else page
+
+
 def finish_page(page: str) -> str:
-    """The build's last touches on a rendered page: table of contents and figure sizes (tables
-    come with their column classes from :class:`gpucompare.sections.display.Table`)."""
-    return size_figures(add_toc(page))
+    """The build's last touches on a rendered page: table of contents, figure sizes and searchable
+    long tables (tables come with their column classes from
+    :class:`gpucompare.sections.display.Table`)."""
+    return interactive_tables(size_figures(add_toc(page)))
 
 
 def export_html(

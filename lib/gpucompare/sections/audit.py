@@ -27,6 +27,7 @@ SECTION_NAMES: dict[str, str] = {
     "interconnect": "Interconnect and multi-GPU",
     "reliability": "Reliability and multi-tenancy",
     "tco": "Cost of ownership and cost per token",
+    "training": "Training and fine-tuning",
 }
 
 #: Each audit verdict in words, as the tables show it.

@@ -14,7 +14,8 @@ from gpucompare.model import calibration
 from gpucompare.model import throughput as tp
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import marker, new_row, row_legend
+from gpucompare.sections.prose import fmt_extremes
 
 #: Batch sizes of the engine ratio table: one user, and a served batch.
 RATIO_BATCHES = (1, 32)
@@ -120,20 +121,19 @@ def predicted_vs_measured() -> display.Figure:
     lo, hi = cv["measured_tokens_per_s"].min() / 2, cv["measured_tokens_per_s"].max() * 2
     for ax, col in zip(axes, ["predicted_tokens_per_s", "held_out_gpu_tokens_per_s"], strict=True):
         for i, (eng, g) in enumerate(sorted(cv.groupby("engine"))):
-            ax.scatter(
-                g["measured_tokens_per_s"], g[col], s=9, alpha=0.7, color=colour(i), label=eng
-            )
+            ax.scatter(g["measured_tokens_per_s"], g[col], s=12, alpha=0.7, label=eng, **marker(i))
         ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.8)
         ax.fill_between(
             [lo, hi], [lo * 0.7, hi * 0.7], [lo * 1.3, hi * 1.3], color="grey", alpha=0.15
         )
         ax.set_xscale("log")
         ax.set_yscale("log")
-    axes[0].legend(fontsize=7, markerscale=1.5)
+    row_legend(fig, axes, ncols=6)
     within = float((cv["error_held_out_gpu"].abs() <= 0.3).mean())
     caption = (
-        f"Each dot is one published measurement; the grey band is ±30%. With each GPU left out of "
-        f"the fit, {within:.0%} of the {len(cv)} predictions stay within it."
+        f"Each point is one published measurement, its engine told by colour and marker; the grey "
+        f"band is ±30%. With each GPU left out of the fit, {within:.0%} of the {len(cv)} predictions "
+        "stay within it."
     )
     return display.figure(fig, "calibration_scatter", caption)
 
@@ -161,9 +161,9 @@ def not_modelled() -> display.Table:
             )
     t = pd.DataFrame(rows).set_index("id")
     caption = (
-        f"{len(t)} of {len(frame)} measurements are not in the fit: a multi-GPU split the engine no "
-        "longer uses by default, FP8 on GPUs without FP8 tensor cores (the report marks it unsupported), "
-        "or a reason stated in data/measurements/excluded.yaml."
+        f"{len(t)} of {len(frame)} measurements are not in the fit. The reason column says why: a "
+        "multi-GPU split the engine no longer uses by default, FP8 on GPUs without FP8 tensor cores "
+        "(the report marks it unsupported), or a result that contradicts the same source's other runs."
     )
     return display.table(t, "calibration_not_modelled", caption, digits=0)
 
@@ -200,9 +200,7 @@ def engine_ratio(p: Params) -> display.Table:
     for b in RATIO_BATCHES:
         r = pd.to_numeric(t[f"ratio batch {b}"], errors="coerce").dropna()
         if len(r):
-            parts.append(
-                f"{r.min():.1f}x ({r.idxmin()}) to {r.max():.1f}x ({r.idxmax()}) at batch {b}"
-            )
+            parts.append(f"{fmt_extremes(r, 'x', '.1f')} at batch {b}")
     if ref == other:
         caption = f"Only {ref} is chosen: each engine's speed on it, no ratio to show."
         pct = {c: 2 for c in t.columns if c.startswith("ratio")}

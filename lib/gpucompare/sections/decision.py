@@ -14,7 +14,7 @@ from gpucompare.model.tco import tco_usd
 from gpucompare.params import Params
 from gpucompare.sections import display
 from gpucompare.sections import tco as tco_section
-from gpucompare.sections.figures import colour, new
+from gpucompare.sections.figures import colour, legend, new
 
 
 def article_rules() -> display.Table:
@@ -81,8 +81,7 @@ def perf_per_dollar(p: Params) -> display.Figure:
     fig, ax = new(
         "Throughput per dollar (owning)",
         "workload",
-        "decode tokens/s per 1,000 USD of TCO",
-        size_in=(8.0, 4.2),
+        "throughput per cost (decode tokens/s per 1,000 USD of TCO)",
     )
     x = np.arange(len(names))
     width = 0.8 / len(p.gpus)
@@ -95,7 +94,7 @@ def perf_per_dollar(p: Params) -> display.Figure:
         ]
         ax.bar(x + (i - (len(p.gpus) - 1) / 2) * width, vals, width, label=g, color=colour(i))
     ax.set_xticks(x, [tco_section.figure_literal(n) for n in names], rotation=20, ha="right")
-    ax.legend()
+    legend(ax)
 
     wl = p.workloads[0]
     best_vals = {

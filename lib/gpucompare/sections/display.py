@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
 from gpucompare.core.errors import InputError
+from gpucompare.sections import labels
 
 #: Output-metadata key under which the build finds tables.
 META_KEY = "gpucompare"
@@ -30,9 +31,14 @@ NA_TEXT = "—"
 _NUMBER = re.compile(r"^[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?\s*[%x×]?$")
 _MISSING = {"", "—", "–", "-", "nan", "NaN", "None", "n/a", "NA"}
 #: Text columns whose longest cell is at most this many characters do not wrap.
-NOWRAP_CHARS = 28
+NOWRAP_CHARS = 16
+#: Text columns with a cell this long are prose (explanations): they wrap at a readable width.
+PROSE_CHARS = 60
 #: Tables with this many columns or more print in a smaller font (class ``gc-wide``).
 WIDE_COLUMNS = 8
+#: Tables with more rows than this are searchable and sortable on the page (class
+#: ``gc-interactive``: DataTables from the itables package, embedded offline by the build).
+INTERACTIVE_ROWS = 20
 #: Tables with at most this many rows are not split across printed pages (class ``gc-short``).
 SHORT_ROWS = 12
 
@@ -43,13 +49,30 @@ def column_kind(cells: list[str]) -> str:
     present = [c for c in cells if c not in _MISSING]
     if present and sum(bool(_NUMBER.match(c)) for c in present) * 2 >= len(present):
         return "gc-num"
-    if max(map(len, cells), default=0) <= NOWRAP_CHARS:
+    longest = max(map(len, cells), default=0)
+    if longest <= NOWRAP_CHARS:
         return "gc-text gc-nowrap"
-    return "gc-text"
+    return "gc-text gc-prose" if longest >= PROSE_CHARS else "gc-text"
 
 
-def format_value(value: object, digits: int = 2) -> str:
-    """Human formatting: thousands separators, ``digits`` decimals for non-integral numbers, — for missing."""
+#: Significant figures of a number shown without a column format.
+SIGNIFICANT = 3
+
+
+def _significant(v: float) -> str:
+    """``v`` to :data:`SIGNIFICANT` significant figures, with thousands separators: 175.99 -> "176",
+    40,367.57 -> "40,400", 0.14286 -> "0.143", 4.25 -> "4.25"."""
+    if v == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(v)))
+    if exponent >= SIGNIFICANT - 1:
+        return f"{round(v, SIGNIFICANT - 1 - exponent):,.0f}"
+    return f"{v:.{SIGNIFICANT}g}"
+
+
+def format_value(value: object, digits: int | None = None) -> str:
+    """Human formatting: thousands separators, — for missing; integers exact; other numbers to
+    ``digits`` decimals when given, else to three significant figures."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NA_TEXT
     if isinstance(value, bool):
@@ -58,13 +81,37 @@ def format_value(value: object, digits: int = 2) -> str:
         return f"{value:,}"
     if isinstance(value, numbers.Real):
         v = float(value)
+        if math.isinf(v):
+            return "∞" if v > 0 else "-∞"
         if v.is_integer():
             return f"{v:,.0f}"
-        if abs(v) < 10 ** (1 - digits):
-            # Small figures (e.g. the article's $0.0035 per million tokens) keep 3 significant digits.
+        if digits is None:
+            return _significant(v)
+        if abs(v) < 10.0**-digits:
+            # Figures that would round to 0 (the article's $0.0035 per million tokens at two
+            # decimals) keep 3 significant digits.
             return f"{v:.3g}"
         return f"{v:,.{digits}f}"
     return str(value)
+
+
+def is_percent_column(name: object, values: pd.Series) -> bool:
+    """A probability, fraction or share (by its name) whose values all lie in [0, 1]: shown as %."""
+    text = str(name)
+    named = (
+        text.startswith(("probability", "p_"))
+        or text.endswith(("_fraction", "_share"))
+        or text in ("fraction", "utilization")
+    )
+    numeric = pd.to_numeric(values, errors="coerce").dropna()
+    return named and len(numeric) > 0 and bool(((numeric >= 0) & (numeric <= 1)).all())
+
+
+def format_percent(value: object) -> str:
+    """A fraction as a percentage to three significant figures (0.7 -> "70%"); — for missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NA_TEXT
+    return f"{_significant(100 * float(value))}%"
 
 
 @dataclass
@@ -74,24 +121,34 @@ class Table:
     frame: pd.DataFrame
     name: str
     caption: str = ""
-    digits: int = 2
+    #: Decimals of numbers without a column format; None: three significant figures.
+    digits: int | None = None
     formats: dict[str, int] = field(default_factory=dict)
     #: Optional CSS class per data cell value (e.g. colour a fit matrix); index columns stay plain.
     cell_class: Callable[[object], str] | None = None
     #: Optional winners: ``{column: "max" | "min"}`` marks that column's best cell(s) with the
     #: CSS class ``gc-best`` (HTML only; the text and CSV outputs do not change).
     highlight: dict[str, str] = field(default_factory=dict)
+    #: Columns kept in the CSV and the text output but not shown on the page (numbers a sentence
+    #: column already says in words).
+    hidden: tuple[str, ...] = ()
+
+    @property
+    def page_frame(self) -> pd.DataFrame:
+        """The columns the page shows."""
+        return self.frame.drop(columns=[c for c in self.hidden if c in self.frame.columns])
 
     def _best_classes(self) -> pd.DataFrame:
         """``gc-best`` where a data cell holds its column's best value per :attr:`highlight`."""
-        classes = pd.DataFrame("", index=self.frame.index, columns=self.frame.columns)
+        frame = self.page_frame
+        classes = pd.DataFrame("", index=frame.index, columns=frame.columns)
         for col, direction in self.highlight.items():
-            if col not in self.frame.columns:
-                allowed = ", ".join(map(str, self.frame.columns))
+            if col not in frame.columns:
+                allowed = ", ".join(map(str, frame.columns))
                 raise InputError(f"highlight: unknown column {col!r}; allowed: {allowed}")
             if direction not in ("max", "min"):
                 raise InputError(f"highlight[{col!r}]: {direction!r}; allowed: max, min")
-            values = pd.to_numeric(self.frame[col], errors="coerce")
+            values = pd.to_numeric(frame[col], errors="coerce")
             best = values.max() if direction == "max" else values.min()
             if pd.notna(best):
                 classes[col] = ["gc-best" if v == best else "" for v in values]
@@ -99,7 +156,7 @@ class Table:
 
     def _cell_classes(self, shown: pd.DataFrame, n_index: int) -> list[list[str]]:
         """Per data cell: its own class (:attr:`cell_class`) and ``gc-best`` (:attr:`highlight`)."""
-        raw, best = self.frame, self._best_classes()
+        raw, best = self.page_frame, self._best_classes()
         rows = [[""] * shown.shape[1] for _ in range(len(shown))]
         for j, col in enumerate(raw.columns):
             own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
@@ -111,8 +168,11 @@ class Table:
         """The table as HTML for the page: every cell, label and header escaped; each column marked
         ``gc-num`` (right-aligned) or ``gc-text`` (``gc-nowrap`` when short) from its cells, and the
         table ``gc-wide`` / ``gc-short`` for the print rules (no post-processing of the HTML)."""
-        shown = self.frame.copy()
+        shown = self.page_frame.copy()
         for col in shown.columns:
+            if str(col) not in self.formats and is_percent_column(col, shown[col]):
+                shown[col] = [format_percent(v) for v in shown[col]]
+                continue
             d = self.formats.get(str(col), self.digits)
             shown[col] = [format_value(v, d) for v in shown[col]]
         # The index becomes ordinary leading column(s): one header row, not pandas' two.
@@ -131,15 +191,17 @@ class Table:
             )
             if yes
         ]
+        if len(cells) > INTERACTIVE_ROWS:
+            marks.append("gc-interactive")
         name = html.escape(self.name)
 
         def cls(*parts: str) -> str:
             joined = " ".join(p for p in parts if p)
             return f' class="{html.escape(joined)}"' if joined else ""
 
-        # Long snake_case headers may break after underscores.
+        # Headers in words with units (the CSV keeps the machine names).
         head = "".join(
-            f"<th{cls(kind)}>{html.escape(str(c)).replace('_', '_<wbr>')}</th>"
+            f"<th{cls(kind)}>{html.escape(labels.header(c))}</th>"
             for c, kind in zip(shown.columns, kinds, strict=True)
         )
         body = "".join(
@@ -167,7 +229,13 @@ class Table:
             "text/html": self._styled_html(),
             "text/csv": self.frame.to_csv(lineterminator="\n"),
         }
-        return data, {META_KEY: {"table": self.name}}
+        return data, {META_KEY: {"table": self.name, "index": index_names(self.frame)}}
+
+
+def index_names(frame: pd.DataFrame) -> list[str]:
+    """The names of ``frame``'s index levels ("" for an unnamed level): the CSV's first
+    ``len(...)`` columns, which identify a row (the scenario comparison matches rows on them)."""
+    return ["" if n is None else str(n) for n in frame.index.names]
 
 
 @dataclass
@@ -191,7 +259,7 @@ class Bullets:
             "text/html": f'<ul class="gc-bullets" data-table="{html.escape(self.name)}">{items}</ul>',
             "text/csv": self.frame.to_csv(lineterminator="\n"),
         }
-        return data, {META_KEY: {"table": self.name}}
+        return data, {META_KEY: {"table": self.name, "index": index_names(self.frame)}}
 
 
 def bullets(items: list[str], name: str) -> Bullets:
@@ -210,15 +278,18 @@ def table(
     frame: pd.DataFrame,
     name: str,
     caption: str = "",
-    digits: int = 2,
+    digits: int | None = None,
     cell_class: Callable[[object], str] | None = None,
     highlight: dict[str, str] | None = None,
+    hidden: tuple[str, ...] = (),
     **formats: int,
 ) -> Table:
     """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence;
     ``formats`` sets decimals per column, ``cell_class`` a CSS class per data cell, ``highlight``
     the columns whose best value is marked (``{"price_usd": "min", "bf16_tensor_tflops": "max"}``)."""
-    return Table(frame, name, caption, digits, formats, cell_class, dict(highlight or {}))
+    return Table(
+        frame, name, caption, digits, formats, cell_class, dict(highlight or {}), tuple(hidden)
+    )
 
 
 def gpus_needed_class(value: object) -> str:

@@ -17,7 +17,7 @@ from gpucompare.model import gemm
 from gpucompare.model.sustained import sustained_fraction
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new
+from gpucompare.sections.figures import colour, legend, new, series
 
 #: Precisions shown in the ridge table.
 RIDGE_PRECISIONS = ("fp16", "fp16_fp16acc", "tf32", "fp8")
@@ -177,7 +177,7 @@ def article_gemms(p: Params) -> display.Table:
         for (shape, gpu), row in measured.iterrows()
     ]
     caption = (
-        f"The article's GEMM figures are {ratio.min():.0%} to {ratio.max():.0%} of the roofline "
+        f"The article's GEMM figures are {_span(ratio)} of the roofline "
         f"(median {ratio.median():.0%}); it prints " + "; ".join(parts) + "."
     )
     return display.table(
@@ -206,8 +206,8 @@ def roofline_figure(p: Params) -> display.Figure:
         ax.loglog(
             intensity,
             np.minimum(peak, intensity * bw_tb_s),
-            color=colour(i),
             label=f"{gpu.name} roofline",
+            **series(i, markers=False),
         )
         if gpu.name in t.index.get_level_values("gpu"):
             rows = t.xs(gpu.name, level="gpu")
@@ -228,7 +228,7 @@ def roofline_figure(p: Params) -> display.Figure:
                     marker="x",
                     label=f"{gpu.name} measured",
                 )
-    ax.legend(fontsize=7, loc="lower right")
+    legend(ax, loc="lower right")
     below = int((t["article / roofline"].astype(float) < 1 - ROOFLINE_TOLERANCE).sum())
     caption = (
         f"{below} of the article's {len(t)} GEMM figures lie more than {ROOFLINE_TOLERANCE:.0%} under "

@@ -29,7 +29,8 @@ from gpucompare.model.interconnect import (
 )
 from gpucompare.params import Params
 from gpucompare.sections import display, verdicts
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import new_row, overlaps, row_legend, series
+from gpucompare.sections.prose import fmt_extremes, fmt_range, join_words, overlap_sentence
 
 # --- The link catalog and each GPU's link -----------------------------------------------------
 
@@ -66,8 +67,9 @@ def interconnect_links() -> display.Table:
 
 
 def _gpu_links_frame(p: Params) -> pd.DataFrame:
-    """Every catalog GPU: its NVLink (spec fields), NVLink domain, PCIe, P2P, GPUs per node, and the
-    link (per-direction GB/s) a TP group of each of ``p.tp_degrees`` is limited by."""
+    """Every catalog GPU: its scale-up link (NVLink, Infinity Fabric: spec fields, the vendor's name),
+    its domain, PCIe, P2P, GPUs per node, and the link (per-direction GB/s) a TP group of each of
+    ``p.tp_degrees`` is limited by."""
     check_tp_degrees(p, catalog.gpu_ids())
     rows = []
     for gid in catalog.gpu_ids():
@@ -75,9 +77,10 @@ def _gpu_links_frame(p: Params) -> pd.DataFrame:
         topo = data.gpu_topology(gid)
         row = {
             "gpu": gid,
-            "nvlink_per_direction_gb_s": gpu.spec("nvlink_bandwidth_per_direction_gb_s"),
-            "nvlink_total_gb_s": gpu.spec("nvlink_bandwidth_total_gb_s"),
-            "nvlink_domain_gpus": topo.nvlink_domain_gpus.value,
+            "scale_up_link": catalog.gpu_terms(gid).gpu_link_name if topo.gpu_link else None,
+            "gpu_link_per_direction_gb_s": gpu.spec("gpu_link_bandwidth_per_direction_gb_s"),
+            "gpu_link_total_gb_s": gpu.spec("gpu_link_bandwidth_total_gb_s"),
+            "gpu_link_domain_gpus": topo.gpu_link_domain_gpus.value,
             "pcie": f"{gpu.spec('pcie_generation')}.0 x{gpu.spec('pcie_lanes')}",
             "p2p_over_pcie": topo.p2p_over_pcie.value,
             "pcie_per_direction_gb_s": link_per_direction_gb_s(pcie_link_id(gid)),
@@ -98,9 +101,9 @@ def gpu_tp_links(p: Params) -> display.Table:
     t = frame[f"TP {tp} per_direction_gb_s"].dropna().astype(float)
     staged = [g for g in catalog.gpu_ids() if not data.gpu_topology(g).p2p_over_pcie.value]
     caption = (
-        f"At TP {tp}, per-direction bandwidth runs from {t.min():.2f} GB/s ({t.idxmin()}) to {t.max():.0f} GB/s "
-        f"({t.idxmax()}); {', '.join(staged)} have no P2P over PCIe, so their traffic is staged through host "
-        f"memory at {data.interconnect_catalog().host_staged_fraction.value:.0%} of the PCIe rate."
+        f"At TP {tp}, per-direction bandwidth is {fmt_extremes(t, 'GB/s', ',.3g')}. "
+        f"Without P2P over PCIe, {join_words(staged)} stage their traffic through host memory at "
+        f"{data.interconnect_catalog().host_staged_fraction.value:.0%} of the PCIe rate."
     )
     return display.table(frame, "gpu_tp_links", caption)
 
@@ -141,8 +144,8 @@ def p2p_measurements() -> display.Table:
     caption = (
         f"With P2P disabled, six RTX 4090s copied {uni:.0f} GB/s one way but {both:.0f} GB/s both ways together, "
         f"{both / (2 * pcie4):.0%} of PCIe 4.0 x16's {2 * pcie4:.0f} GB/s; the {len(staged)} staged measurements "
-        f"land between {staged['measured / model'].min():.2f} and {staged['measured / model'].max():.2f} of the "
-        "model's staged rate."
+        f"land at {fmt_range(staged['measured / model'].min(), staged['measured / model'].max(), '', '.2f')} "
+        "times the model's staged rate."
     )
     return display.table(t, "p2p_measurements", caption)
 
@@ -264,17 +267,19 @@ def allreduce_times(p: Params) -> display.Table:
 
 def allreduce_vs_size(p: Params) -> display.Figure:
     """All-reduce time (us) against message size (bytes), log-log, one panel per TP degree, one line
-    per GPU's link (ring), with the article's size / bandwidth at its two quoted figures; captioned with
-    the latency floor at the smallest degree and the message size where the bandwidth term catches up
-    with it (floor x B / (2(n-1)/n)) on the slowest and fastest link."""
+    per GPU's link (ring), with the article's size / bandwidth at its two quoted figures, and one
+    legend below the panels naming each GPU's link per degree; captioned with the latency floor at
+    the smallest degree, the message size where the bandwidth term catches up with it
+    (floor x B / (2(n-1)/n)) on the slowest and fastest link, and the GPUs whose lines coincide."""
     check_tp_degrees(p)
     sizes = np.logspace(10, 30, 81, base=2)
     degrees = [tp for tp in p.tp_degrees if tp > 1] or [2]
     fig, axes = new_row(
-        "All-reduce time: alpha-beta ring vs the article's size / bandwidth",
+        "All-reduce time: ring model vs the article's size / bandwidth",
         [f"{tp} GPUs" for tp in degrees],
         "message size (bytes)",
         "all-reduce time (us)",
+        panel_height_in=4.4,  # room for the legend of links below the panels
     )
     for ax, tp in zip(axes, degrees, strict=True):
         for i, gid in enumerate(p.tp_gpus):
@@ -290,7 +295,7 @@ def allreduce_vs_size(p: Params) -> display.Figure:
                 )
                 for s in sizes
             ]
-            ax.loglog(sizes, times, color=colour(i), label=f"{gid} ({link.link_id})")
+            ax.loglog(sizes, times, label=gid, **series(i, len(sizes)))
         for style, bw in zip((":", "--", "-."), _article_bandwidths(), strict=False):
             ax.loglog(
                 sizes,
@@ -300,7 +305,7 @@ def allreduce_vs_size(p: Params) -> display.Figure:
                 linewidth=1,
                 label=f"article: size / {bw:g} GB/s",
             )
-        ax.legend(fontsize=6)
+    row_legend(fig, axes, _link_labels(p, degrees), ncols=1)
     tp = max(2, min(p.tp_degrees))
     fits = [g for g in p.tp_gpus if tp <= data.max_gpus_per_node(g)]
     slow = min(fits, key=lambda g: tp_link(g, tp).per_direction_gb_s)
@@ -314,17 +319,31 @@ def allreduce_vs_size(p: Params) -> display.Figure:
         for g in (slow, fast)
     ]
     floors = [latency_floor_us(p, g, tp) for g in fits]
-    spread = (
-        f"a {min(floors):.1f} us"
-        if max(floors) == min(floors)
-        else f"a {min(floors):.1f} to {max(floors):.1f} us (without peer-to-peer)"
-    )
+    staged = " (the highest without peer-to-peer)" if max(floors) > min(floors) else ""
     caption = (
-        f"At {tp} GPUs every link sits on {spread} latency floor until the bandwidth term matches it, at "
-        f"{cross[0] / 1e3:,.0f} KB on the slowest link and {cross[1] / 1e6:,.1f} MB on the fastest; the article's "
-        "size / bandwidth lines ignore that floor and fall toward zero."
+        f"At {tp} GPUs every link has a latency floor of {fmt_range(min(floors), max(floors), 'us')}"
+        f"{staged}. The time stays on it until the bandwidth term catches up: at "
+        f"{cross[0] / 1e3:,.0f} KB on the slowest link and {cross[1] / 1e6:,.1f} MB on the fastest. "
+        "The article's size / bandwidth lines ignore that floor and fall toward zero."
     )
-    return display.figure(fig, "allreduce_vs_size", caption)
+    same = overlap_sentence([o for o in overlaps(fig) if o.whole])
+    return display.figure(fig, "allreduce_vs_size", f"{caption} {same}".strip())
+
+
+def _link_labels(p: Params, degrees: list[int]) -> dict[str, str]:
+    """Legend text per GPU: its link, or its link at each TP degree where they differ."""
+    out = {}
+    for gid in p.tp_gpus:
+        by_link: dict[str, list[str]] = {}
+        for tp in degrees:
+            by_link.setdefault(tp_link(gid, tp).link_id, []).append(str(tp))
+        if len(by_link) == 1:
+            out[gid] = f"{gid}: {next(iter(by_link))}"
+        else:
+            out[gid] = f"{gid}: " + ", ".join(
+                f"{link} at {join_words(tps)} GPUs" for link, tps in by_link.items()
+            )
+    return out
 
 
 # --- Claims and sources -----------------------------------------------------------------------

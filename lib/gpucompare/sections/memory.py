@@ -11,7 +11,8 @@ from gpucompare.data import catalog, claims
 from gpucompare.model import memory as mem
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import new_row, overlaps, row_legend, series
+from gpucompare.sections.prose import join_words, overlap_sentence
 
 
 def _article_memory_frame() -> pd.DataFrame:
@@ -151,8 +152,41 @@ def max_batch(p: Params) -> display.Table:
     return display.table(_max_batch_frame(p), "max_batch", _max_batch_caption(p))
 
 
+def _max_batch_figure_caption(p: Params, fig, weights: str) -> str:
+    """What the figure adds to the table: where a sliding window stops the halving, which models no
+    panel shows (they do not fit at any context), and the lines that lie on each other."""
+    ov = mem.Overheads.from_params(p)
+    windows = [
+        f"{m} levels off at its {catalog.get_model(m).sliding_window:,}-token sliding window, which "
+        "caps its KV cache"
+        for m in catalog.model_ids()
+        if catalog.get_model(m).sliding_window
+    ]
+    missing = []
+    for g in p.gpus:
+        gpu = catalog.get_gpu(g)
+        absent = [
+            m
+            for m in catalog.model_ids()
+            if not any(
+                mem.max_batch(catalog.get_model(m), weights, p.memory_kv_cache, c, gpu, ov)
+                for c in p.sweep_context_tokens
+            )
+        ]
+        if absent:
+            missing.append(f"{g}: {join_words(absent)}")
+    text = "Each line halves with every doubling of context until it no longer fits."
+    if windows:
+        text += " " + "; ".join(windows) + "."
+    if missing:
+        text += f" Not drawn, as they do not fit at any context: {'; '.join(missing)}."
+    same = overlap_sentence(overlaps(fig), "tokens")
+    return f"{text} {same}".strip()
+
+
 def max_batch_vs_context(p: Params, weights: str = "fp16") -> display.Figure:
-    """Max batch vs context (log-log) on one GPU, one panel per chosen GPU, one line per model."""
+    """Max batch vs context (log-log) on one GPU, one panel per chosen GPU, one line per model (the
+    same colour, marker and line style for a model in every panel)."""
     ov = mem.Overheads.from_params(p)
     gpus = [catalog.get_gpu(g) for g in p.gpus]
     fig, axes = new_row(
@@ -171,12 +205,11 @@ def max_batch_vs_context(p: Params, weights: str = "fp16") -> display.Figure:
             )
             mb[mb == 0] = np.nan  # does not fit: no point rather than a zero on a log axis
             if np.isfinite(mb).any():
-                ax.loglog(ctx, mb, marker="o", markersize=3, color=colour(i), label=mid)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        else:  # no model fits at any context: say so rather than an empty legend
+                ax.loglog(ctx, mb, label=mid, **series(i, len(ctx)))
+        if not ax.get_legend_handles_labels()[0]:  # no model fits at any context: say so
             ax.text(0.5, 0.5, "no model fits", ha="center", va="center", transform=ax.transAxes)
-    return display.figure(fig, "max_batch_vs_context", _max_batch_caption(p, weights))
+    row_legend(fig, axes, ncols=4)
+    return display.figure(fig, "max_batch_vs_context", _max_batch_figure_caption(p, fig, weights))
 
 
 def sources() -> display.Table:

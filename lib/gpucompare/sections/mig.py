@@ -19,11 +19,12 @@ from gpucompare.model.mig import (
     mig_sm_count,
     mig_sm_share,
     mig_supported,
+    no_mig_text,
     tenants,
 )
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new
+from gpucompare.sections.figures import colour, legend, marker, new
 
 #: Columns of the profile table (also when no chosen GPU has MIG).
 _PROFILE_COLUMNS = [
@@ -49,8 +50,8 @@ def support(p: Params) -> display.Table:
                 "gpu": g,
                 "mig": f"up to {max(m.instances_max for m in profs)} instances"
                 if profs
-                else "not supported",
-                "profiles": ", ".join(m.profile for m in profs) if profs else "not supported",
+                else no_mig_text(g),
+                "profiles": ", ".join(m.profile for m in profs) if profs else no_mig_text(g),
             }
         )
     t = pd.DataFrame(rows).set_index("gpu")
@@ -58,7 +59,7 @@ def support(p: Params) -> display.Table:
     no = [g for g in p.gpus if not mig_supported(g)]
     caption = (
         f"MIG partitions {', '.join(yes) or 'none of the chosen GPUs'}; "
-        f"{', '.join(no) or 'no chosen GPU'} cannot be partitioned and serves tenants only without isolation."
+        f"{', '.join(no) or 'no chosen GPU'} cannot be partitioned with MIG and serves tenants only without isolation."
     )
     return display.table(t, "mig_support", caption)
 
@@ -92,7 +93,7 @@ def profiles(p: Params) -> display.Table:
     parts = []
     for g in p.gpus:
         if not mig_supported(g):
-            parts.append(f"{g}: MIG not supported")
+            parts.append(f"{g}: MIG {no_mig_text(g)}")
             continue
         small = min(mig_profiles(g), key=lambda m: (m.memory_gib, -m.instances_max))
         row = t.loc[(g, small.profile)]
@@ -163,9 +164,9 @@ def _tenants_frame(p: Params) -> pd.DataFrame:
             }
             for g in p.gpus:
                 if not mig_supported(g):
-                    row[f"{g} tenants"] = "not supported"
-                    row[f"{g} profile"] = "not supported"
-                    row[f"{g} cost_per_tenant_usd"] = "not supported"
+                    row[f"{g} tenants"] = no_mig_text(g)
+                    row[f"{g} profile"] = no_mig_text(g)
+                    row[f"{g} cost_per_tenant_usd"] = no_mig_text(g)
                     continue
                 n, prof = tenants(p, g, mid, prec)
                 row[f"{g} tenants"] = n
@@ -181,7 +182,7 @@ def _tenants_caption(p: Params, t: pd.DataFrame) -> str:
     parts = []
     for g in p.gpus:
         if not mig_supported(g):
-            parts.append(f"{g}: MIG not supported")
+            parts.append(f"{g}: MIG {no_mig_text(g)}")
             continue
         most = max(m.instances_max for m in mig_profiles(g))
         col = t[f"{g} tenants"]
@@ -211,7 +212,6 @@ def tenants_vs_model_size(p: Params) -> display.Figure:
         "tenants per GPU (MIG instances)",
     )
     t = _tenants_frame(p)
-    markers = ["o", "s", "^", "D", "v", "P"]
     drawn = 0
     for i, g in enumerate(p.gpus):
         if not mig_supported(g):
@@ -221,14 +221,36 @@ def tenants_vs_model_size(p: Params) -> display.Figure:
             ax.scatter(
                 rows["weights_gb"].astype(float),
                 rows[f"{g} tenants"].astype(float),
-                color=colour(i),
-                marker=markers[j % len(markers)],
                 label=f"{g}, {prec} weights",
+                **{**marker(j), "color": colour(i)},
             )
         drawn += 1
     ax.set_xscale("log")
     if drawn:
-        ax.legend(fontsize=8)
+        legend(ax)
     else:
         ax.text(0.5, 0.5, "no chosen GPU supports MIG", transform=ax.transAxes, ha="center")
-    return display.figure(fig, "mig_tenants_vs_model_size", _tenants_caption(p, t))
+    return display.figure(fig, "mig_tenants_vs_model_size", _tenants_figure_caption(p, t))
+
+
+def _tenants_figure_caption(p: Params, t: pd.DataFrame) -> str:
+    """What the figure adds to the tenants table: up to which weights a GPU runs its most tenants,
+    and from which weights no slice holds the model."""
+    parts = []
+    for g in p.gpus:
+        if not mig_supported(g):
+            continue
+        most = max(m.instances_max for m in mig_profiles(g))
+        n = pd.to_numeric(t[f"{g} tenants"], errors="coerce")
+        gb = t["weights_gb"].astype(float)
+        full, none = gb[n == most], gb[n == 0]
+        part = f"{g} runs {most} tenants" + (
+            f" up to {full.max():.1f} GB of weights" if len(full) else " for no model"
+        )
+        if len(none):
+            part += f" and fits no slice from {none.min():.0f} GB"
+        parts.append(part)
+    head = "Each point is one model at one weight format; the marker tells the format."
+    if not parts:
+        return f"{head} No chosen GPU supports MIG."
+    return f"{head} Tenants fall as the weights grow: {'; '.join(parts)}."

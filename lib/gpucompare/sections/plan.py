@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from gpucompare.data import catalog
-from gpucompare.model import capacity, fleet, plan
+from gpucompare.model import calibration, capacity, fleet, plan
 from gpucompare.params import Params
 from gpucompare.sections import display
 
@@ -20,7 +20,7 @@ WHY = {
     "decode": "generation speed (time per output token)",
     "link": "GPU-to-GPU link latency (time per output token)",
     "memory": "memory for the concurrent sequences' KV caches",
-    "load": "nothing: one replica serves the load",
+    "load": "nothing (one replica serves the load)",
 }
 
 
@@ -59,6 +59,27 @@ def plans(p: Params) -> dict[str, dict]:
     return {t.name: _plan(p, t) for t in p.traffic}
 
 
+def _measured(p: Params, gpu: str) -> int:
+    """Public measurements of the engine on ``gpu`` behind its fitted speeds (0: estimated from
+    other GPUs' measurements, :func:`gpucompare.model.calibration.parameters`)."""
+    return calibration.parameters(p.engine, gpu)["fitted_on_rows"]
+
+
+def _why(p: Params, best: dict) -> str:
+    """One sentence on the cheapest option: its latencies, what sets its GPU count, and whether its
+    speeds rest on measurements of its GPU."""
+    n = _measured(p, best["gpu"])
+    data = (
+        f"speeds fitted on {n} measurements of this GPU"
+        if n
+        else "speeds estimated from other GPUs (none measured on this one)"
+    )
+    return (
+        f"{best['gpu']} {best['acquisition']}: first token in {best['ttft_ms']:,.0f} ms, "
+        f"{best['tpot_ms']:,.0f} ms per token; GPU count set by {WHY[best['limited_by']]}; {data}."
+    )
+
+
 def _answer_frame(p: Params) -> pd.DataFrame:
     rows = []
     for t in p.traffic:
@@ -80,6 +101,10 @@ def _answer_frame(p: Params) -> pd.DataFrame:
                 "Cheapest: time to first token (ms)": best["ttft_ms"] if best else None,
                 "Cheapest: time per output token (ms)": best["tpot_ms"] if best else None,
                 "What sets the GPU count": WHY[best["limited_by"]] if best else result["reason"],
+                "Cheapest: speed measurements of its GPU": _measured(p, best["gpu"])
+                if best
+                else None,
+                "Why the cheapest": _why(p, best) if best else result["reason"],
             }
         )
     return display.nones(pd.DataFrame(rows).set_index("Service"))
@@ -100,14 +125,29 @@ def answer(p: Params) -> display.Table:
             )
         else:
             parts.append(f"{name}: no option meets the targets")
+    bests = [_plan(p, tr)["best"] for tr in p.traffic]
+    unmeasured = sorted({b["gpu"] for b in bests if b and _measured(p, b["gpu"]) == 0})
+    tail = (
+        f" No public {p.engine} measurement exists for {', '.join(unmeasured)}: its speeds are "
+        "estimated from other GPUs' measurements, so check them before buying."
+        if unmeasured
+        else ""
+    )
     caption = (
         f"The cheapest way to serve each service within its latency targets with {p.engine}, over "
-        "every catalog GPU, owned or rented: " + "; ".join(parts) + "."
+        "every catalog GPU, owned or rented: " + "; ".join(parts) + "." + tail
     )
     return display.table(
         t,
         "answer",
         caption,
+        # The page says these in the "why" sentence; the CSV keeps them as numbers.
+        hidden=(
+            "Cheapest: time to first token (ms)",
+            "Cheapest: time per output token (ms)",
+            "What sets the GPU count",
+            "Cheapest: speed measurements of its GPU",
+        ),
         **{
             "Own: $ per million output tokens": 2,
             "Rent: $ per million output tokens": 2,
@@ -129,20 +169,18 @@ def _options_frame(p: Params) -> pd.DataFrame:
                     "GPU": o["gpu"],
                     "Own or rent": o["acquisition"],
                     "GPUs": o["gpu_count"],
-                    "GPUs per replica": o["gpus_per_replica"],
-                    "Replicas": o["replicas"],
+                    "Replicas x GPUs each": f"{o['replicas']} x {o['gpus_per_replica']}",
                     "$ per million output tokens": o["usd_per_million_output_tokens"],
                     "$ per month": o["usd_per_month"],
                     "Time to first token (ms)": o["ttft_ms"],
                     "Time per output token (ms)": o["tpot_ms"],
-                    "Load / capacity (%)": 100 * o["utilization"],
                     "Headroom (%)": 100 * o["headroom_fraction"],
                     "Limited by": o["limited_by"],
                 }
             )
-    columns = ["Service", "Rank", "GPU", "Own or rent", "GPUs", "GPUs per replica", "Replicas"]
+    columns = ["Service", "Rank", "GPU", "Own or rent", "GPUs", "Replicas x GPUs each"]
     columns += ["$ per million output tokens", "$ per month", "Time to first token (ms)"]
-    columns += ["Time per output token (ms)", "Load / capacity (%)", "Headroom (%)", "Limited by"]
+    columns += ["Time per output token (ms)", "Headroom (%)", "Limited by"]
     # No service may have an option: an empty table with its columns, not an error.
     return pd.DataFrame(rows, columns=columns).set_index(["Service", "Rank"])
 
@@ -170,7 +208,6 @@ def options(p: Params) -> display.Table:
             "$ per month": 0,
             "Time to first token (ms)": 0,
             "Time per output token (ms)": 0,
-            "Load / capacity (%)": 0,
             "Headroom (%)": 0,
         },
     )

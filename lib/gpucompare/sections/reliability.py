@@ -42,7 +42,8 @@ from gpucompare.model.sustained import (
 )
 from gpucompare.params import Params
 from gpucompare.sections import display, verdicts
-from gpucompare.sections.figures import colour, new
+from gpucompare.sections.figures import legend, new, series
+from gpucompare.sections.prose import fmt_range
 
 # --- Field studies and the error model ------------------------------------------------------------
 
@@ -80,8 +81,8 @@ def field_studies() -> display.Table:
     t = _field_study_frame()
     corr = t[t["kind"] == "correctable"]["errors_per_gb_year"]
     caption = (
-        f"Correctable-error rates span {corr.min():.2f} to {corr.max():,.0f} errors per GB-year "
-        f"({corr.max() / corr.min():,.0f}x) depending on the fleet and on whether a few faulty parts are "
+        f"Correctable-error rates span {fmt_range(corr.min(), corr.max(), 'errors per GB-year', ',.3g')} "
+        f"({corr.max() / corr.min():,.0f}x), depending on the fleet and on whether a few faulty parts are "
         f"counted; the default is the GPU fleet without its outliers, {field_errors_per_gb_year():.2f} per GB-year, "
         f"with {field_uncorrectable_fraction():.2e} of errors uncorrectable."
     )
@@ -271,12 +272,12 @@ def silent_error_probability(p: Params) -> display.Figure:
         ax.plot(
             hours,
             -np.expm1(-per_gpu_hour * n * hours),
-            color=colour(i),
             label=f"{n:,} GPU{'s' if n > 1 else ''}",
+            **series(i, markers=False),
         )
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="upper left")
+    legend(ax, loc="upper left")
     return display.figure(fig, "silent_error_probability", _probability_caption(p, g))
 
 
@@ -356,7 +357,7 @@ def sustained_measurements() -> display.Table:
     defaults taken from them."""
     t = _measurement_frame()
     parts = [
-        f"{seg} {grp['measured_fraction'].min():.0%} to {grp['measured_fraction'].max():.0%} "
+        f"{seg} {fmt_range(grp['measured_fraction'].min(), grp['measured_fraction'].max(), '%', '.0%')} "
         f"(default {segment_measured_fraction(seg):.2f}, the lowest)"
         for seg, grp in sorted(t.groupby("segment"), key=lambda kv: kv[0])
     ]

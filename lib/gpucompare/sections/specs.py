@@ -17,16 +17,22 @@ from gpucompare.data import catalog, claims
 from gpucompare.model import specs as spec_model
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new
+from gpucompare.sections.figures import colour, legend, new, series
+from gpucompare.sections.prose import fmt_extremes, fmt_range, join_words
 
-#: (spec field, row label with unit) shown in the spec table, in order.
+#: Bandwidths per GiB within this factor of each other read as "the same rate" in captions.
+SAME_RATE = 1.1
+
+#: (spec field, row label with unit) shown in the spec table, in order. A label's ``{term}`` is the
+#: vendors' word for it (``vendors`` in data/architectures.yaml: "SMs", "SMs / CUs", "CUDA cores /
+#: stream processors", "NVLink / Infinity Fabric (xGMI)"), over the GPUs shown.
 SPEC_ROWS: list[tuple[str, str]] = [
     ("architecture", "architecture"),
     ("chip", "chip"),
     ("compute_capability", "compute capability"),
-    ("sm_count", "SMs"),
-    ("cuda_cores", "CUDA cores (FP32 lanes)"),
-    ("tensor_cores", "tensor cores"),
+    ("compute_units", "{compute_units}"),
+    ("shader_cores", "{shader_cores} (FP32 lanes)"),
+    ("matrix_cores", "{matrix_cores}"),
     ("boost_clock_mhz", "boost clock (MHz)"),
     ("fp16_tensor_fp32acc_tflops", "FP16 tensor, FP32 accumulate (TFLOPS, dense)"),
     ("fp16_tensor_fp16acc_tflops", "FP16 tensor, FP16 accumulate (TFLOPS, dense)"),
@@ -41,8 +47,8 @@ SPEC_ROWS: list[tuple[str, str]] = [
     ("memory_type", "memory type"),
     ("memory_bus_width_bits", "memory bus (bits)"),
     ("memory_bandwidth_gb_s", "memory bandwidth (GB/s)"),
-    ("nvlink_bandwidth_total_gb_s", "NVLink, both directions (GB/s)"),
-    ("nvlink_bandwidth_per_direction_gb_s", "NVLink, per direction (GB/s)"),
+    ("gpu_link_bandwidth_total_gb_s", "{gpu_link_name}, both directions (GB/s)"),
+    ("gpu_link_bandwidth_per_direction_gb_s", "{gpu_link_name}, per direction (GB/s)"),
     ("pcie_generation", "PCIe generation"),
     ("pcie_lanes", "PCIe lanes"),
     ("tdp_w", "TDP (W)"),
@@ -67,6 +73,24 @@ RIDGE_PRECISIONS: dict[str, str] = {
 }
 
 
+#: What a cell of a vendor-specific row (MIG, CUDA compute capability) shows for another vendor's GPU.
+NOT_APPLICABLE = "not applicable"
+
+
+def _row_label(label: str, gpu_ids: list[str]) -> str:
+    """A :data:`SPEC_ROWS` label with the vendors' words of the GPUs shown."""
+    terms = ("compute_units", "shader_cores", "matrix_cores", "gpu_link_name")
+    return label.format(**{t: catalog.vendor_label(gpu_ids, t) for t in terms})
+
+
+def _cell(gpu_id: str, field: str) -> object:
+    """One spec value; :data:`NOT_APPLICABLE` for a vendor-specific field the GPU does not have."""
+    gpu = catalog.get_gpu(gpu_id)
+    if field in catalog.NVIDIA_ONLY_FIELDS and gpu.vendor != catalog.NVIDIA:
+        return NOT_APPLICABLE
+    return gpu.spec(field)
+
+
 def _names(gpu_ids: list[str]) -> dict[str, str]:
     return {g: catalog.get_gpu(g, "gpus").name for g in gpu_ids}
 
@@ -84,7 +108,7 @@ def _spec_frame(p: Params) -> pd.DataFrame:
     ratio columns "reference / other" (the reference is ``p.gpus[0]``)."""
     names = _names(p.gpus)
     rows = {
-        label: {names[g]: catalog.get_gpu(g).spec(field) for g in p.gpus}
+        _row_label(label, p.gpus): {names[g]: _cell(g, field) for g in p.gpus}
         for field, label in SPEC_ROWS
     }
     rows["price (USD)"] = {names[g]: p.price_of(g) for g in p.gpus}
@@ -178,10 +202,15 @@ def bandwidth_per_capacity(p: Params) -> display.Table:
     t = _bandwidth_frame(p)
     per = t["bandwidth_per_capacity_gb_s_per_gib"]
     read = t["full_memory_read_ms"]
+    same = per.max() <= per.min() * SAME_RATE
     caption = (
-        f"Bandwidth per GiB of memory ranges from {per.min():.1f} ({per.idxmin()}) to {per.max():.1f} GB/s "
-        f"({per.idxmax()}), so reading all of memory once takes {read.min():.1f} to {read.max():.1f} ms on every GPU: "
-        "what differs is how much memory there is to read, not how fast it is read."
+        f"Bandwidth per GiB of memory is {fmt_extremes(per, 'GB/s', '.1f')}. Reading all of memory once "
+        f"takes {fmt_range(read.min(), read.max(), 'ms')}"
+        + (
+            " on every GPU: what differs is how much memory there is to read, not how fast it is read."
+            if same
+            else "."
+        )
     )
     return display.table(t, "bandwidth_per_capacity", caption)
 
@@ -241,23 +270,27 @@ def roofline(p: Params, field: str = "bf16_tensor_tflops") -> display.Figure:
         ax.loglog(
             intensity,
             spec_model.attainable_tflops(intensity, peak, bw_tb_s),
-            color=colour(i),
             label=gpu.name,
+            **series(i, markers=False),
         )
         ridge = peak / bw_tb_s
         ax.axvline(ridge, color=colour(i), linestyle=":", linewidth=1)
-    ax.legend(loc="lower right")
+    legend(ax, loc="lower right")
     return display.figure(fig, "roofline_bf16", _roofline_caption(_ridge_frame(p), field))
 
 
 def tensor_derivation(p: Params) -> display.Table:
-    """Peak tensor throughput derived from SMs, per-SM rate and clock against the datasheets
-    (:func:`gpucompare.model.specs.tensor_derivation`); the caption quotes the worst error."""
+    """Peak tensor throughput derived from compute units (SMs, CUs), per-unit rate and clock against
+    the datasheets (:func:`gpucompare.model.specs.tensor_derivation`); the caption quotes the worst
+    error."""
     t = spec_model.tensor_derivation(p.gpus)
     worst = t["error_pct"].abs().max()
+    unit = catalog.vendor_label(p.gpus, "compute_unit")
+    vendors = list(dict.fromkeys(catalog.get_gpu(g).vendor for g in p.gpus))
     caption = (
-        f"With the whitepapers' per-SM rates the formula reproduces all {len(t)} datasheet peaks within "
-        f"{worst:.2f}%, when the clock is the one NVIDIA used for its peak figures."
+        f"With the whitepapers' per-{unit} rates the formula reproduces all {len(t)} datasheet peaks "
+        f"within {worst:.2f}%, when the clock is the one {join_words(vendors)} used for "
+        f"{'its' if len(vendors) == 1 else 'their'} peak figures."
     )
     return display.table(t, "tensor_derivation", caption)
 
@@ -299,26 +332,51 @@ def article_derivation() -> display.Table:
     return display.table(t, "article_derivation", _article_derivation_caption(t))
 
 
+def _article_derivation_figure_caption(t: pd.DataFrame, names: dict[str, str]) -> str:
+    """What the bars show, per GPU: the article's total, what its inputs give, and whether its totals
+    are the datasheet's."""
+    stated = t["article's result (TFLOPS)"].astype(float)
+    given = t["inputs actually give (TFLOPS)"].astype(float)
+    parts = [
+        f"{names[claim]} {stated[claim]:,.0f} stated, {given[claim]:,.0f} from its inputs"
+        for claim in t.index
+    ]
+    sheet = t["datasheet (TFLOPS)"].astype(float)
+    match = bool(((stated / sheet - 1).abs() <= 0.02).all())
+    return (
+        "Per GPU: the article's total, what its own per-SM inputs give, and the datasheet. "
+        + "; ".join(parts)
+        + "."
+        + (
+            " Its totals are the datasheet's, so only the derivation is wrong."
+            if match
+            else " Its totals also depart from the datasheet."
+        )
+    )
+
+
 def article_derivation_figure() -> display.Figure:
-    """Bars: the article's stated FP16 peak, what its own per-SM inputs give, and the datasheet."""
+    """Bars: the article's stated FP16 peak, what its own per-SM inputs give, and the datasheet, one
+    group per GPU of the article's derivations."""
     t = _article_derivation_frame()
+    names = {c.id: catalog.get_gpu(c.check["gpu"]).name for c in claims.claims(kind="derivation")}
     fig, ax = new(
         "Peak FP16 tensor throughput: article vs its own inputs",
-        "GPU (article claim)",
-        "TFLOPS (dense)",
+        "GPU",
+        "peak FP16 tensor throughput (TFLOPS, dense)",
     )
     x = np.arange(len(t))
-    series = [
+    bars = [
         ("article's result (TFLOPS)", "article states"),
         ("inputs actually give (TFLOPS)", "article's inputs give"),
         ("datasheet (TFLOPS)", "datasheet"),
     ]
     width = 0.27
-    for i, (col, label) in enumerate(series):
+    for i, (col, label) in enumerate(bars):
         ax.bar(x + (i - 1) * width, t[col].astype(float), width, label=label, color=colour(i))
-    ax.set_xticks(x, t.index)
-    ax.legend()
-    return display.figure(fig, "article_derivation", _article_derivation_caption(t))
+    ax.set_xticks(x, [names[c] for c in t.index])
+    legend(ax)
+    return display.figure(fig, "article_derivation", _article_derivation_figure_caption(t, names))
 
 
 def sources(p: Params) -> display.Table:

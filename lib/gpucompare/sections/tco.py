@@ -23,7 +23,8 @@ from gpucompare.model.tco import (
 )
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import LEGEND_PT, colour, new_row
+from gpucompare.sections.prose import fmt_range
 
 
 def figure_literal(text: str) -> str:
@@ -203,7 +204,30 @@ def tornado(p: Params, workload_index: int = 0) -> display.Figure:
         ax.barh(y, np.abs(hi - lo), left=left, color=colour(0), alpha=0.8)
         ax.axvline(float(sub["usd_per_mtok_base"].iloc[0]), color="black", linewidth=1)
         ax.set_yticks(y, sub.index)
-    return display.figure(fig, "tornado", _sensitivity_caption(p, t, workload_index))
+    return display.figure(fig, "tornado", _tornado_caption(p, t, workload_index))
+
+
+def _tornado_caption(p: Params, t: pd.DataFrame, workload_index: int) -> str:
+    """What the bars show: each GPU's base cost (the black line) and the span of its widest bar."""
+    parts = []
+    for g, sub in t.groupby(level="gpu", sort=False):
+        sub = sub.droplevel("gpu")
+        if sub["usd_per_mtok_base"].isna().all():
+            parts.append(f"{g}: {cost.DOES_NOT_FIT}")
+            continue
+        lo = sub[["usd_per_mtok_low_input", "usd_per_mtok_high_input"]].astype(float).min(axis=1)
+        hi = sub[["usd_per_mtok_low_input", "usd_per_mtok_high_input"]].astype(float).max(axis=1)
+        widest = (hi - lo).idxmax()
+        parts.append(
+            f"{g}: base ${float(sub['usd_per_mtok_base'].iloc[0]):,.2f}, {widest} "
+            f"{fmt_range(lo[widest], hi[widest], spec=',.2f', prefix='$')}"
+        )
+    return (
+        f"Each bar spans the cost per million tokens of {p.workloads[workload_index].name} with one "
+        "input at the low and the high end of its range; the black line is the base cost. "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 # --- Where each GPU is cheaper -------------------------------------------------------------------
@@ -256,9 +280,10 @@ def cheaper_heatmaps(p: Params) -> display.Figure:
     """Two heatmaps of the cheaper GPU to own: per model and batch, and per reference-GPU price
     and utilization (first workload); grey where none of the chosen GPUs fits."""
     by_price = cost.cheaper_by_price_and_utilization(p)
+    by_batch = cost.cheaper_by_batch_and_model(p)
     grids = [
-        (cost.cheaper_by_batch_and_model(p), "batch (sequences)", "model"),
-        (by_price, "utilization", f"{p.gpus[0]} price"),
+        (by_batch, "batch (sequences)", "model"),
+        (by_price, "utilization (share of hours)", f"{p.gpus[0]} price (share of list)"),
     ]
     fig, axes = new_row(
         "Cheaper GPU to own",
@@ -268,7 +293,6 @@ def cheaper_heatmaps(p: Params) -> display.Figure:
         ],
         "see panel",
         "see panel",
-        panel_in=5.2,
         sharey=False,
     )
     cmap = ListedColormap(["#dddddd"] + [colour(i) for i in range(len(p.gpus))])
@@ -280,18 +304,40 @@ def cheaper_heatmaps(p: Params) -> display.Figure:
         ax.set_xticks(
             range(grid.shape[1]),
             [str(c).split(" ", 1)[-1] for c in grid.columns],
-            rotation=30,
-            ha="right",
         )
-        ax.set_yticks(range(grid.shape[0]), [str(i).split(" (")[0] for i in grid.index])
+        ax.set_yticks(range(grid.shape[0]), [_heatmap_row_label(i) for i in grid.index])
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(False)
     handles = [Patch(color=colour(i), label=g) for i, g in enumerate(p.gpus)] + [
         Patch(color="#dddddd", label="none fits")
     ]
-    axes[-1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
-    return display.figure(fig, "cheaper_heatmaps", _by_price_caption(p, by_price))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=LEGEND_PT)
+    return display.figure(fig, "cheaper_heatmaps", _heatmaps_caption(p, by_batch, by_price))
+
+
+def _heatmap_row_label(label: object) -> str:
+    """A heatmap row label without the GPU's name where the axis label carries it
+    ("h100-sxm at 5% of price" -> "5%")."""
+    text = str(label).split(" (")[0]
+    if " at " in text and text.endswith(" of price"):
+        return text.split(" at ", 1)[1].removesuffix(" of price")
+    return text
+
+
+def _heatmaps_caption(p: Params, by_batch: pd.DataFrame, by_price: pd.DataFrame) -> str:
+    """Both panels in two sentences: how many (model, batch) cells each GPU wins, and how many
+    price-utilization cells the first GPU wins."""
+    cells = by_batch.to_numpy().ravel()
+    wins = [f"{g} {int((cells == g).sum())}" for g in p.gpus]
+    none = int(sum(v is None for v in cells))
+    ref = p.gpus[0]
+    right = int((by_price == ref).to_numpy().sum())
+    return (
+        f"Left, of {len(cells)} model-batch cells: {', '.join(wins)}; {none} fit none of them (grey). "
+        f"Right, for {p.workloads[0].name}: {ref} is the cheaper GPU in {right} of {by_price.size} "
+        "price-utilization cells."
+    )
 
 
 # --- Uncertainty ---------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from gpucompare.model import tensor_parallel as tpm
 from gpucompare.model.interconnect import check_tp_degrees, gpu_allreduce_time_us, latency_floor_us
 from gpucompare.params import Params
 from gpucompare.sections import display
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import new_row, overlaps, row_legend, series
+from gpucompare.sections.prose import fmt_extremes, fmt_range, overlap_sentence
 
 # --- The article's tensor-parallel table ------------------------------------------------------
 
@@ -90,9 +91,10 @@ def article_tp_table(p: Params) -> display.Table:
     layer = t["Llama layer, decode b=1 (%)"]
     caption = (
         f"Its formula reproduces its efficiencies within {off:.1f} points, but with catalog figures its own "
-        f"GEMM-plus-all-reduce scenario gives {cat.min():.0f}-{cat.max():.0f}% instead of {art.min():.0f}-"
-        f"{art.max():.0f}% (furthest apart for {worst}: {art[worst]:.0f}% vs {cat[worst]:.0f}%), and a real "
-        f"Llama layer at batch-1 decode keeps {layer.min():.0f}-{layer.max():.0f}%."
+        f"GEMM-plus-all-reduce scenario gives {fmt_range(cat.min(), cat.max(), '%', '.0f')} instead of "
+        f"{fmt_range(art.min(), art.max(), '%', '.0f')} (furthest apart for {worst}: {art[worst]:.0f}% vs "
+        f"{cat[worst]:.0f}%). A real Llama layer at batch-1 decode keeps "
+        f"{fmt_range(layer.min(), layer.max(), '%', '.0f')}."
     )
     return display.table(t, "article_tp_table", caption)
 
@@ -143,10 +145,9 @@ def _tp_efficiency_caption(p: Params, t: pd.DataFrame) -> str:
     comm_us = pd.Series([tpm.tp_step(p, g, tp, batch, 1).comm_us for g in at.index], index=at.index)
     share = latency_us / comm_us
     return (
-        f"At TP {tp}, decode at batch {batch} keeps {d.min():.0f}% ({d.idxmin()}) to "
-        f"{d.max():.0f}% ({d.idxmax()}) of the ideal speed-up, with latency {share.min():.0%}-{share.max():.0%} of "
-        f"its all-reduce time; a {p.tp_prefill_tokens}-token prefill keeps {pre.min():.0f}% ({pre.idxmin()}) to "
-        f"{pre.max():.0f}% ({pre.idxmax()})."
+        f"At TP {tp}, decode at batch {batch} keeps {fmt_extremes(d, '%', '.0f')} of the ideal speed-up; "
+        f"latency is {fmt_range(share.min(), share.max(), '%', '.0%')} of its all-reduce time. A "
+        f"{p.tp_prefill_tokens:,}-token prefill keeps {fmt_extremes(pre, '%', '.0f')}."
     )
 
 
@@ -170,19 +171,22 @@ def tp_efficiency_vs_batch(p: Params) -> display.Figure:
     for ax, tp in zip(axes, p.tp_degrees, strict=True):
         for i, gid in enumerate(p.tp_gpus):
             eff = [100 * tpm.tp_step(p, gid, tp, int(b), 1).efficiency for b in batches]
-            ax.semilogx(batches, eff, marker="o", markersize=3, color=colour(i), label=gid, base=2)
+            ax.semilogx(batches, eff, label=gid, base=2, **series(i, len(batches)))
         ax.set_ylim(0, 100)
-        ax.legend(fontsize=7)
+        ax.set_xticks(batches, [f"{int(b)}" for b in batches])
+        ax.minorticks_off()
+    row_legend(fig, axes, ncols=5)
     t = _tp_efficiency_frame(p).xs(max(p.tp_degrees), level="tp")
     lo, hi = f"decode b={min(p.tp_decode_batches)} (%)", f"decode b={max(p.tp_decode_batches)} (%)"
     change = (t[hi] - t[lo]).round(1)
     caption = (
         f"From batch {min(p.tp_decode_batches)} to {max(p.tp_decode_batches)} at TP {max(p.tp_degrees)}, efficiency "
-        f"changes by {change.min():+.0f} ({change.idxmin()}) to {change.max():+.0f} ({change.idxmax()}) points: decode "
+        f"changes by {fmt_extremes(change, 'points', '+.0f')}: decode "
         "reads the same weights at any batch while the all-reduced activations grow with it, which costs most on "
         "the slowest links."
     )
-    return display.figure(fig, "tp_efficiency_vs_batch", caption)
+    same = overlap_sentence(overlaps(fig), "sequences")
+    return display.figure(fig, "tp_efficiency_vs_batch", f"{caption} {same}".strip())
 
 
 # --- The "RTX 4090 cluster" -------------------------------------------------------------------

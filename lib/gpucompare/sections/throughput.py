@@ -5,6 +5,8 @@ table or figure. The formulas are in :mod:`gpucompare.model.throughput`."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,8 @@ from gpucompare.model import memory
 from gpucompare.model import throughput as tp
 from gpucompare.params import Params
 from gpucompare.sections import display, verdicts
-from gpucompare.sections.figures import colour, new_row
+from gpucompare.sections.figures import new_row, overlaps, row_legend, series
+from gpucompare.sections.prose import fmt_range, join_words, overlap_sentence
 
 
 def _unique_configs(p: Params) -> list[tuple[str, str, str]]:
@@ -132,20 +135,49 @@ def decode_vs_batch(p: Params) -> display.Figure:
                 dtype=float,
             )
             if np.isfinite(y).any():
-                ax.plot(
-                    batches, y, marker="o", markersize=3, color=colour(i), label=f"{model_id} {w}"
-                )
+                ax.plot(batches, y, label=f"{model_id} {w}", **series(i, len(batches)))
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(batches, [f"{int(b)}" for b in batches])
         ax.minorticks_off()
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        else:  # no workload fits this GPU at any batch: say so rather than an empty legend
+        if not ax.get_legend_handles_labels()[0]:  # no workload fits this GPU at any batch
             ax.text(
                 0.5, 0.5, "does not fit one GPU", ha="center", va="center", transform=ax.transAxes
             )
-    return display.figure(fig, "decode_vs_batch", _sweep_caption(p, t))
+    row_legend(fig, axes, ncols=4)
+    return display.figure(fig, "decode_vs_batch", _decode_vs_batch_caption(p, t, fig))
+
+
+def _decode_vs_batch_caption(p: Params, t: pd.DataFrame, fig) -> str:
+    """What the figure adds to the sweep table: the largest batch each GPU fits (and for which
+    workload), how much a doubling of the batch gains, and the lines that lie on each other."""
+    ends, gains = [], []
+    for gid in p.gpus:
+        sub = t.xs(gid, level="gpu").astype(float)
+        fits = sub.notna()
+        if not fits.to_numpy().any():
+            ends.append(f"{gid} none")
+            continue
+        last = {
+            k: max(b for b, ok in zip(p.decode_batch_sizes, row, strict=True) if ok)
+            for k, row in zip(sub.index, fits.to_numpy(), strict=True)
+            if row.any()
+        }
+        top = max(last.values())
+        who = join_words(f"{m} {w}" for (m, w, _), b in last.items() if b == top)
+        ends.append(f"{gid} batch {top:,} ({who})")
+        y = sub.to_numpy()
+        gains += [g for g in (y[:, 1:] / y[:, :-1]).ravel() if np.isfinite(g)]
+    gain = (
+        f" Each doubling of the batch gains {fmt_range(min(gains), max(gains), 'x', '.1f')} in "
+        "throughput while the weights dominate the bytes read."
+        if gains and all(b2 == 2 * b1 for b1, b2 in itertools.pairwise(p.decode_batch_sizes))
+        else ""
+    )
+    same = overlap_sentence(overlaps(fig), "sequences")
+    return (
+        f"Each line ends at the largest batch that fits one GPU: {'; '.join(ends)}.{gain} {same}"
+    ).strip()
 
 
 # --- Prefill -----------------------------------------------------------------------------------
@@ -187,8 +219,9 @@ def prefill(p: Params) -> display.Table:
     comp = int((fit["bound"] == "compute").sum())
     caption = (
         f"{comp} of {len(fit)} prefill cases that fit are compute-bound at {p.prefill_prompt_tokens:,}-token "
-        f"prompts: prompt tokens are processed {fit['prefill_tokens_per_s'].astype(float).min():,.0f} to "
-        f"{fit['prefill_tokens_per_s'].astype(float).max():,.0f} per second, far faster than tokens are generated."
+        f"prompts. Prompt tokens are processed at "
+        f"{fmt_range(fit['prefill_tokens_per_s'].astype(float).min(), fit['prefill_tokens_per_s'].astype(float).max(), 'per second', ',.0f')}, "
+        "far faster than tokens are generated."
     )
     return display.table(t, "prefill", caption, digits=0)
 
