@@ -158,7 +158,8 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def _count(where: str, col: str, text: str, minimum: int) -> int:
+def parse_count(where: str, col: str, text: str, minimum: int = 1) -> int:
+    """An integer cell of a measurements CSV, at least ``minimum``; InputError naming the row and column."""
     try:
         value = int(text)
     except ValueError:
@@ -192,12 +193,12 @@ def _inference_row(where: str, r: pd.Series) -> dict:
             f"{where}: split: unknown '{r['split']}'; allowed: {', '.join(MEASURED_SPLITS)}"
         )
     row = dict(r)
-    row["gpus"] = _count(where, "gpus", r["gpus"], 1)
-    row["batch"] = _count(where, "batch", r["batch"], 1)
+    row["gpus"] = parse_count(where, "gpus", r["gpus"], 1)
+    row["batch"] = parse_count(where, "batch", r["batch"], 1)
     need_in = 1 if r["metric"] in ("prefill", "generation") else 0
     need_out = 1 if r["metric"] in ("decode", "generation") else 0
-    row["input_tokens"] = _count(where, "input_tokens", r["input_tokens"], need_in)
-    row["output_tokens"] = _count(where, "output_tokens", r["output_tokens"], need_out)
+    row["input_tokens"] = parse_count(where, "input_tokens", r["input_tokens"], need_in)
+    row["output_tokens"] = parse_count(where, "output_tokens", r["output_tokens"], need_out)
     if (row["gpus"] == 1) != (r["split"] == "none"):
         raise InputError(f"{where}: split: 'none' exactly when gpus is 1 (gpus {row['gpus']})")
     row["measured_tokens_per_s"] = _number(

@@ -19,7 +19,7 @@ import pandas as pd
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.interconnect import get_link
-from gpucompare.data.measurements import measurements_dir, read_csv
+from gpucompare.data.measurements import measurements_dir, parse_count, read_csv
 
 #: The training measurements file, in ``data/measurements/``.
 TRAINING_FILE = "training.csv"
@@ -66,16 +66,6 @@ def _text(where: str, r: pd.Series, col: str) -> str:
     return value
 
 
-def _int(where: str, col: str, text: str, minimum: int = 1) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"{where}: {col}: not an integer: {text!r}") from None
-    if value < minimum:
-        raise InputError(f"{where}: {col}: must be at least {minimum} (got {value})")
-    return value
-
-
 def _choice(where: str, col: str, value: str, allowed) -> str:
     if value not in allowed:
         raise InputError(
@@ -96,15 +86,17 @@ def _row(where: str, r: pd.Series) -> dict:
     method = _choice(where, "method", r["method"], METHODS)
     row = dict(r)
     row["method"] = method
-    row["gpus"] = _int(where, "gpus", r["gpus"])
+    row["gpus"] = parse_count(where, "gpus", r["gpus"])
     for col in ("parameters", "num_layers", "hidden_size", "seq_len", "micro_batch"):
-        row[col] = _int(where, col, r[col])
+        row[col] = parse_count(where, col, r[col])
     if method == "full":
         if r["trainable_parameters"]:
             raise InputError(f"{where}: trainable_parameters: must be empty for full training")
         row["trainable_parameters"] = None
     else:
-        row["trainable_parameters"] = _int(where, "trainable_parameters", r["trainable_parameters"])
+        row["trainable_parameters"] = parse_count(
+            where, "trainable_parameters", r["trainable_parameters"]
+        )
         if row["trainable_parameters"] >= row["parameters"]:
             raise InputError(f"{where}: trainable_parameters: must be fewer than the parameters")
     if r["model"]:
@@ -119,7 +111,7 @@ def _row(where: str, r: pd.Series) -> dict:
                     f"{where}: {col}: {row[col]} differs from data/models.yaml's {value} for {m.id}"
                 )
     row["recompute"] = _choice(where, "recompute", r["recompute"], RECOMPUTE_VALUES)
-    row["zero_stage"] = _int(where, "zero_stage", r["zero_stage"], 0)
+    row["zero_stage"] = parse_count(where, "zero_stage", r["zero_stage"], 0)
     _choice(where, "zero_stage", row["zero_stage"], ZERO_STAGES)
     for col in ("offload", "verified"):
         if r[col] not in ("true", "false"):

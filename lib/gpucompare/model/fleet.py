@@ -71,7 +71,6 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog
 from gpucompare.model import plan, throughput
 from gpucompare.model.capacity import capacity
 from gpucompare.params import Params
@@ -272,23 +271,14 @@ def _options(
 ) -> list[tuple[str, int, str, float]]:
     """(GPU, GPUs per replica, acquisition, $ per replica-month), sorted; formats the GPU or the
     engine cannot run and acquisitions without a price give none."""
-    for a in acquisitions:
-        if a not in plan.ACQUISITIONS:
-            raise InputError(f"acquisition: unknown '{a}'; allowed: {', '.join(plan.ACQUISITIONS)}")
-    engine_id = throughput.engine_of(p)
     out = []
-    for gpu in gpu_ids if gpu_ids is not None else catalog.gpu_ids():
-        catalog.get_gpu(gpu, "gpus")
-        probe = throughput.case(p, load.model, load.weights, load.kv, 1, 1, 1, gpu)
-        if throughput.unsupported(p, probe):
-            continue
-        for n in plan.group_sizes(load, gpu, engine_id):
-            for a in plan.allowed_acquisitions(p, gpu, acquisitions):
-                try:
-                    usd = n * plan.usd_per_gpu_month(p, gpu, a, gpus_per_replica=n)
-                except InputError:
-                    continue  # no rental price for this GPU
-                out.append((gpu, n, a, usd))
+    for gpu, n in plan.candidate_groups(p, load, gpu_ids, acquisitions):
+        for a in plan.allowed_acquisitions(p, gpu, acquisitions):
+            try:
+                usd = n * plan.usd_per_gpu_month(p, gpu, a, gpus_per_replica=n)
+            except InputError:
+                continue  # no rental price for this GPU
+            out.append((gpu, n, a, usd))
     return sorted(set(out), key=lambda o: (o[0], o[1], o[2]))
 
 

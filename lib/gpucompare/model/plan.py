@@ -251,6 +251,28 @@ def group_limits(p: Params, load: Load, gpu: str) -> dict[int, str]:
     return out
 
 
+def candidate_groups(
+    p: Params,
+    load: Load,
+    gpu_ids: list[str] | None = None,
+    acquisitions: tuple[str, ...] = ACQUISITIONS,
+) -> list[tuple[str, int]]:
+    """(GPU, GPUs per replica) pairs worth sizing: each GPU of ``gpu_ids`` (default: the catalog)
+    whose formats it and the engine run, with the group sizes the engine's split allows
+    (:func:`group_sizes`). Unknown GPU ids and acquisitions raise :class:`InputError`."""
+    for a in acquisitions:
+        if a not in ACQUISITIONS:
+            raise InputError(f"acquisition: unknown '{a}'; allowed: {', '.join(ACQUISITIONS)}")
+    engine_id = throughput.engine_of(p)
+    out = []
+    for gpu in gpu_ids if gpu_ids is not None else catalog.gpu_ids():
+        catalog.get_gpu(gpu, "gpus")
+        probe = throughput.case(p, load.model, load.weights, load.kv, 1, 1, 1, gpu)
+        if not throughput.unsupported(p, probe):
+            out += [(gpu, n) for n in group_sizes(load, gpu, engine_id)]
+    return out
+
+
 def options(
     p: Params,
     load: Load,
@@ -262,52 +284,42 @@ def options(
     cannot run give no option."""
     load.check()
     engine_id = throughput.engine_of(p)
-    for a in acquisitions:
-        if a not in ACQUISITIONS:
-            raise InputError(f"acquisition: unknown '{a}'; allowed: {', '.join(ACQUISITIONS)}")
     out = []
-    for gpu in gpu_ids if gpu_ids is not None else catalog.gpu_ids():
-        catalog.get_gpu(gpu, "gpus")
-        probe = throughput.case(p, load.model, load.weights, load.kv, 1, 1, 1, gpu)
-        if throughput.unsupported(p, probe):
+    for gpu, n in candidate_groups(p, load, gpu_ids, acquisitions):
+        found = _replicas_needed(p, load, gpu, n)
+        if found is None:
             continue
-        for n in group_sizes(load, gpu, engine_id):
-            found = _replicas_needed(p, load, gpu, n)
-            if found is None:
-                continue
-            reps, rep, lo_fail = found
-            total = n * reps
-            out_tokens_month = load.requests_per_s * load.output_tokens * SECONDS_PER_MONTH
-            in_tokens_month = load.requests_per_s * load.prompt_tokens * SECONDS_PER_MONTH
-            for a in allowed_acquisitions(p, gpu, acquisitions):
-                try:
-                    month = total * usd_per_gpu_month(p, gpu, a, n)
-                except InputError:
-                    continue  # no rental price for this GPU
-                out.append(
-                    {
-                        "gpu": gpu,
-                        "engine": engine_id,
-                        "acquisition": a,
-                        "gpu_count": total,
-                        "gpus_per_replica": n,
-                        "tensor_parallel": n
-                        if engines.get_engine(engine_id).split == "tensor"
-                        else 1,
-                        "split": work.engine_split(engine_id, n),
-                        "replicas": reps,
-                        "usd_per_month": month,
-                        "usd_per_million_output_tokens": month / out_tokens_month * 1e6,
-                        "usd_per_million_input_tokens": month / in_tokens_month * 1e6,
-                        "ttft_ms": rep.ttft_s * 1e3,
-                        "tpot_ms": rep.tpot_s * 1e3,
-                        "meets_slo": True,
-                        "prefill_share": rep.prefill_share,
-                        "concurrent_sequences_per_replica": rep.concurrency,
-                        "max_batch_per_replica": rep.max_batch,
-                        "limited_by": lo_fail if reps > 1 else "load",
-                    }
-                )
+        reps, rep, lo_fail = found
+        total = n * reps
+        out_tokens_month = load.requests_per_s * load.output_tokens * SECONDS_PER_MONTH
+        in_tokens_month = load.requests_per_s * load.prompt_tokens * SECONDS_PER_MONTH
+        for a in allowed_acquisitions(p, gpu, acquisitions):
+            try:
+                month = total * usd_per_gpu_month(p, gpu, a, n)
+            except InputError:
+                continue  # no rental price for this GPU
+            out.append(
+                {
+                    "gpu": gpu,
+                    "engine": engine_id,
+                    "acquisition": a,
+                    "gpu_count": total,
+                    "gpus_per_replica": n,
+                    "tensor_parallel": n if engines.get_engine(engine_id).split == "tensor" else 1,
+                    "split": work.engine_split(engine_id, n),
+                    "replicas": reps,
+                    "usd_per_month": month,
+                    "usd_per_million_output_tokens": month / out_tokens_month * 1e6,
+                    "usd_per_million_input_tokens": month / in_tokens_month * 1e6,
+                    "ttft_ms": rep.ttft_s * 1e3,
+                    "tpot_ms": rep.tpot_s * 1e3,
+                    "meets_slo": True,
+                    "prefill_share": rep.prefill_share,
+                    "concurrent_sequences_per_replica": rep.concurrency,
+                    "max_batch_per_replica": rep.max_batch,
+                    "limited_by": lo_fail if reps > 1 else "load",
+                }
+            )
     return sorted(
         out,
         key=lambda o: (
