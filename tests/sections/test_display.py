@@ -123,3 +123,10 @@ def test_cell_classes_and_highlights_join_the_column_class():
     )._styled_html()
     assert '<td class="gc-num gc-good gc-best">1</td>' in page
     assert '<td class="gc-num gc-warn">2</td>' in page
+
+
+def test_zero_can_mean_does_not_fit_on_the_page_only():
+    frame = pd.DataFrame({"4,096 tokens": [0, 12]}, index=pd.Index(["a", "b"], name="model"))
+    data, _ = display.table(frame, "t4", zero_means="does not fit")._repr_mimebundle_()
+    assert ">does not fit<" in data["text/html"] and ">12<" in data["text/html"]
+    assert "a,0\n" in data["text/csv"]  # analysts still get the number

@@ -132,6 +132,9 @@ class Table:
     #: Columns kept in the CSV and the text output but not shown on the page (numbers a sentence
     #: column already says in words).
     hidden: tuple[str, ...] = ()
+    #: What a 0 means in the page's number cells when it is not a quantity (e.g. "does not fit"
+    #: for a maximum batch of 0); the CSV keeps 0.
+    zero_means: str | None = None
 
     @property
     def page_frame(self) -> pd.DataFrame:
@@ -174,7 +177,15 @@ class Table:
                 shown[col] = [format_percent(v) for v in shown[col]]
                 continue
             d = self.formats.get(str(col), self.digits)
-            shown[col] = [format_value(v, d) for v in shown[col]]
+            shown[col] = [
+                self.zero_means
+                if self.zero_means
+                and isinstance(v, numbers.Real)
+                and not isinstance(v, bool)
+                and v == 0
+                else format_value(v, d)
+                for v in shown[col]
+            ]
         # The index becomes ordinary leading column(s): one header row, not pandas' two.
         n_index = 0
         if any(name is not None for name in shown.index.names):
@@ -282,13 +293,22 @@ def table(
     cell_class: Callable[[object], str] | None = None,
     highlight: dict[str, str] | None = None,
     hidden: tuple[str, ...] = (),
+    zero_means: str | None = None,
     **formats: int,
 ) -> Table:
     """Show ``frame`` as the report table ``name`` (``tables/<name>.csv``) with a caption sentence;
     ``formats`` sets decimals per column, ``cell_class`` a CSS class per data cell, ``highlight``
     the columns whose best value is marked (``{"price_usd": "min", "bf16_tensor_tflops": "max"}``)."""
     return Table(
-        frame, name, caption, digits, formats, cell_class, dict(highlight or {}), tuple(hidden)
+        frame,
+        name,
+        caption,
+        digits,
+        formats,
+        cell_class,
+        dict(highlight or {}),
+        tuple(hidden),
+        zero_means,
     )
 
 

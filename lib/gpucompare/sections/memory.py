@@ -149,7 +149,9 @@ def _max_batch_caption(p: Params, weights: str = "fp16") -> str:
 
 def max_batch(p: Params) -> display.Table:
     """Max batch on one GPU per model, weight precision and context (see :func:`_max_batch_frame`)."""
-    return display.table(_max_batch_frame(p), "max_batch", _max_batch_caption(p))
+    return display.table(
+        _max_batch_frame(p), "max_batch", _max_batch_caption(p), zero_means="does not fit"
+    )
 
 
 def _max_batch_figure_caption(p: Params, fig, weights: str) -> str:
