@@ -6,7 +6,8 @@ t = tokens per GPU per step x N / R. The communication model of
 :mod:`gpucompare.model.training_speed` gives the communication C of that step (its link, ZeRO stage,
 offload) and t = compute + max(0, C - overlap x window(compute)) + upload, solved for the compute
 time; the row's compute MFU is its model FLOPs per step / (compute x peak). Rows whose communication
-alone exceeds the measured step are not fitted (the model cannot describe them; none today).
+alone exceeds the measured step, or leaves an MFU above 1, are not fitted (the model cannot describe
+them; none at the default parameters).
 
 Fit: per class (``datacenter``, ``consumer``; :func:`gpucompare.model.training.gpu_class`) the
 weighted geometric mean of the rows' compute MFU, each row weighted 1 / sqrt(rows of its source
@@ -72,7 +73,9 @@ def job_of_row(row) -> ts.Job:
 
 def implied_mfu(p: Params, job: ts.Job, tokens_per_s: float, overlap: float) -> float:
     """The compute MFU that reproduces a measured ``tokens_per_s`` (all GPUs) with the communication
-    model; NaN when the modelled communication alone is slower than the measurement."""
+    model; NaN when the modelled communication alone is slower than the measurement, or leaves the
+    compute less time than the peak allows (an MFU above 1: e.g. all-reduce latencies far above
+    the defaults)."""
     measured_step = job.tokens_per_gpu_step * job.gpus / tokens_per_s
     comm = ts.communication_s(p, job)
     budget = measured_step - comm["exposed_always"]
@@ -83,7 +86,8 @@ def implied_mfu(p: Params, job: ts.Job, tokens_per_s: float, overlap: float) -> 
         if compute <= 0 or comm["overlappable"] <= overlap * window_share * compute:
             return math.nan
     flops = ts.model_flops_per_token(job) * job.tokens_per_gpu_step
-    return flops / (compute * ts.peak_tflops(job.gpu, job.precision) * units.FLOPS_PER_TFLOPS)
+    mfu = flops / (compute * ts.peak_tflops(job.gpu, job.precision) * units.FLOPS_PER_TFLOPS)
+    return mfu if mfu <= 1 else math.nan  # above the peak: the model cannot describe the row
 
 
 def _fit(frame: pd.DataFrame) -> dict[str, float]:
