@@ -87,7 +87,7 @@ def visits(report, browser, tmp_path_factory) -> dict:
 
     def only_local(route) -> None:
         url = route.request.url
-        if url.startswith(("file:", "data:")):
+        if url.startswith(("file:", "data:", "blob:")):  # blob: in-page memory (itables)
             route.continue_()
         else:
             offsite.append(url)
@@ -343,7 +343,7 @@ def compare_visit(comparison, browser, tmp_path_factory) -> dict:
         context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
 
         def only_local(route) -> None:
-            if route.request.url.startswith(("file:", "data:")):
+            if route.request.url.startswith(("file:", "data:", "blob:")):
                 route.continue_()
             else:
                 seen["offsite"].append(route.request.url)

@@ -4,6 +4,7 @@ part of :class:`gpucompare.params.schema.Params`."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any, Literal
 
@@ -66,6 +67,15 @@ class TrafficClass(StrictParams):
     output_tokens: ContextTokens = Field(description="Mean generated tokens of the class")
 
 
+def _finite_positive(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 class Traffic(StrictParams):
     """One service to size: a model and formats, a request rate, mean prompt and output tokens,
     and the latency targets (time to first token, time per output token). ``mix`` optionally
@@ -113,6 +123,9 @@ class Traffic(StrictParams):
         users, think = data.get("concurrent_users"), data.get("think_time_s")
         if users is None and think is None:
             return data
+        given = [v for v in (users, think) if v is not None]
+        if not all(_finite_positive(v) for v in given):
+            return data  # the field validators name the bad value
         if users is None or think is None:
             missing, other = (
                 ("think_time_s", "concurrent_users")
@@ -120,11 +133,6 @@ class Traffic(StrictParams):
                 else ("concurrent_users", "think_time_s")
             )
             raise ValueError(f"{missing}: needed with {other}")
-        numbers = all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in (users, think)
-        )
-        if not numbers or think <= 0:
-            return data  # the field validators name the bad value
         rate = users / think
         given = data.get("requests_per_s")
         # A validated service dumps all three; re-reading it must agree, not fail.

@@ -465,4 +465,5 @@ def render_print(
             provenance=prov,
         )
     )
-    return size_figures(page)
+    # Printed tables stay plain: every row on paper, no search box (no DataTables here).
+    return size_figures(page.replace(" gc-interactive", ""))
