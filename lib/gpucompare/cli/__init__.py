@@ -15,6 +15,7 @@ from pathlib import Path
 from gpucompare import params
 from gpucompare.cli import listing, speed, train
 from gpucompare.cli import models as models_cli
+from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
 from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
 from gpucompare.core.guards import bounded_int, positive_int
@@ -274,16 +275,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--kv", default="fp16", help="KV-cache precision")
     c.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences")
     c.add_argument("--context", type=positive_int, default=4096, help="tokens per sequence")
-    c.add_argument(
-        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
-    )
-    c.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a parameter, e.g. price_usd.h100-sxm=25000",
-    )
+    add_params_options(c, "override a parameter, e.g. price_usd.h100-sxm=25000")
     c.add_argument("--json", action="store_true", help="JSON output")
     c.set_defaults(func=_cmd_cost)
 
@@ -316,12 +308,7 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         help="GPU catalog id (repeatable; default: the gpus parameter)",
     )
-    mem.add_argument(
-        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
-    )
-    mem.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one parameter"
-    )
+    add_params_options(mem, "override one parameter")
     mem.add_argument("--json", action="store_true", help="JSON output (decimal GB)")
     mem.set_defaults(func=_cmd_memory)
 

@@ -5,8 +5,8 @@ Like the rest of the command line, the model stack loads only when a command run
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
 from gpucompare.core.errors import InputError
 from gpucompare.core.guards import bounded_int, positive_int
@@ -128,15 +128,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
-    )
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
-    )
-
-
 def add_cli(sub) -> None:
     """Add the ``throughput`` and ``plan`` subcommands."""
     t = sub.add_parser(
@@ -165,7 +156,7 @@ def add_cli(sub) -> None:
         default=None,
         help="engine id (data/engines.yaml); default: the parameter engine",
     )
-    _common(t)
+    add_params_options(t)
     t.add_argument("--json", action="store_true", help="JSON output")
     t.set_defaults(func=_cmd_throughput)
 
@@ -190,6 +181,6 @@ def add_cli(sub) -> None:
     pl.add_argument("--engine", default=None, help="engine id (default: the parameter engine)")
     pl.add_argument("--acquisition", choices=("own", "rent", "both"), default="both")
     pl.add_argument("--top", type=positive_int, default=12, help="options shown in the text output")
-    _common(pl)
+    add_params_options(pl)
     pl.add_argument("--json", action="store_true", help="JSON output: options sorted by cost, best")
     pl.set_defaults(func=_cmd_plan)

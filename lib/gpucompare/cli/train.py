@@ -7,9 +7,9 @@ the command line, the model stack loads only when the command runs."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gpucompare import params
+from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
 from gpucompare.core.errors import unknown
 from gpucompare.core.guards import bounded_int, positive_int
@@ -225,11 +225,6 @@ def add_cli(sub) -> None:
         help="link between nodes for more GPUs than a node holds (data/interconnect.yaml; "
         "default infiniband-ndr)",
     )
-    t.add_argument(
-        "--params", action="append", default=[], type=Path, metavar="FILE", help="parameters file"
-    )
-    t.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter"
-    )
+    add_params_options(t)
     t.add_argument("--json", action="store_true", help="JSON output (GB = 1e9 bytes)")
     t.set_defaults(func=_cmd_train)
