@@ -177,7 +177,7 @@ def plan_with_headroom(p: Params, load: Load, top: int = 5, **kwargs) -> dict:
     result = plan.plan(p, load, **kwargs)
     shown = list(result["options"][:top])
     for acq in plan.ACQUISITIONS:
-        first = next((o for o in result["options"] if o["acquisition"] == acq), None)
+        first = plan.cheapest(result["options"], acq)
         if first is not None and first not in shown:
             shown.append(first)
     for o in shown:

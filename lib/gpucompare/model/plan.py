@@ -202,11 +202,11 @@ def allowed_acquisitions(p: Params, gpu: str, requested: tuple[str, ...]) -> tup
 
 
 def usd_per_gpu_month(p: Params, gpu: str, acquisition: str, gpus_per_replica: int = 1) -> float:
-    """Owned: TCO (host share of a host of ``gpus_per_replica`` GPUs) / months of the horizon;
-    rented: cloud rate x hours in a month."""
+    """Hours in a month x USD per GPU-hour: owned, TCO per hour of the horizon (host share of a
+    host of ``gpus_per_replica`` GPUs, :func:`gpucompare.model.tco.own_usd_per_gpu_hour`); rented,
+    the cloud rate (a service keeps its GPUs every hour)."""
     if acquisition == "own":
-        months = p.years * units.MONTHS_PER_YEAR
-        return tco.tco_usd(p, gpu, gpus_per_host=gpus_per_replica) / months
+        return tco.own_usd_per_gpu_hour(p, gpu, gpus_per_replica) * HOURS_PER_MONTH
     return tco.cloud_rate(p, gpu)[0] * HOURS_PER_MONTH
 
 
@@ -328,6 +328,17 @@ def options(
             o["acquisition"],
             o["gpu_count"],
         ),
+    )
+
+
+def cheapest(
+    options: list[dict], acquisition: str | None = None, gpu: str | None = None
+) -> dict | None:
+    """The cheapest of ``options`` (sorted by cost, as :func:`options` returns them) with that
+    acquisition and GPU (either None: any), or None when there is none."""
+    return next(
+        (o for o in options if acquisition in (None, o["acquisition"]) and gpu in (None, o["gpu"])),
+        None,
     )
 
 

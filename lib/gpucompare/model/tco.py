@@ -113,6 +113,12 @@ def tco_usd(
     )
 
 
+def own_usd_per_gpu_hour(p: Params, gpu_id: str, gpus_per_host: int = 1) -> float:
+    """What owning one GPU costs per hour of the horizon, busy or idle (USD per GPU-hour):
+    :func:`tco_usd` (host share of a host of ``gpus_per_host`` GPUs) / (8,760 x years)."""
+    return tco_usd(p, gpu_id, gpus_per_host=gpus_per_host) / (units.HOURS_PER_YEAR * p.years)
+
+
 def rent_usd(p: Params, gpu_id: str, utilization: float | None = None) -> float:
     """On-demand rental over the horizon, paying only the serving hours (USD)."""
     u = p.utilization if utilization is None else utilization

@@ -47,9 +47,9 @@ def rollback_factor(p: Params, gpu_id: str, gpus: int) -> float:
 
 
 def own_usd_per_gpu_hour(p: Params, gpu_id: str, gpus: int) -> float:
-    """TCO of one GPU over the horizon / hours of the horizon (USD per GPU-hour)."""
-    per_host = min(gpus, max_gpus_per_node(gpu_id))
-    return tco.tco_usd(p, gpu_id, gpus_per_host=per_host) / (units.HOURS_PER_YEAR * p.years)
+    """:func:`gpucompare.model.tco.own_usd_per_gpu_hour` for a job of ``gpus`` GPUs, hosted in
+    nodes of up to the GPU's node size (USD per GPU-hour)."""
+    return tco.own_usd_per_gpu_hour(p, gpu_id, min(gpus, max_gpus_per_node(gpu_id)))
 
 
 def time_and_cost(p: Params, gpu_id: str, gpus: int, tokens: float, tokens_per_s: float) -> dict:

@@ -24,10 +24,6 @@ WHY = {
 }
 
 
-def _best(result: dict, acquisition: str) -> dict | None:
-    return next((o for o in result["options"] if o["acquisition"] == acquisition), None)
-
-
 def _label(o: dict | None) -> str | None:
     """``"34 x rtx-5090 (17 replicas of 2)"``: GPUs in all, then how they are grouped."""
     if o is None:
@@ -84,7 +80,7 @@ def _answer_frame(p: Params) -> pd.DataFrame:
     rows = []
     for t in p.traffic:
         result = _plan(p, t)
-        own, rent = _best(result, "own"), _best(result, "rent")
+        own, rent = (plan.cheapest(result["options"], a) for a in ("own", "rent"))
         best = result["best"] or None
         rows.append(
             {
@@ -220,10 +216,7 @@ def _by_gpu_frame(p: Params) -> pd.DataFrame:
         for gpu in dict.fromkeys(o["gpu"] for o in result["options"]):
             row: dict = {"Service": t.name, "GPU": gpu}
             for acq, word in (("own", "Own"), ("rent", "Rent")):
-                o = next(
-                    (x for x in result["options"] if x["gpu"] == gpu and x["acquisition"] == acq),
-                    None,
-                )
+                o = plan.cheapest(result["options"], acq, gpu)
                 row[f"{word}: GPUs"] = o["gpu_count"] if o else None
                 row[f"{word}: $ per month"] = o["usd_per_month"] if o else None
                 row[f"{word}: $ per million output tokens"] = (
