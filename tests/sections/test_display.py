@@ -130,3 +130,19 @@ def test_zero_can_mean_does_not_fit_on_the_page_only():
     data, _ = display.table(frame, "t4", zero_means="does not fit")._repr_mimebundle_()
     assert ">does not fit<" in data["text/html"] and ">12<" in data["text/html"]
     assert "a,0\n" in data["text/csv"]  # analysts still get the number
+
+
+def test_rows_are_labelled_by_catalog_names_on_the_page_only():
+    """The page shows the catalog's names ("H100 SXM", as NVIDIA names the product; "Llama 2 7B",
+    as Meta names the model); the CSV and the text output keep the ids analysts script against."""
+    frame = pd.DataFrame(
+        {"gpus": ["2 x h100-sxm", "1 x rtx-4090"], "source_id": ["rtx-4090", "h100-sxm"]},
+        index=pd.Index(["llama-2-7b", "llama-2-70b"], name="model"),
+    )
+    bundle, _ = display.table(frame, "t")._repr_mimebundle_()
+    page = bundle["text/html"]
+    for shown in ("Llama 2 7B", "Llama 2 70B", "2 x H100 SXM", "1 x RTX 4090"):
+        assert f">{shown}<" in page
+    assert ">rtx-4090<" in page and ">h100-sxm<" in page  # an id column shows ids
+    assert "llama-2-7b" in bundle["text/csv"] and "2 x h100-sxm" in bundle["text/csv"]
+    assert "Llama 2 7B" not in bundle["text/plain"]

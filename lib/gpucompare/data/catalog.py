@@ -150,12 +150,19 @@ class Gpu(Strict):
 
     id: str
     name: str
+    #: What tables call the GPU ("H100 SXM"): the full name is long for a row label; None: ``name``.
+    short_name: str | None = None
     vendor: str
     segment: Literal["datacenter", "workstation", "consumer"]
     form_factor: str
     specs: GpuSpecs
     mig_profiles: list[MigProfile] = Field(default_factory=list)
     price: Price
+
+    @property
+    def label(self) -> str:
+        """The GPU's name in table cells: its short name, else its name."""
+        return self.short_name or self.name
 
     def spec(self, field: str):
         """The value of one spec field (``gpu.spec("memory_gib")``); None for a field the GPU does not
@@ -203,6 +210,11 @@ class Model(Strict):
     parameters: int
     parameters_source: str
     parameters_note: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The model's name in table cells (its catalog name is short already)."""
+        return self.name
 
 
 def vendor_problems(g: Gpu) -> list[str]:
@@ -387,6 +399,12 @@ def gpu_ids() -> list[str]:
 def model_ids() -> list[str]:
     """All model ids in catalog order."""
     return [m.id for m in model_catalog().models]
+
+
+def display_names() -> dict[str, str]:
+    """Catalog id -> the name tables show for it: GPUs by their short name, models by their name."""
+    names = {g.id: g.label for g in gpu_catalog().gpus}
+    return names | {m.id: m.label for m in model_catalog().models}
 
 
 def get_gpu(gpu_id: str, key: str = "gpu") -> Gpu:

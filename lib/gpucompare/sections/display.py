@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
 from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 from gpucompare.sections import labels
 
 #: Output-metadata key under which the build finds tables.
@@ -53,6 +54,14 @@ def column_kind(cells: list[str]) -> str:
     if longest <= NOWRAP_CHARS:
         return "gc-text gc-nowrap"
     return "gc-text gc-prose" if longest >= PROSE_CHARS else "gc-text"
+
+
+#: Columns that show ids as ids (a source's id is what the data files cite).
+ID_COLUMNS = ("id", "source", "source_id", "url")
+
+
+def _shows_ids(column: object) -> bool:
+    return str(column) in ID_COLUMNS or str(column).endswith("_id")
 
 
 #: Significant figures of a number shown without a column format.
@@ -191,7 +200,16 @@ class Table:
         if any(name is not None for name in shown.index.names):
             n_index = shown.index.nlevels
             shown = shown.reset_index()
-        cells = [[str(v) for v in row] for row in shown.itertuples(index=False)]
+        # Row labels and cells in words: catalog ids read as the names the catalog gives them.
+        names = catalog.display_names()
+        as_words = [not _shows_ids(c) for c in shown.columns]
+        cells = [
+            [
+                labels.words(str(v), names) if w else str(v)
+                for v, w in zip(row, as_words, strict=True)
+            ]
+            for row in shown.itertuples(index=False)
+        ]
         kinds = [column_kind([row[k] for row in cells]) for k in range(shown.shape[1])]
         extra = self._cell_classes(shown, n_index)
         marks = [
@@ -212,7 +230,7 @@ class Table:
 
         # Headers in words with units (the CSV keeps the machine names).
         head = "".join(
-            f"<th{cls(kind)}>{html.escape(labels.header(c))}</th>"
+            f"<th{cls(kind)}>{html.escape(labels.header(c, names))}</th>"
             for c, kind in zip(shown.columns, kinds, strict=True)
         )
         body = "".join(
@@ -264,7 +282,8 @@ class Bullets:
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in self.items)
+        names = catalog.display_names()
+        items = "".join(f"<li>{html.escape(labels.words(s, names))}</li>" for s in self.items)
         data = {
             "text/plain": "\n".join(f"- {s}" for s in self.items),
             "text/html": f'<ul class="gc-bullets" data-table="{html.escape(self.name)}">{items}</ul>',

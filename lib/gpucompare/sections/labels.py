@@ -4,13 +4,18 @@ files, which analysts script against) turned into words with their units on the 
 A name found in :data:`HEADERS` gets that label. Otherwise the name is read by its parts, units
 last: ``memory_bandwidth_gb_s`` -> "Memory bandwidth (GB/s)", ``usd_per_mtok_own`` -> "Own: $
 per million tokens", ``p_at_least_one_silent`` -> "Chance of at least one silent". A name that
-already reads as words (a space, or an upper-case letter) is kept as it is, and so are GPU and
-model ids used as column names (``rtx-4090``).
+already reads as words (a space, or an upper-case letter) is kept as it is.
+
+Catalog ids (``rtx-4090``, ``llama-2-7b``) in column names and cells read as the names the catalog
+gives them (:func:`words`, with the mapping of :func:`gpucompare.data.catalog.display_names`):
+"RTX 4090", "Llama 2 7B", "2 x H100 SXM".
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 
 #: Labels of names whose parts do not read well on their own.
 HEADERS = {
@@ -103,13 +108,36 @@ def is_code_name(name: str) -> bool:
     return bool(_CODE_NAME.match(name))
 
 
-def header(name: object) -> str:
-    """The label of column ``name`` on the page (module docstring)."""
+@functools.cache
+def _id_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``ids`` as a whole token: not inside a longer id (``a100-sxm`` in ``a100-sxm-80gb``),
+    a path or a file name; a full stop after it ends a sentence."""
+    alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    return re.compile(rf"(?<![\w./-])(?:{alternatives})(?![\w/-]|\.\w)")
+
+
+def words(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with every catalog id in ``names`` replaced by its name ("2 x rtx-3090" -> "2 x RTX
+    3090"); addresses (``://``) are left as they are."""
+    if not names or "://" in text:
+        return text
+    pattern = _id_pattern(tuple(names))
+    return pattern.sub(lambda m: names[m.group(0)], text)
+
+
+def header(name: object, names: Mapping[str, str] | None = None) -> str:
+    """The label of column ``name`` on the page (module docstring); ``names`` maps catalog ids to
+    the names shown (a column per GPU: ``rtx-4090`` -> "RTX 4090", ``h100-sxm max_batch`` -> "H100
+    SXM: Most sequences that fit")."""
     text = str(name)
     if text in HEADERS:
         return HEADERS[text]
+    if names:
+        first, _, rest = text.partition(" ")
+        if first in names and rest and is_code_name(rest):
+            return f"{names[first]}: {header(rest)}"
     if not is_code_name(text):
-        return text
+        return words(text, names or {})
     parts = text.split("_")
     prefix = ""
     if parts[0] == "p" and len(parts) > 1:
@@ -123,9 +151,9 @@ def header(name: object) -> str:
             parts, unit = parts[:-n], label
             break
     if parts[:3] == ["usd", "per", "mtok"]:
-        words = ["$ per million tokens", *(WORDS.get(p, p) for p in parts[3:])]
+        terms = ["$ per million tokens", *(WORDS.get(p, p) for p in parts[3:])]
     else:
-        words = [WORDS.get(p, p) for p in parts]
-    body = " ".join(words)
+        terms = [WORDS.get(p, p) for p in parts]
+    body = " ".join(terms)
     label = prefix + (body[:1].upper() + body[1:] if not prefix else body)
     return f"{label} ({unit})" if unit else label
