@@ -146,3 +146,25 @@ def test_rows_are_labelled_by_catalog_names_on_the_page_only():
     assert ">rtx-4090<" in page and ">h100-sxm<" in page  # an id column shows ids
     assert "llama-2-7b" in bundle["text/csv"] and "2 x h100-sxm" in bundle["text/csv"]
     assert "Llama 2 7B" not in bundle["text/plain"]
+
+
+def test_addresses_show_as_links_named_by_their_site():
+    frame = pd.DataFrame(
+        {"url": ["https://www.techpowerup.com/gpu-specs/geforce-rtx-4090.c3889", "not an address"]},
+        index=pd.Index(["a", "b"], name="source"),
+    )
+    bundle, _ = display.table(frame, "t")._repr_mimebundle_()
+    page = bundle["text/html"]
+    assert (
+        '<a href="https://www.techpowerup.com/gpu-specs/geforce-rtx-4090.c3889" '
+        'rel="noopener noreferrer">techpowerup.com</a>'
+    ) in page
+    assert ">not an address<" in page
+    assert "https://www.techpowerup.com/gpu-specs/geforce-rtx-4090.c3889" in bundle["text/csv"]
+
+
+def test_does_not_fit_may_wrap_in_a_number_column():
+    frame = pd.DataFrame({"max_batch": [0, 12]}, index=pd.Index(["x", "y"], name="gpu"))
+    page = display.table(frame, "t", zero_means="does not fit")._repr_mimebundle_()[0]["text/html"]
+    assert '<td class="gc-num gc-wrap">does not fit</td>' in page
+    assert '<td class="gc-num">12</td>' in page

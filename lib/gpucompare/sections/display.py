@@ -16,6 +16,7 @@ import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
@@ -172,9 +173,20 @@ class Table:
         rows = [[""] * shown.shape[1] for _ in range(len(shown))]
         for j, col in enumerate(raw.columns):
             own = [self.cell_class(v) for v in raw[col]] if self.cell_class else [""] * len(raw)
-            for i, pair in enumerate(zip(own, best[col], strict=True)):
-                rows[i][n_index + j] = " ".join(c for c in pair if c)
+            # A sentence in a number column ("does not fit") may wrap; numbers do not.
+            wrap = ["gc-wrap" if self._means_zero(v) else "" for v in raw[col]]
+            for i, parts in enumerate(zip(own, best[col], wrap, strict=True)):
+                rows[i][n_index + j] = " ".join(c for c in parts if c)
         return rows
+
+    def _means_zero(self, value: object) -> bool:
+        """A 0 that the page shows as :attr:`zero_means`."""
+        return bool(
+            self.zero_means
+            and isinstance(value, numbers.Real)
+            and not isinstance(value, bool)
+            and value == 0
+        )
 
     def _styled_html(self) -> str:
         """The table as HTML for the page: every cell, label and header escaped; each column marked
@@ -187,13 +199,7 @@ class Table:
                 continue
             d = self.formats.get(str(col), self.digits)
             shown[col] = [
-                self.zero_means
-                if self.zero_means
-                and isinstance(v, numbers.Real)
-                and not isinstance(v, bool)
-                and v == 0
-                else format_value(v, d)
-                for v in shown[col]
+                self.zero_means if self._means_zero(v) else format_value(v, d) for v in shown[col]
             ]
         # The index becomes ordinary leading column(s): one header row, not pandas' two.
         n_index = 0
@@ -233,11 +239,12 @@ class Table:
             f"<th{cls(kind)}>{html.escape(labels.header(c, names))}</th>"
             for c, kind in zip(shown.columns, kinds, strict=True)
         )
+        links = [str(c) == "url" for c in shown.columns]
         body = "".join(
             "<tr>"
             + "".join(
-                f"<td{cls(kind, more)}>{html.escape(text)}</td>"
-                for text, kind, more in zip(row, kinds, more_row, strict=True)
+                f"<td{cls(kind, more)}>{_link(text) if link else html.escape(text)}</td>"
+                for text, kind, more, link in zip(row, kinds, more_row, links, strict=True)
             )
             + "</tr>"
             for row, more_row in zip(cells, extra, strict=True)
@@ -259,6 +266,16 @@ class Table:
             "text/csv": self.frame.to_csv(lineterminator="\n"),
         }
         return data, {META_KEY: {"table": self.name, "index": index_names(self.frame)}}
+
+
+def _link(url: str) -> str:
+    """An address as a link that reads as its site ("techpowerup.com"): the full address is long
+    and does not wrap; the CSV keeps it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return html.escape(url)
+    site = parts.netloc.removeprefix("www.")
+    return f'<a href="{html.escape(url)}" rel="noopener noreferrer">{html.escape(site)}</a>'
 
 
 def index_names(frame: pd.DataFrame) -> list[str]:

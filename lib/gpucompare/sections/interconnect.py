@@ -89,7 +89,7 @@ def _gpu_links_frame(p: Params) -> pd.DataFrame:
         for tp in p.tp_degrees:
             link = tp_link(gid, tp)
             row[f"TP {tp} link"] = link.link_id
-            row[f"TP {tp} per_direction_gb_s"] = link.per_direction_gb_s
+            row[f"TP {tp} per direction (GB/s)"] = link.per_direction_gb_s
         rows.append(row)
     return pd.DataFrame(rows).set_index("gpu").astype(object).replace({np.nan: None})
 
@@ -98,14 +98,16 @@ def gpu_tp_links(p: Params) -> display.Table:
     """Each GPU's links, captioned with the TP link of the largest degree for the slowest and fastest GPU."""
     frame = _gpu_links_frame(p)
     tp = max(p.tp_degrees)
-    t = frame[f"TP {tp} per_direction_gb_s"].dropna().astype(float)
+    t = frame[f"TP {tp} per direction (GB/s)"].dropna().astype(float)
     staged = [g for g in catalog.gpu_ids() if not data.gpu_topology(g).p2p_over_pcie.value]
     caption = (
         f"At TP {tp}, per-direction bandwidth is {fmt_extremes(t, 'GB/s', ',.3g')}. "
         f"Without P2P over PCIe, {join_words(staged)} stage their traffic through host memory at "
         f"{data.interconnect_catalog().host_staged_fraction.value:.0%} of the PCIe rate."
     )
-    return display.table(frame, "gpu_tp_links", caption)
+    # The page names each TP group's link; its rate is the row's GPU-link or PCIe column (CSV: both).
+    rates = tuple(f"TP {tp} per direction (GB/s)" for tp in p.tp_degrees)
+    return display.table(frame, "gpu_tp_links", caption, hidden=rates)
 
 
 def _measurements_frame() -> pd.DataFrame:
@@ -124,10 +126,10 @@ def _measurements_frame() -> pd.DataFrame:
                 "quantity": m.quantity,
                 "measured": m.value,
                 "unit": m.unit,
-                "model link": m.link,
-                "model compares": m.compare_to,
-                "model gb_s": rate,
-                "measured / model": m.value / rate if m.unit == "GB/s" else None,
+                "model_link": m.link,
+                "model_compares": m.compare_to,
+                "model_gb_s": rate,
+                "measured_over_model": m.value / rate if m.unit == "GB/s" else None,
                 "source": m.source,
             }
         )
@@ -137,14 +139,14 @@ def _measurements_frame() -> pd.DataFrame:
 def p2p_measurements() -> display.Table:
     """The measurements, captioned with how GeForce P2P measurements compare with the PCIe rate."""
     t = _measurements_frame()
-    staged = t[t["model link"].str.contains("host-staged") & (t["unit"] == "GB/s")]
+    staged = t[t["model_link"].str.contains("host-staged") & (t["unit"] == "GB/s")]
     pcie4 = link_per_direction_gb_s("pcie4-x16")
     uni = t.loc["rtx4090-staged-unidirectional", "measured"]
     both = t.loc["rtx4090-staged-bidirectional", "measured"]
     caption = (
         f"With P2P disabled, six RTX 4090s copied {uni:.0f} GB/s one way but {both:.0f} GB/s both ways together, "
         f"{both / (2 * pcie4):.0%} of PCIe 4.0 x16's {2 * pcie4:.0f} GB/s; the {len(staged)} staged measurements "
-        f"land at {fmt_range(staged['measured / model'].min(), staged['measured / model'].max(), '', '.2f')} "
+        f"land at {fmt_range(staged['measured_over_model'].min(), staged['measured_over_model'].max(), '', '.2f')} "
         "times the model's staged rate."
     )
     return display.table(t, "p2p_measurements", caption)

@@ -118,13 +118,13 @@ def _tp_efficiency_frame(p: Params) -> pd.DataFrame:
                 "link": d1.link.link_id,
                 "per_direction_gb_s": d1.link.per_direction_gb_s,
                 "fits in memory": tpm.fits_in_memory(p, gid, tp, p.tp_model, p.tp_weights),
-                "decode b=1 compute (us)": d1.compute_us,
-                "decode b=1 comm (us)": d1.comm_us,
+                "decode b=1 compute (µs)": d1.compute_us,
+                "decode b=1 comm (µs)": d1.comm_us,
             }
             for b in p.tp_decode_batches:
                 row[f"decode b={b} (%)"] = 100 * tpm.tp_step(p, gid, tp, b, 1).efficiency
-            row[f"prefill {p.tp_prefill_tokens} compute (us)"] = pre.compute_us
-            row[f"prefill {p.tp_prefill_tokens} comm (us)"] = pre.comm_us
+            row[f"prefill {p.tp_prefill_tokens} compute (µs)"] = pre.compute_us
+            row[f"prefill {p.tp_prefill_tokens} comm (µs)"] = pre.comm_us
             row[f"prefill {p.tp_prefill_tokens} (%)"] = 100 * pre.efficiency
             rows.append(row)
     return pd.DataFrame(rows).set_index(["gpu", "tp"])
@@ -154,7 +154,11 @@ def _tp_efficiency_caption(p: Params, t: pd.DataFrame) -> str:
 def tp_efficiency(p: Params) -> display.Table:
     """TP efficiency per GPU and degree, captioned with the best and worst at the largest degree."""
     t = _tp_efficiency_frame(p)
-    return display.table(t, "tp_efficiency", _tp_efficiency_caption(p, t))
+    # The page keeps the smallest and largest decode batch (the figure below draws every batch);
+    # the link's rate is in the links table. The CSV keeps every column.
+    between = sorted(p.tp_decode_batches)[1:-1]
+    hidden = ("per_direction_gb_s", *(f"decode b={b} (%)" for b in between))
+    return display.table(t, "tp_efficiency", _tp_efficiency_caption(p, t), hidden=hidden)
 
 
 def tp_efficiency_vs_batch(p: Params) -> display.Figure:
