@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
+from gpucompare.data import catalog
 from gpucompare.report import build, compare, pdf
 from gpucompare.sections import labels
 
@@ -46,6 +47,11 @@ PAGE_FACTS_JS = """() => ({
   headers: [...document.querySelectorAll("main table th")].map(th => th.textContent.trim()),
   interactive: document.querySelectorAll("table.gc-interactive").length,
   searchBoxes: document.querySelectorAll(".dt-search input").length,
+  overflowing: [...document.querySelectorAll(".gc-table-wrap")]
+    .filter(d => d.querySelector("table") && d.querySelector("table").scrollWidth > d.clientWidth + 1)
+    .map(d => `${d.dataset.table || d.querySelector("table").id}: ${d.querySelector("table").scrollWidth} px in ${d.clientWidth} px`),
+  idCells: [...document.querySelectorAll("main table td, main table th")]
+    .map(c => c.textContent.trim()),
 })"""
 #: Long tables become DataTables once itables' module has loaded (after the load event).
 DATATABLES_READY_JS = """() => document.querySelectorAll("table.gc-interactive").length
@@ -143,6 +149,29 @@ def test_section_pages_have_headers_in_words(visits, report):
         for s in manifest["sections"]
     }
     assert {k: v for k, v in code_names.items() if v} == {}
+
+
+def test_tables_fit_the_column_at_1280_px(visits):
+    """Wide tables fit the page's column (fewer columns, wrapping, a smaller font) rather than
+    scroll inside their box; the print page has its own layout (checked through the PDF)."""
+    pages = visits["pages"]
+    assert {
+        rel: v["overflowing"]
+        for rel, v in pages.items()
+        if v["overflowing"] and rel != "print.html"
+    } == {}
+
+
+def test_rows_are_labelled_in_words(visits, report):
+    """No cell or header of a section page is a bare catalog id (``rtx-4090``): the catalog's
+    names label rows ("RTX 4090"); the CSV files keep the ids."""
+    _, manifest = report
+    ids = set(catalog.gpu_ids()) | set(catalog.model_ids())
+    bare = {
+        s["html"]: sorted({c for c in visits["pages"][s["html"]]["idCells"] if c in ids})
+        for s in manifest["sections"]
+    }
+    assert {k: v for k, v in bare.items() if v} == {}
 
 
 def test_long_tables_are_searchable_and_sortable_offline(visits, report, browser):

@@ -72,6 +72,8 @@ def fitted_parameters(p: Params) -> display.Table:
         t,
         "engine_parameters",
         caption,
+        # The provenance sentence gives the counts ("fitted on 11 measurements of ...").
+        hidden=("fitted_on_rows", "engine_rows"),
         achieved_bandwidth_fraction=2,
         achieved_compute_fraction=2,
         attention_compute_fraction=2,

@@ -38,6 +38,8 @@ NOWRAP_CHARS = 16
 PROSE_CHARS = 60
 #: Tables with this many columns or more print in a smaller font (class ``gc-wide``).
 WIDE_COLUMNS = 8
+#: Tables with this many columns or more show in a smaller font still (class ``gc-wider``).
+WIDER_COLUMNS = 12
 #: Tables with more rows than this are searchable and sortable on the page (class
 #: ``gc-interactive``: DataTables from the itables package, embedded offline by the build).
 INTERACTIVE_ROWS = 20
@@ -54,7 +56,9 @@ def column_kind(cells: list[str]) -> str:
     longest = max(map(len, cells), default=0)
     if longest <= NOWRAP_CHARS:
         return "gc-text gc-nowrap"
-    return "gc-text gc-prose" if longest >= PROSE_CHARS else "gc-text"
+    # Prose: long sentences throughout (explanations), not one long cell among short ones (units).
+    mean = sum(map(len, cells)) / len(cells)
+    return "gc-text gc-prose" if longest >= PROSE_CHARS and mean >= PROSE_CHARS / 2 else "gc-text"
 
 
 #: Columns that show ids as ids (a source's id is what the data files cite).
@@ -216,12 +220,17 @@ class Table:
             ]
             for row in shown.itertuples(index=False)
         ]
-        kinds = [column_kind([row[k] for row in cells]) for k in range(shown.shape[1])]
+        links = [str(c) == "url" for c in shown.columns]
+        kinds = [
+            "gc-text gc-nowrap" if link else column_kind([row[k] for row in cells])
+            for k, link in enumerate(links)
+        ]
         extra = self._cell_classes(shown, n_index)
         marks = [
             c
             for c, yes in (
                 ("gc-wide", len(kinds) >= WIDE_COLUMNS),
+                ("gc-wider", len(kinds) >= WIDER_COLUMNS),
                 ("gc-short", len(cells) <= SHORT_ROWS),
             )
             if yes
@@ -239,7 +248,6 @@ class Table:
             f"<th{cls(kind)}>{html.escape(labels.header(c, names))}</th>"
             for c, kind in zip(shown.columns, kinds, strict=True)
         )
-        links = [str(c) == "url" for c in shown.columns]
         body = "".join(
             "<tr>"
             + "".join(
