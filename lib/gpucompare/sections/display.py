@@ -39,7 +39,7 @@ PROSE_CHARS = 60
 #: Tables with this many columns or more print in a smaller font (class ``gc-wide``).
 WIDE_COLUMNS = 8
 #: Tables with this many columns or more show in a smaller font still (class ``gc-wider``).
-WIDER_COLUMNS = 12
+WIDER_COLUMNS = 11
 #: Tables with more rows than this are searchable and sortable on the page (class
 #: ``gc-interactive``: DataTables from the itables package, embedded offline by the build).
 INTERACTIVE_ROWS = 20
