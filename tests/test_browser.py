@@ -295,6 +295,38 @@ def test_light_and_dark_colours_and_print_rules(report, browser, tmp_path_factor
             assert _luminance(printed["bg"]) > 0.9, "paper is white, also in dark mode"
 
 
+#: The colour behind each cell of a page's long tables and its text: the first ancestor (the cell
+#: included) that paints a background; DataTables wraps the table in containers of its own.
+LONG_TABLE_COLOURS_JS = """() => [...document.querySelectorAll("table.gc-interactive tbody td")]
+  .slice(0, 40).map(td => {
+    let e = td;
+    while (e && getComputedStyle(e).backgroundColor === "rgba(0, 0, 0, 0)") e = e.parentElement;
+    const search = document.querySelector(".dt-search input");
+    return {bg: e ? getComputedStyle(e).backgroundColor : "rgb(255, 255, 255)",
+            fg: getComputedStyle(td).color,
+            searchBg: getComputedStyle(search).backgroundColor};
+  })"""
+
+
+def test_long_tables_are_readable_in_dark_mode(report, browser):
+    """DataTables' own styles (a white container, a white search box) must not put light text on a
+    light background: cells and the search box follow the page's dark colours."""
+    out, _ = report
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto((out / "09_audit.html").as_uri(), wait_until="load")
+    page.wait_for_function(DATATABLES_READY_JS, timeout=20_000)
+    cells = page.evaluate(LONG_TABLE_COLOURS_JS)
+    context.close()
+    assert cells, "the audit page has long tables"
+    light_text = [c for c in cells if _luminance(c["fg"]) > 0.5]
+    assert light_text, "dark mode writes light text"
+    glaring = [
+        c for c in light_text if _luminance(c["bg"]) > 0.2 or _luminance(c["searchBg"]) > 0.2
+    ]
+    assert glaring == []
+
+
 def test_pdf_has_every_section_each_from_a_new_page(report):
     out, manifest = report
     assert manifest["pages"]["pdf"] == "report.pdf"
