@@ -168,3 +168,14 @@ def test_does_not_fit_may_wrap_in_a_number_column():
     page = display.table(frame, "t", zero_means="does not fit")._repr_mimebundle_()[0]["text/html"]
     assert '<td class="gc-num gc-wrap">does not fit</td>' in page
     assert '<td class="gc-num">12</td>' in page
+
+
+def test_captions_name_catalog_entries_in_words_and_does_not_fit_columns_stay_numeric():
+    frame = pd.DataFrame({"max_batch": [0, 0, 12]}, index=pd.Index(["a", "b", "c"], name="gpu"))
+    t = display.table(
+        frame, "t", "At 4,096 tokens llama-2-7b fits rtx-4090.", zero_means="does not fit"
+    )
+    page = t._repr_mimebundle_()[0]["text/html"]
+    assert "At 4,096 tokens Llama 2 7B fits RTX 4090." in page
+    # Two of three cells say "does not fit": still a number column (right-aligned).
+    assert '<th class="gc-num">Most sequences that fit</th>' in page

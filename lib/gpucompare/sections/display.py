@@ -47,10 +47,11 @@ INTERACTIVE_ROWS = 20
 SHORT_ROWS = 12
 
 
-def column_kind(cells: list[str]) -> str:
+def column_kind(cells: list[str], missing: tuple[str, ...] = ()) -> str:
     """``gc-num`` for a column of mostly numbers (a spec column may hold a few names), else
-    ``gc-text``, with ``gc-nowrap`` when its longest cell is short."""
-    present = [c for c in cells if c not in _MISSING]
+    ``gc-text``, with ``gc-nowrap`` when its longest cell is short. Cells in ``missing`` (a number
+    that cannot exist: "does not fit") count as missing values."""
+    present = [c for c in cells if c not in _MISSING and c not in missing]
     if present and sum(bool(_NUMBER.match(c)) for c in present) * 2 >= len(present):
         return "gc-num"
     longest = max(map(len, cells), default=0)
@@ -222,7 +223,11 @@ class Table:
         ]
         links = [str(c) == "url" for c in shown.columns]
         kinds = [
-            "gc-text gc-nowrap" if link else column_kind([row[k] for row in cells])
+            "gc-text gc-nowrap"
+            if link
+            else column_kind(
+                [row[k] for row in cells], (self.zero_means,) if self.zero_means else ()
+            )
             for k, link in enumerate(links)
         ]
         extra = self._cell_classes(shown, n_index)
@@ -261,7 +266,8 @@ class Table:
             f'<table{cls("gc-table", *marks)} id="table-{name}">'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
-        cap = f'<p class="gc-caption">{html.escape(self.caption)}</p>' if self.caption else ""
+        caption = labels.words(self.caption, names)
+        cap = f'<p class="gc-caption">{html.escape(caption)}</p>' if caption else ""
         return f'<div class="gc-table-wrap" data-table="{name}">{table}{cap}</div>'
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -385,18 +391,20 @@ class Figure:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         png = base64.b64encode(self.png_bytes()).decode("ascii")
+        names = catalog.display_names()
+        caption, alt = labels.words(self.caption, names), labels.words(self.alt, names)
         fig_html = (
             f'<figure class="gc-figure" id="figure-{html.escape(self.name)}">'
-            f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.alt)}" '
+            f'<img src="data:image/png;base64,{png}" alt="{html.escape(alt)}" '
             f'style="max-width:100%;height:auto">'
-            f"<figcaption>{html.escape(self.caption)}</figcaption></figure>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
         data = {
             "text/plain": f"[figure {self.name}] {self.caption}",
             "text/html": fig_html,
             "image/png": png,
         }
-        return data, {META_KEY: {"figure": self.name}, "image/png": {"alt": self.alt}}
+        return data, {META_KEY: {"figure": self.name}, "image/png": {"alt": alt}}
 
 
 def figure(fig: MplFigure, name: str, caption: str, alt: str | None = None) -> Figure:
