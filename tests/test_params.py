@@ -18,7 +18,9 @@ from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.core.validation import MAX_PROBLEMS_SHOWN, _unwrap, input_error
 from gpucompare.data import catalog
+from gpucompare.data.training import METHODS
 from gpucompare.params import schema
+from gpucompare.params.training import TrainingMethod
 
 
 def test_defaults_validate():
@@ -360,3 +362,45 @@ def test_weight_precisions_are_the_catalog_formats():
 def test_unknown_engine_is_refused_naming_the_key():
     with pytest.raises(InputError, match="engine: unknown engine 'vlm'"):
         params.make(engine="vlm")
+
+
+@pytest.mark.parametrize(
+    ("sets", "pattern"),
+    [
+        (
+            ["training_jobs.0.method=dora"],
+            r"training_jobs\[0\]\.method: Input should be 'full', 'lora' or 'qlora'",
+        ),
+        (
+            ["training_jobs.1.model=llama-7b"],
+            r"training_jobs\[1\]\.model: unknown model 'llama-7b'.*did you mean 'llama-2-7b'",
+        ),
+        (["training_jobs.0.epochs=3"], r"training_jobs\[0\]\.epochs: unknown key"),
+        (["training_jobs.0={name: x, model: llama-2-7b}"], r"training_jobs\[0\]\.method"),
+        (
+            ["training_jobs.1.name=Llama 2 7B LoRA"],
+            r"training_jobs: two or more training jobs are named \['Llama 2 7B LoRA'\]",
+        ),
+        (["training_jobs=[]"], r"training_jobs: List should have at least 1 item"),
+    ],
+)
+def test_bad_training_jobs_name_the_key(sets, pattern):
+    with pytest.raises(InputError, match=pattern) as info:
+        params.resolve(sets=sets)
+    assert info.value.exit_code == 2
+    assert len(str(info.value).splitlines()) == 1  # one clear error
+
+
+def test_training_jobs_default_and_override():
+    p = params.make()
+    assert [(j.model, j.method) for j in p.training_jobs][:2] == [
+        ("llama-2-7b", "lora"),
+        ("llama-2-7b", "qlora"),
+    ]
+    q, _ = params.resolve(sets=["training_jobs.0.method=qlora"])
+    assert q.training_jobs[0].method == "qlora" and q.training_jobs[1:] == p.training_jobs[1:]
+
+
+def test_training_methods_are_the_measurement_methods():
+    # The schema's literal and the methods of data/measurements/training.csv are the same three.
+    assert set(typing.get_args(TrainingMethod)) == set(METHODS)

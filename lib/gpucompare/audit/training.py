@@ -49,10 +49,7 @@ def label(job: dict) -> str:
 def run(p: Params, job: dict, gpu_id: str, tokens: float) -> dict | None:
     """The job on the fewest ``gpu_id`` GPUs that hold it: ``gpus``, ``setup`` and the speed, time and
     cost of :func:`gpucompare.model.training.speed_time_cost`; None when no GPU count holds it."""
-    placed = tr.smallest_fit(setup_of(job), gpu_id)
-    if placed is None:
-        return None
-    return {"gpus": placed.gpus, "setup": placed, **tr.speed_time_cost(p, placed, gpu_id, tokens)}
+    return tr.placed_run(p, setup_of(job), gpu_id, tokens)
 
 
 def _usd(x: float | None) -> str:

@@ -121,6 +121,13 @@ def _print_text(r: dict) -> None:
         f"MFU {r['mfu']:.1%} ({cal['gpu_class']} compute MFU {cal['mfu_compute']:.1%}, held-out "
         f"error median {cal['held_out_median_abs_error']:.0%} over {cal['rows']} measurements)"
     )
+    if r["dequant_s"]:
+        print(
+            f"  QLoRA weight rebuilds: {r['dequant_s']:.3f} s of each {r['step_s']:.3f} s step "
+            f"({cal['dequant_factor']:.1f}x the memory traffic of reading NF4 and writing bf16; "
+            f"held-out error median {cal['dequant_held_out_median_abs_error']:.0%} over "
+            f"{cal['dequant_pairs']} QLoRA/LoRA pairs)"
+        )
     link = r["link"] or "one GPU"
     print(f"  scaling efficiency {r['scaling_efficiency']:.0%} over {link}")
     print(

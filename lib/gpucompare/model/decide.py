@@ -8,6 +8,15 @@ Recommender: for each workload and catalog GPU, n = the fewest GPUs it fits in t
 n x TCO (host share of an n-GPU host, :func:`gpucompare.model.tco.host_usd`; or n x rental) /
 (tokens/s x u x seconds per year x years / 1e6)
 (:mod:`gpucompare.model.tco`). Source of the rules: the article's ``choose_gpu``.
+
+Training rules (:func:`training_rules`): B5 (multi-GPU training -> H100) and B6 (single-GPU
+training -> RTX 4090 or H100) against the training model (:mod:`gpucompare.model.training`). Each
+job is placed on the fewest cards of each GPU the rules name (:data:`ANSWER_GPUS`) that hold it
+(:func:`gpucompare.model.training.placed_run`: one card, else ZeRO-3), as the training section and
+``gpucompare train`` do. A job that needs more than one card of one of them (or fits no count) is
+multi-GPU training, B5's case: the rule agrees when the H100 is the cheaper rental (or the only GPU
+that finishes it). The others fit one card of each, B6's case: the rule agrees when the job fits
+and finishes on one card of every GPU it names.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import pandas as pd
 
 from gpucompare.data import catalog
 from gpucompare.model import memory, tco, throughput
+from gpucompare.model import training as tr
+from gpucompare.model import training_memory as tm
 from gpucompare.params import Params
 
 
@@ -249,3 +260,76 @@ def recommend_table(p: Params) -> pd.DataFrame:
         row["qualifying_configurations"] = len(ok)
         rows.append(row)
     return pd.DataFrame(rows).set_index("workload").astype(object).where(lambda f: f.notna(), None)
+
+
+# --- Training rules against the training model ----------------------------------------------------
+
+#: The catalog GPU each GPU name of the rules' answers means.
+ANSWER_GPUS = {"H100": "h100-sxm", "RTX 4090": "rtx-4090"}
+#: The article's training rules: multi-GPU (B5) and single-GPU (B6).
+MULTI_GPU_RULE = "B5 multi-GPU training"
+SINGLE_GPU_RULE = "B6 single-GPU training"
+
+
+def rule(branch: str) -> Rule:
+    """The rule of :data:`ARTICLE_RULES` with this branch name."""
+    return next(r for r in ARTICLE_RULES if r.branch == branch)
+
+
+def answer_gpus(answer: str) -> list[str]:
+    """The catalog GPUs an answer names ("RTX 4090 or H100" -> rtx-4090, h100-sxm)."""
+    return [ANSWER_GPUS[name] for name in answer.split(" or ") if name in ANSWER_GPUS]
+
+
+def training_rule_gpus() -> list[str]:
+    """The GPUs the training rules name, B5's first: h100-sxm, rtx-4090."""
+    names = answer_gpus(rule(MULTI_GPU_RULE).answer) + answer_gpus(rule(SINGLE_GPU_RULE).answer)
+    return list(dict.fromkeys(names))
+
+
+def _rent(r: dict | None) -> float | None:
+    return None if r is None else r["usd_rent"]
+
+
+def training_rules(
+    p: Params, jobs: list[tuple[str, tm.Setup]], tokens: float = tr.JOB_TOKENS
+) -> pd.DataFrame:
+    """Per job (label, setup at one GPU): the training rule that applies (module docstring), its
+    answer, for each GPU it names the cards, hours and rental USD of ``tokens`` tokens (None where no
+    count holds it or it never finishes), what the training model picks and whether the rule agrees.
+    Indexed by (rule, job), B5's jobs first."""
+    gpus = training_rule_gpus()
+    rows = []
+    for label, setup in jobs:
+        runs = {g: tr.placed_run(p, setup, g, tokens) for g in gpus}
+        multi = any(r is None or r["gpus"] > 1 for r in runs.values())
+        branch = MULTI_GPU_RULE if multi else SINGLE_GPU_RULE
+        answer = rule(branch).answer
+        row = {"rule": branch, "job": label, "rule_says": answer}
+        for g in gpus:
+            r = runs[g]
+            row[f"{g} gpus"] = None if r is None else r["gpus"]
+            row[f"{g} hours"] = None if r is None else r["hours"]
+            row[f"{g} rent_usd"] = _rent(r)
+        costs = {g: c for g in gpus if (c := _rent(runs[g])) is not None}
+        cheapest = min(costs, key=costs.get) if costs else None
+        if multi:
+            says = f"{cheapest} is cheaper to rent" if cheapest else "no GPU here finishes it"
+            agrees = cheapest is not None and cheapest in answer_gpus(answer)
+            if cheapest is not None and len(costs) == 1:
+                says = f"only {cheapest} finishes it"
+        else:
+            named = answer_gpus(answer)
+            agrees = all(runs[g] is not None and runs[g]["hours"] is not None for g in named)
+            says = "fits one card of each" + (
+                f"; {cheapest} is cheaper to rent" if cheapest else ""
+            )
+            if not agrees:
+                says = "does not finish on one card of each"
+        row["model_says"] = says
+        row["agrees"] = agrees
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    order = {MULTI_GPU_RULE: 0, SINGLE_GPU_RULE: 1}
+    frame = frame.sort_values("rule", key=lambda s: s.map(order), kind="stable")
+    return frame.set_index(["rule", "job"]).astype(object).where(lambda f: f.notna(), None)

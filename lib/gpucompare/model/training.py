@@ -38,6 +38,9 @@ from gpucompare.params import Params
 
 #: GPU counts of the scaling table: inside one node, then nodes joined by the node link.
 SCALING_GPUS = (1, 2, 4, 8, 16, 64, 256)
+#: Tokens of each job of the report's training tables and of the decision guide's training rules: a
+#: fine-tuning run of about 50,000 sequences of 2,048 tokens.
+JOB_TOKENS = 100_000_000
 
 
 def rollback_factor(p: Params, gpu_id: str, gpus: int) -> float:
@@ -91,11 +94,11 @@ def scaling(
 ) -> dict[int, float]:
     """Scaling efficiency (compute / step time) at each GPU count of :data:`SCALING_GPUS` with the
     setup's other choices (memory not checked)."""
-    mfu = tc.mfu(p, gpu_id)
+    mfu, k = tc.mfu(p, gpu_id), tc.dequant_factor(p)
     out = {}
     for n in SCALING_GPUS:
         job = ts.job_of(replace(setup, gpus=n), gpu_id, node_link)
-        out[n] = ts.step(p, job, mfu)["scaling_efficiency"]
+        out[n] = ts.step(p, job, mfu, dequant_factor=k)["scaling_efficiency"]
     return out
 
 
@@ -112,14 +115,27 @@ def smallest_fit(setup: tm.Setup, gpu_id: str) -> tm.Setup | None:
     return tm.auto_recompute(replace(setup, zero=3, gpus=n), gpu_id)
 
 
+def placed_run(p: Params, setup: tm.Setup, gpu_id: str, tokens: float) -> dict | None:
+    """The job on the fewest ``gpu_id`` GPUs that hold it (:func:`smallest_fit`): ``gpus``, ``setup``
+    and the speed, time and cost of :func:`speed_time_cost`; None when no GPU count holds it. The
+    training section's tables, the decision guide's training rules and the training claims all
+    place jobs this way (``gpucompare train`` with ``--gpus`` and ``--zero`` of the placement gives
+    the same numbers)."""
+    placed = smallest_fit(setup, gpu_id)
+    if placed is None:
+        return None
+    return {"gpus": placed.gpus, "setup": placed, **speed_time_cost(p, placed, gpu_id, tokens)}
+
+
 def speed_time_cost(
     p: Params, setup: tm.Setup, gpu_id: str, tokens: float, node_link: str | None = None
 ) -> dict:
-    """Speed (:func:`ts.step` at the calibrated MFU of the GPU's class), then :func:`time_and_cost`
-    and :func:`floor_hours` of ``tokens`` tokens; memory is not checked."""
+    """Speed (:func:`ts.step` at the calibrated MFU of the GPU's class and the calibrated QLoRA
+    dequantisation factor), then :func:`time_and_cost` and :func:`floor_hours` of ``tokens`` tokens;
+    memory is not checked."""
     job = ts.job_of(setup, gpu_id, node_link)
-    st = ts.step(p, job, tc.mfu(p, gpu_id))
-    out = {k: st[k] for k in ("tokens_per_s", "mfu", "scaling_efficiency", "step_s")}
+    st = ts.step(p, job, tc.mfu(p, gpu_id), dequant_factor=tc.dequant_factor(p))
+    out = {k: st[k] for k in ("tokens_per_s", "mfu", "scaling_efficiency", "step_s", "dequant_s")}
     out["tokens_per_s_per_gpu"] = st["tokens_per_s"] / setup.gpus
     out["communication_s"] = st["communication_s"]
     out["exposed_communication_s"] = st["exposed_s"]
@@ -193,10 +209,17 @@ def estimate(
         "held_out_median_abs_error": held["median_abs_error"],
         "held_out_max_abs_error": held["max_abs_error"],
     }
+    if setup.method == "qlora":
+        dq = cal.held_out_dequant()
+        out["calibration"]["dequant_factor"] = cal.dequant_factor
+        out["calibration"]["dequant_pairs"] = dq["pairs"]
+        out["calibration"]["dequant_held_out_median_abs_error"] = dq["median_abs_error"]
+        out["calibration"]["dequant_held_out_max_abs_error"] = dq["max_abs_error"]
     out["link"] = lk.name if lk else None
     out["flops_per_token"] = ts.model_flops_per_token(job)
     out["peak_tflops"] = ts.peak_tflops(gpu_id, setup.precision)
     speed = ["tokens_per_s", "tokens_per_s_per_gpu", "mfu", "scaling_efficiency", "step_s"]
+    speed += ["dequant_s"]
     cost = ["finishes", "hours", "hours_without_rollbacks", "rollback_factor", "gpu_hours"]
     cost += ["floor_hours"]
     cost += ["usd_own", "usd_rent", "usd_per_gpu_hour_own", "usd_per_gpu_hour_rent"]

@@ -169,6 +169,15 @@ def trained_parameters(setup: Setup) -> int:
     return model.parameters
 
 
+def quantized_parameters(setup: Setup) -> int:
+    """Weights QLoRA stores in NF4: every parameter but the embeddings and LM head (QLoRA §3); 0
+    for LoRA and full training."""
+    if setup.method != "qlora":
+        return 0
+    model = catalog.get_model(setup.model)
+    return model.parameters - embedding_parameters(model)
+
+
 def frozen_weight_bytes(setup: Setup) -> float:
     """Bytes of the frozen base weights (0 for full training): LoRA at the training precision;
     QLoRA's linear weights at :data:`NF4_BITS`, its embeddings and LM head at 16 bits."""
@@ -177,8 +186,8 @@ def frozen_weight_bytes(setup: Setup) -> float:
     model = catalog.get_model(setup.model)
     if setup.method == "lora":
         return model.parameters * value_bytes(setup.precision)
-    emb = embedding_parameters(model)
-    return (model.parameters - emb) * NF4_BITS / units.BITS_PER_BYTE + emb * 2
+    nf4 = quantized_parameters(setup)
+    return nf4 * NF4_BITS / units.BITS_PER_BYTE + (model.parameters - nf4) * 2
 
 
 def state_bytes(

@@ -17,9 +17,25 @@ FLOP = one floating-point operation (a multiply-add is 2); times in seconds unle
   average over runs with and without recomputation (most recompute), so recomputation changes a
   step only through its backward-pass share (the overlap window): calibrating the utilisation of
   executed FLOPs instead gave a larger held-out error (median 20% against 15%).
-* Compute time of a step = model FLOPs / (MFU x peak), peak the datasheet's dense tensor rate of
-  the precision (:func:`peak_tflops`). MFU is calibrated per GPU class (datacenter, consumer) on
-  ``data/measurements/training.csv`` (:mod:`gpucompare.model.training_calibration`).
+* Compute time of a step = model FLOPs / (MFU x peak) + QLoRA's dequantisation, peak the
+  datasheet's dense tensor rate of the precision (:func:`peak_tflops`). MFU is calibrated per GPU
+  class (datacenter, consumer) on ``data/measurements/training.csv``
+  (:mod:`gpucompare.model.training_calibration`).
+* QLoRA dequantisation (:func:`dequant_s`): bitsandbytes' ``MatMul4Bit``
+  (bitsandbytes-foundation/bitsandbytes, ``bitsandbytes/autograd/_functions.py`` at 012c660:
+  ``forward`` runs ``linear(A, dequantize_4bit(B, quant_state))``, ``backward`` runs
+  ``grad_A = matmul(grad_output, dequantize_4bit(B, ctx.state))``) and torchao's ``linear_nf4``
+  (torchtune's QLoRA) rebuild every 4-bit weight as a 16-bit matrix before each matmul that reads
+  it: in the forward pass, in the backward pass (the input gradient) and in a recomputed forward
+  pass. Each rebuild reads the weight's NF4 code with its block constants (``NF4_BITS`` / 8 =
+  0.516 bytes, :mod:`~gpucompare.model.training_memory`) and writes the 16-bit copy (2 bytes) that
+  the matmul then reads as LoRA's matmul reads its 16-bit weight: 2.52 bytes of extra memory
+  traffic per quantised weight and pass, at the datasheet memory bandwidth, once per micro-batch
+  whatever its tokens. Real kernels move more than this floor (launches, the double-quantised
+  constants, unfused casts): the traffic is multiplied by a factor k fitted on the published QLoRA
+  runs that have a LoRA twin (same source, GPU and configuration;
+  :mod:`gpucompare.model.training_calibration`; k = 2.3, held-out QLoRA / LoRA speed ratio error
+  median 3%, worst 19%).
 * Communication of a step (N GPUs, per-direction bandwidth B and per-hop latency of the link
   :func:`link` finds with :mod:`gpucompare.model.interconnect`): ZeRO 0-2 all-reduce the gradients
   once per optimizer step in buckets of :data:`DDP_BUCKET_BYTES` (ring: 2 (N-1)/N x bytes / B plus
@@ -85,6 +101,8 @@ class Job:
     precision: str = "bf16"
     grad_accum: int = 1
     node_link: str | None = None
+    #: Weights stored in NF4 and dequantised before every matmul (QLoRA's linear layers; else 0).
+    quantized_parameters: int = 0
 
     @property
     def tokens_per_gpu_step(self) -> int:
@@ -112,6 +130,7 @@ def job_of(setup: tm.Setup, gpu_id: str, node_link: str | None = None) -> Job:
         precision=setup.precision,
         grad_accum=setup.grad_accum,
         node_link=node_link,
+        quantized_parameters=tm.quantized_parameters(setup),
     )
 
 
@@ -155,6 +174,34 @@ def peak_tflops(gpu_id: str, precision: str = "bf16") -> float:
     if precision not in PEAK_FIELDS:
         raise unknown("precision", "precision", precision, PEAK_FIELDS)
     return catalog.get_gpu(gpu_id, "gpu").spec(PEAK_FIELDS[precision])
+
+
+# --- QLoRA dequantisation -------------------------------------------------------------------------
+
+
+def dequant_bytes_per_weight(precision: str = "bf16") -> float:
+    """Memory traffic of rebuilding one NF4 weight (bytes): read its code and block constants
+    (NF4_BITS / 8 = 0.516) and write its 16-bit copy (2): 2.516 bytes in bf16."""
+    return tm.NF4_BITS / units.BITS_PER_BYTE + tm.value_bytes(precision)
+
+
+def dequant_passes(recompute: str) -> int:
+    """Passes per micro-batch that rebuild every 4-bit weight: forward and backward (2), plus the
+    recomputed forward pass of full recomputation (3). Selective recomputation recomputes the
+    attention core only, which has no weights; ``unknown`` counts as none."""
+    return 3 if recompute == "full" else 2
+
+
+def dequant_s(job: Job, factor: float) -> float:
+    """Seconds per optimizer step one GPU spends rebuilding its 4-bit weights: grad_accum x passes x
+    quantised weights x bytes per weight / (memory bandwidth x 1e9) x ``factor`` (the fitted
+    multiple of that traffic floor; see the module docstring); 0 unless the job is QLoRA. Under
+    ZeRO-3 each GPU still rebuilds every layer it gathers: the whole model."""
+    if job.method != "qlora" or job.quantized_parameters <= 0:
+        return 0.0
+    bandwidth = catalog.get_gpu(job.gpu).spec("memory_bandwidth_gb_s") * units.BYTES_PER_GB
+    traffic = job.quantized_parameters * dequant_bytes_per_weight(job.precision)
+    return job.grad_accum * dequant_passes(job.recompute) * traffic / bandwidth * factor
 
 
 # --- Communication --------------------------------------------------------------------------------
@@ -239,24 +286,37 @@ def exposed_s(comm: dict[str, float], compute_s: float, job: Job, overlap: float
     return max(0.0, comm["overlappable"] - overlap * window) + comm["exposed_always"]
 
 
-def step(p: Params, job: Job, mfu: float, overlap: float = DEFAULT_OVERLAP) -> dict[str, float]:
-    """One optimizer step at compute MFU ``mfu``: ``compute_s``, ``communication_s``, ``exposed_s``,
-    ``step_s``, ``tokens_per_s`` (all GPUs), ``scaling_efficiency`` = compute / step and the
-    end-to-end ``mfu`` (model FLOPs / (step x GPUs x peak))."""
+def step(
+    p: Params,
+    job: Job,
+    mfu: float,
+    *,
+    dequant_factor: float,
+    overlap: float = DEFAULT_OVERLAP,
+) -> dict[str, float]:
+    """One optimizer step at compute MFU ``mfu``: ``compute_s`` (the matmuls at that MFU plus
+    ``dequant_s``, QLoRA's weight rebuilds at ``dequant_factor`` x their traffic floor),
+    ``communication_s``, ``exposed_s``, ``step_s``, ``tokens_per_s`` (all GPUs),
+    ``scaling_efficiency`` = compute / step and the end-to-end ``mfu`` (model FLOPs / (step x GPUs x
+    peak))."""
     if not 0 < mfu <= 1:
         raise InputError(f"mfu: must be in (0, 1] (got {mfu!r})")
+    if not (math.isfinite(dequant_factor) and dequant_factor >= 0):
+        raise InputError(f"dequant_factor: must be a finite number >= 0 (got {dequant_factor!r})")
     flops = model_flops_per_token(job) * job.tokens_per_gpu_step
     peak = peak_tflops(job.gpu, job.precision) * units.FLOPS_PER_TFLOPS
-    compute = flops / (mfu * peak)
+    dequant = dequant_s(job, dequant_factor)
+    compute = flops / (mfu * peak) + dequant
     comm = communication_s(p, job)
     hidden = exposed_s(comm, compute, job, overlap)
     total = compute + hidden
     return {
+        "dequant_s": dequant,
         "compute_s": compute,
         "communication_s": comm["overlappable"] + comm["exposed_always"],
         "exposed_s": hidden,
         "step_s": total,
         "tokens_per_s": job.gpus * job.tokens_per_gpu_step / total,
         "scaling_efficiency": compute / total,
-        "mfu": mfu * compute / total,
+        "mfu": flops / (total * peak),
     }

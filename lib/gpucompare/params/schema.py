@@ -40,6 +40,7 @@ from gpucompare.params.services import (
     Traffic,
     Workload,
 )
+from gpucompare.params.training import TrainingJob
 
 
 def _check_gpu_id(v: str) -> str:
@@ -289,6 +290,14 @@ class Params(StrictParams):
         "(src/graph/tuning.cc baseLat)",
     )
 
+    # --- training section ---
+    training_jobs: list[TrainingJob] = Field(
+        min_length=1,
+        description="Fine-tuning jobs of the training section and of the decision guide's training "
+        "rules: name, model id, method (full, lora or qlora); AdamW in bf16, 2,048-token sequences, "
+        "one sequence per micro-batch",
+    )
+
     @field_validator("engine")
     @classmethod
     def _known_engine(cls, v: str) -> str:
@@ -341,13 +350,15 @@ class Params(StrictParams):
             raise ValueError(f"repeated item(s) {dupes}; list each once")
         return v
 
-    @field_validator("workloads", "traffic")
+    @field_validator("workloads", "traffic", "training_jobs")
     @classmethod
     def _unique_workload_names(cls, v: list, info: ValidationInfo) -> list:
-        """Tables label workloads by name: two with one name would be one row."""
+        """Tables label workloads and jobs by name: two with one name would be one row."""
         dupes = sorted({n for n, k in Counter(w.name for w in v).items() if k > 1})
         if dupes:
-            what = "traffic workloads" if info.field_name == "traffic" else "workloads"
+            what = {"traffic": "traffic workloads", "training_jobs": "training jobs"}.get(
+                info.field_name, "workloads"
+            )
             raise ValueError(f"two or more {what} are named {dupes}; names must differ")
         return v
 

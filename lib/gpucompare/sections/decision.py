@@ -1,6 +1,6 @@
 """The decision section (``notebooks/07_decision.ipynb``): the article's ``choose_gpu`` rules and
-what they cover, the data-driven recommendation, and where each chosen GPU wins, each as a ready
-table or figure with its caption."""
+what they cover, its training rules against the training model, the data-driven recommendation,
+and where each chosen GPU wins, each as a ready table or figure with its caption."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 
 from gpucompare.model import cost, decide
+from gpucompare.model import training as tr
 from gpucompare.model.tco import tco_usd
 from gpucompare.params import Params
 from gpucompare.sections import display
 from gpucompare.sections import tco as tco_section
+from gpucompare.sections import training as training_section
 from gpucompare.sections.figures import colour, legend, new
+from gpucompare.sections.prose import join_words
 
 
 def article_rules() -> display.Table:
@@ -35,6 +38,68 @@ def article_rule_findings() -> display.Table:
     frame = pd.DataFrame({"finding": findings}, index=pd.RangeIndex(1, len(findings) + 1, name="#"))
     return display.table(
         frame, "article_rule_findings", "What the enumeration shows about the rules."
+    )
+
+
+def training_rules(p: Params) -> display.Table:
+    """The training rules B5 and B6 against the training model: per training job (parameter
+    ``training_jobs``, :data:`gpucompare.model.training.JOB_TOKENS` tokens each) the rule that
+    applies, cards, hours and rental cost on each GPU the rules name, the model's pick and whether
+    they agree (:func:`gpucompare.model.decide.training_rules`), captioned with the agreement of
+    each rule."""
+    t = decide.training_rules(p, training_section.jobs(p), tr.JOB_TOKENS)
+    dollars = {c: 2 for c in t.columns if c.endswith(" rent_usd")}
+    return display.table(t, "decision_training_rules", _training_rules_caption(t), **dollars)
+
+
+def _training_rules_caption(t: pd.DataFrame) -> str:
+    """Per rule: its answer, for how many of its jobs it agrees, and the cheaper rental per job."""
+    parts = []
+    for branch in (decide.MULTI_GPU_RULE, decide.SINGLE_GPU_RULE):
+        if branch not in t.index.get_level_values("rule"):
+            continue
+        rows = t.xs(branch, level="rule")
+        agree = int(rows["agrees"].astype(bool).sum())
+        code, _, case = branch.partition(" ")
+        rule = f"rule {code} ({case}: {rows['rule_says'].iloc[0]})"
+        multi = branch == decide.MULTI_GPU_RULE
+        n = len(rows)
+        if n == 1:
+            what = "needs several cards of one of its GPUs" if multi else "fits one card of each"
+            verb = "agrees with" if agree else "disagrees with"
+            text = f"{rule} {verb} the training model on the one job, which {what}"
+        else:
+            what = "need several cards of one of its GPUs" if multi else "fit one card of each"
+            share = "all" if agree == n else f"{agree} of"
+            text = f"{rule} agrees with the training model for {share} {n} jobs that {what}"
+        failing = [str(j) for j in rows.index[~rows["agrees"].astype(bool)]]
+        if failing and not multi:  # they fit one card of each: one of them never finishes
+            text += (
+                f" ({join_words(failing)} never finishing on one of them: memory-error rollbacks "
+                "outpace its checkpoints)"
+            )
+        cheaper = _cheaper_rentals(rows)
+        if cheaper:
+            text += "; renting, " + cheaper
+        parts.append(text)
+    body = "; ".join(parts) if parts else "no training job"
+    return f"For {tr.JOB_TOKENS / 1e6:,.0f} million tokens of each fine-tuning job, {body}."
+
+
+def _cheaper_rentals(rows: pd.DataFrame) -> str:
+    """'the h100-sxm is cheaper for a and b and the rtx-4090 for c', from the rent columns."""
+    cost_columns = [c for c in rows.columns if c.endswith(" rent_usd")]
+    by_gpu: dict[str, list[str]] = {}
+    for job, row in rows.iterrows():
+        costs = {c.split(" ")[0]: row[c] for c in cost_columns if row[c] is not None}
+        if costs:
+            by_gpu.setdefault(min(costs, key=costs.get), []).append(str(job))
+    items = list(by_gpu.items())
+    return join_words(
+        f"the {g} is cheaper for {join_words(jobs)}"
+        if i == 0
+        else f"the {g} for {join_words(jobs)}"
+        for i, (g, jobs) in enumerate(items)
     )
 
 

@@ -5,10 +5,10 @@ claims. Each public function returns one ready :class:`~gpucompare.sections.disp
 :class:`~gpucompare.sections.display.Figure` whose caption is written from the same frame; the
 formulas live in :mod:`gpucompare.model.training` and the modules it names.
 
-The jobs (:data:`JOBS`), the GPUs beside the report's own (:data:`KEY_GPUS`), the tokens of a job
-(:data:`TOKENS`) and the scaling figure's job and GPUs are module constants for now, not parameters:
-the section reads only existing parameters (the report's GPUs, prices and ownership costs, cloud
-prices, the memory-error and checkpoint parameters, the all-reduce latencies).
+The jobs are the parameter ``training_jobs`` (:func:`jobs`); the GPUs beside the report's own
+(:data:`KEY_GPUS`), the tokens of a job (:data:`TOKENS`) and the scaling figure's job and GPUs are
+module constants. The section also reads the report's GPUs, prices and ownership costs, cloud
+prices, the memory-error and checkpoint parameters and the all-reduce latencies.
 """
 
 from __future__ import annotations
@@ -30,20 +30,10 @@ from gpucompare.sections import display
 from gpucompare.sections.figures import new_row, overlaps, row_legend, series
 from gpucompare.sections.prose import fmt_range, join_words, overlap_sentence
 
-#: The fine-tuning jobs of the tables: (label, setup at one GPU; AdamW, bf16, 2,048-token sequences,
-#: one sequence per micro-batch). A module constant, not a parameter (yet).
-JOBS: tuple[tuple[str, tm.Setup], ...] = (
-    ("Llama 2 7B LoRA", tm.Setup("llama-2-7b", "lora")),
-    ("Llama 2 7B QLoRA", tm.Setup("llama-2-7b", "qlora")),
-    ("Llama 2 7B full", tm.Setup("llama-2-7b", "full")),
-    ("Llama 3 8B LoRA", tm.Setup("llama-3-8b", "lora")),
-    ("Llama 3 8B full", tm.Setup("llama-3-8b", "full")),
-    ("Llama 2 70B QLoRA", tm.Setup("llama-2-70b", "qlora")),
-)
 #: Catalog GPUs shown after the report's own (``gpus`` parameter).
 KEY_GPUS = ("h100-sxm", "rtx-4090", "a100-sxm-80gb", "h200-sxm", "rtx-5090")
 #: Tokens of each job (a fine-tuning run: about 50,000 sequences of 2,048 tokens).
-TOKENS = 100_000_000
+TOKENS = tr.JOB_TOKENS
 #: The scaling figure's job: full fine-tuning of a 7B model sharded with ZeRO-3 (FSDP), the way it
 #: runs on several GPUs; memory is not checked in the figure (the fit table says where it fits).
 SCALING_JOB = ("Llama 2 7B full", tm.Setup("llama-2-7b", "full", zero=3))
@@ -62,9 +52,15 @@ def gpu_ids(p: Params) -> list[str]:
     return list(dict.fromkeys([*p.gpus, *KEY_GPUS]))
 
 
+def jobs(p: Params) -> list[tuple[str, tm.Setup]]:
+    """The fine-tuning jobs (parameter ``training_jobs``): (label, setup at one GPU: AdamW, bf16,
+    2,048-token sequences, one sequence per micro-batch, LoRA rank 16 on every linear layer)."""
+    return [(j.name, tm.Setup(j.model, j.method).check()) for j in p.training_jobs]
+
+
 def _placements(p: Params) -> list[tuple[str, str, tm.Setup | None]]:
     """(job label, GPU, the job on the fewest GPUs that hold it or None) for every job and GPU."""
-    return [(label, g, tr.smallest_fit(s, g)) for label, s in JOBS for g in gpu_ids(p)]
+    return [(label, g, tr.smallest_fit(s, g)) for label, s in jobs(p) for g in gpu_ids(p)]
 
 
 # --- What fits --------------------------------------------------------------------------------------
@@ -101,10 +97,10 @@ def _state_gb(row: pd.Series) -> float:
     return per_gpu * row["gpus_needed"]  # one GPU, or ZeRO-3 dividing every state by the GPUs
 
 
-def _fit_caption(t: pd.DataFrame) -> str:
+def _fit_caption(p: Params, t: pd.DataFrame) -> str:
     """Full fine-tuning's model states and where they fit one card; the adapter jobs that do not."""
     parts = []
-    for label, setup in JOBS:
+    for label, setup in jobs(p):
         if setup.method != "full":
             continue
         rows = t.xs(label, level="job")
@@ -122,12 +118,12 @@ def _fit_caption(t: pd.DataFrame) -> str:
             f"{label} fine-tuning keeps {state:,.0f} GB of weights, gradients and AdamW states before "
             f"activations, so it {where}"
         )
-    full = [label for label, setup in JOBS if setup.method == "full"]
+    full = [label for label, setup in jobs(p) if setup.method == "full"]
     adapters = t[~t.index.get_level_values("job").isin(full)]
     split = adapters[~adapters["fits_one_gpu"].astype(bool)]
-    if split.empty:
+    if not adapters.empty and split.empty:
         parts.append("every LoRA and QLoRA job fits one card of every GPU shown")
-    else:
+    elif not adapters.empty:
         cases = []
         for job in dict.fromkeys(split.index.get_level_values("job")):
             needs = [
@@ -146,7 +142,7 @@ def fit(p: Params) -> display.Table:
     """Fit per job and GPU, captioned with the full fine-tunes' model states and the adapter jobs
     that need more than one card."""
     t = _fit_frame(p)
-    return display.table(t, "training_fit", _fit_caption(t))
+    return display.table(t, "training_fit", _fit_caption(p, t))
 
 
 # --- Time and cost ----------------------------------------------------------------------------------
@@ -176,7 +172,7 @@ def _time_cost_frame(p: Params) -> pd.DataFrame:
 def cheapest(t: pd.DataFrame, column: str) -> dict[str, str]:
     """Job label -> the GPU with the smallest ``column`` (jobs without any value left out)."""
     out = {}
-    for label, _ in JOBS:
+    for label in dict.fromkeys(t.index.get_level_values("job")):
         values = pd.to_numeric(t.xs(label, level="job")[column], errors="coerce").dropna()
         if not values.empty:
             out[label] = values.idxmin()
@@ -370,9 +366,28 @@ def calibration(p: Params) -> display.Table:
             for cls, r in by_class.iterrows()
         )
         + f". One MFU per class cannot follow every framework and model size, so the {worse} hours "
-        "and costs above are uncertain by about that much."
+        "and costs above are uncertain by about that much." + _dequant_sentence(p)
     )
     return display.table(t, "training_calibration", caption, digits=0)
+
+
+def _dequant_sentence(p: Params) -> str:
+    """QLoRA's dequantisation: the fitted multiple of its memory-traffic floor, the pairs it rests
+    on and their held-out QLoRA / LoRA speed ratio errors ("" without pairs)."""
+    cal = tc.calibration(p)
+    held = cal.held_out_dequant()
+    if not held["pairs"]:
+        return ""
+    ratios = cal.pairs["measured_ratio"]
+    return (
+        f" QLoRA rebuilds its 4-bit weights as 16-bit ones for every matmul, forward and backward: "
+        f"{held['pairs']} published QLoRA runs ran at "
+        f"{fmt_range(100 * ratios.min(), 100 * ratios.max(), '%', '.0f')} of the speed of the same "
+        f"run with LoRA, which the model matches with {cal.dequant_factor:.1f} times the memory "
+        "traffic of that rebuild; "
+        f"leaving each pair out, it predicts the ratio within a median "
+        f"{100 * held['median_abs_error']:.0f}% (worst {100 * held['max_abs_error']:.0f}%)."
+    )
 
 
 def _rows_frame(p: Params) -> pd.DataFrame:
