@@ -18,14 +18,16 @@ def _check_spec(c: Claim) -> Finding:
     field instead (``check.alternatives``) is misleading: right number, wrong quantity."""
     gpu = catalog.get_gpu(c.check["gpu"])
     field = c.check["field"]
+    label = catalog.spec_label(field, [gpu.id])
     sheet = gpu.spec(field)
     if isinstance(sheet, bool) or isinstance(c.value, bool):
         verdict = "ok" if sheet == c.value else "wrong"
         note = getattr(gpu.specs, field).note
+        shown = "yes" if sheet else "no"
         return Finding(
             sheet,
             verdict,
-            f"datasheet: {field} = {sheet} for {gpu.name}" + (f" ({note})" if note else ""),
+            f"{gpu.name}'s datasheet {label}: {shown}" + (f" ({note})" if note else ""),
         )
     verdict = relative_verdict(float(c.value), float(sheet), SPEC_TOLERANCE)
     if verdict == "wrong":
@@ -38,9 +40,10 @@ def _check_spec(c: Claim) -> Finding:
                 return Finding(
                     sheet,
                     "misleading",
-                    f"{c.value} is {gpu.name}'s {alt} ({alt_value}), not its {field} ({sheet})",
+                    f"{c.value} is {gpu.name}'s {catalog.spec_label(alt, [gpu.id])} ({alt_value}), "
+                    f"not its {label} ({sheet})",
                 )
-    return Finding(sheet, verdict, f"datasheet {field} of {gpu.name}: {sheet}")
+    return Finding(sheet, verdict, f"{gpu.name}'s datasheet {label}: {sheet}")
 
 
 def _check_derivation(c: Claim) -> Finding:

@@ -23,39 +23,6 @@ from gpucompare.sections.prose import fmt_extremes, fmt_range, join_words
 #: Bandwidths per GiB within this factor of each other read as "the same rate" in captions.
 SAME_RATE = 1.1
 
-#: (spec field, row label with unit) shown in the spec table, in order. A label's ``{term}`` is the
-#: vendors' word for it (``vendors`` in data/architectures.yaml: "SMs", "SMs / CUs", "CUDA cores /
-#: stream processors", "NVLink / Infinity Fabric (xGMI)"), over the GPUs shown.
-SPEC_ROWS: list[tuple[str, str]] = [
-    ("architecture", "architecture"),
-    ("chip", "chip"),
-    ("compute_capability", "compute capability"),
-    ("compute_units", "{compute_units}"),
-    ("shader_cores", "{shader_cores} (FP32 lanes)"),
-    ("matrix_cores", "{matrix_cores}"),
-    ("boost_clock_mhz", "boost clock (MHz)"),
-    ("fp16_tensor_fp32acc_tflops", "FP16 tensor, FP32 accumulate (TFLOPS, dense)"),
-    ("fp16_tensor_fp16acc_tflops", "FP16 tensor, FP16 accumulate (TFLOPS, dense)"),
-    ("bf16_tensor_tflops", "BF16 tensor (TFLOPS, dense)"),
-    ("tf32_tensor_tflops", "TF32 tensor (TFLOPS, dense)"),
-    ("fp8_tensor_tflops", "FP8 tensor (TFLOPS, dense)"),
-    ("int8_tensor_tops", "INT8 tensor (TOPS, dense)"),
-    ("fp32_tflops", "FP32 non-tensor (TFLOPS)"),
-    ("fp64_tflops", "FP64 non-tensor (TFLOPS)"),
-    ("fp64_tensor_tflops", "FP64 tensor (TFLOPS)"),
-    ("memory_gib", "memory (GiB)"),
-    ("memory_type", "memory type"),
-    ("memory_bus_width_bits", "memory bus (bits)"),
-    ("memory_bandwidth_gb_s", "memory bandwidth (GB/s)"),
-    ("gpu_link_bandwidth_total_gb_s", "{gpu_link_name}, both directions (GB/s)"),
-    ("gpu_link_bandwidth_per_direction_gb_s", "{gpu_link_name}, per direction (GB/s)"),
-    ("pcie_generation", "PCIe generation"),
-    ("pcie_lanes", "PCIe lanes"),
-    ("tdp_w", "TDP (W)"),
-    ("ecc", "ECC memory"),
-    ("mig_max_instances", "MIG instances (max)"),
-]
-
 #: Rows whose ratio means nothing (identifiers and generations, not amounts).
 NO_RATIO_ROWS = {
     "compute_capability",
@@ -75,12 +42,6 @@ RIDGE_PRECISIONS: dict[str, str] = {
 
 #: What a cell of a vendor-specific row (MIG, CUDA compute capability) shows for another vendor's GPU.
 NOT_APPLICABLE = "not applicable"
-
-
-def _row_label(label: str, gpu_ids: list[str]) -> str:
-    """A :data:`SPEC_ROWS` label with the vendors' words of the GPUs shown."""
-    terms = ("compute_units", "shader_cores", "matrix_cores", "gpu_link_name")
-    return label.format(**{t: catalog.vendor_label(gpu_ids, t) for t in terms})
 
 
 def _cell(gpu_id: str, field: str) -> object:
@@ -108,8 +69,8 @@ def _spec_frame(p: Params) -> pd.DataFrame:
     ratio columns "reference / other" (the reference is ``p.gpus[0]``)."""
     names = _names(p.gpus)
     rows = {
-        _row_label(label, p.gpus): {names[g]: _cell(g, field) for g in p.gpus}
-        for field, label in SPEC_ROWS
+        catalog.spec_label(field, p.gpus): {names[g]: _cell(g, field) for g in p.gpus}
+        for field, _ in catalog.SPEC_LABELS
     }
     rows["price (USD)"] = {names[g]: p.price_of(g) for g in p.gpus}
     frame = pd.DataFrame.from_dict(rows, orient="index").astype(object)
