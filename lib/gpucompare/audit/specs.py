@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gpucompare.audit.finding import Finding, relative_verdict
 from gpucompare.core import units
-from gpucompare.data import catalog
+from gpucompare.data import catalog, spec_labels
 from gpucompare.data.claims import Claim
 from gpucompare.model.specs import whitepaper_fma_per_clock_per_sm
 
@@ -18,7 +18,7 @@ def _check_spec(c: Claim) -> Finding:
     field instead (``check.alternatives``) is misleading: right number, wrong quantity."""
     gpu = catalog.get_gpu(c.check["gpu"])
     field = c.check["field"]
-    label = catalog.spec_label(field, [gpu.id])
+    label = spec_labels.spec_label(field, [gpu.id])
     sheet = gpu.spec(field)
     if isinstance(sheet, bool) or isinstance(c.value, bool):
         verdict = "ok" if sheet == c.value else "wrong"
@@ -40,7 +40,7 @@ def _check_spec(c: Claim) -> Finding:
                 return Finding(
                     sheet,
                     "misleading",
-                    f"{c.value} is {gpu.name}'s {catalog.spec_label(alt, [gpu.id])} ({alt_value}), "
+                    f"{c.value} is {gpu.name}'s {spec_labels.spec_label(alt, [gpu.id])} ({alt_value}), "
                     f"not its {label} ({sheet})",
                 )
     return Finding(sheet, verdict, f"{gpu.name}'s datasheet {label}: {sheet}")

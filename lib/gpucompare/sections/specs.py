@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gpucompare.core import units
-from gpucompare.data import catalog, claims
+from gpucompare.data import catalog, claims, spec_labels
 from gpucompare.model import specs as spec_model
 from gpucompare.params import Params
 from gpucompare.sections import display
@@ -69,8 +69,8 @@ def _spec_frame(p: Params) -> pd.DataFrame:
     ratio columns "reference / other" (the reference is ``p.gpus[0]``)."""
     names = _names(p.gpus)
     rows = {
-        catalog.spec_label(field, p.gpus): {names[g]: _cell(g, field) for g in p.gpus}
-        for field, _ in catalog.SPEC_LABELS
+        spec_labels.spec_label(field, p.gpus): {names[g]: _cell(g, field) for g in p.gpus}
+        for field, _ in spec_labels.SPEC_LABELS
     }
     rows["price (USD)"] = {names[g]: p.price_of(g) for g in p.gpus}
     frame = pd.DataFrame.from_dict(rows, orient="index").astype(object)
