@@ -56,10 +56,12 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) ## time builds, the memory/throughput sweeps and the Monte Carlo (bench/results/)
+bench: $(STAMP) ## time builds, sweeps, Monte Carlo, one-line commands, scenario switches (bench/results/)
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_cli.py
+	$(BIN)/python bench/bench_scenarios.py
 
 # Extra arguments for `jupyter lab`, e.g. `make lab LAB_ARGS=--no-browser` on a machine without a
 # browser; as root (containers) JupyterLab refuses to start without --allow-root, so it is added.

@@ -23,10 +23,14 @@ LAZY_IMPORTS_ALLOWED = {
     # Optional heavy dependencies (the `measure` and `kvcheck` extras), absent on most machines.
     "torch": "optional extra",
     "transformers": "optional extra",
+    # The calibration's least squares (0.2-0.5 s to import): fits are read from the disk cache,
+    # so one-line commands never load it (issue 21, docs/performance.md).
+    "scipy": "only when a fit runs",
 }
 #: The command line defers the report stack (papermill, nbconvert) to the commands that build.
 LAZY_MODULES = {
     "gpucompare/cli/__init__.py",
+    "gpucompare/cli/options.py",
     "gpucompare/cli/speed.py",
     "gpucompare/cli/train.py",
     "gpucompare/cli/listing.py",

@@ -398,3 +398,62 @@ def test_real_data_in_sample_and_held_out_median_error_within_25_percent(real_cv
     s = calibration.error_summary(cv).loc["all"]
     assert s["median_abs_error_held_out_source"] == pytest.approx(np.median(by_source))
     assert s["median_abs_error_in_sample"] == pytest.approx(np.median(in_sample))
+
+
+# --- the disk cache of the fit (issue 21) ----------------------------------------------------
+
+
+def test_a_fit_read_from_the_disk_cache_equals_the_fit_it_stored(tmp_path, monkeypatch):
+    """The cached fit gives the same numbers, bit for bit, as a fit computed in this process: its
+    parameter vector, offsets' keys and rows; and a fit read back runs no least squares."""
+    from gpucompare.core import paths
+    from gpucompare.model import fitcache
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(calibration, "_FITS", {})
+    fresh_fit, fresh_rows = calibration.fitted()  # computed, and stored
+    assert len(list((tmp_path / "fits").glob("*.json"))) == 1
+    independent = calibration.fit_frame(calibration.base_params(), calibration.calibration_rows())
+    assert np.array_equal(fresh_fit.x, independent.x)
+
+    monkeypatch.setattr(calibration, "_FITS", {})
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the fit ran although it was cached")
+
+    monkeypatch.setattr(calibration, "fit_frame", no_fit)
+    cached_fit, cached_rows = calibration.fitted()
+    assert np.array_equal(cached_fit.x, independent.x)
+    assert cached_fit.layout == independent.layout
+    pd.testing.assert_frame_equal(cached_rows, fresh_rows)
+    pd.testing.assert_frame_equal(cached_fit.rows, independent.rows)
+    a, b = cached_fit.rates(["vllm"], ["h100-sxm"]), independent.rates(["vllm"], ["h100-sxm"])
+    assert vars(a).keys() == vars(b).keys()
+    assert all(np.array_equal(vars(a)[k], vars(b)[k]) for k in vars(a))
+    assert fitcache.key(calibration.FIT_CACHE) == fitcache.key(calibration.FIT_CACHE)
+
+
+def test_the_fit_cache_key_follows_the_data_and_the_defaults(tmp_path, monkeypatch):
+    import shutil
+
+    from gpucompare.core import paths
+    from gpucompare.model import fitcache
+
+    data = tmp_path / "data"
+    shutil.copytree(paths.repo_root() / "data", data)
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
+    before = fitcache.key(calibration.FIT_CACHE)
+    csv_file = sorted((data / "measurements").glob("inference_*.csv"))[0]
+    csv_file.write_text(csv_file.read_text() + "\n")
+    assert fitcache.key(calibration.FIT_CACHE) != before
+    assert fitcache.key("another-fit") != fitcache.key(calibration.FIT_CACHE)
+
+
+def test_a_fit_cache_entry_of_another_shape_is_a_miss(tmp_path, monkeypatch):
+    from gpucompare.core import filecache, paths
+    from gpucompare.model import fitcache
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path))
+    key = fitcache.key(calibration.FIT_CACHE)
+    filecache.JsonCache(tmp_path / "fits", calibration.FIT_CACHE, 8).put(key, {"x": [1.0]})
+    assert fitcache.load(calibration.FIT_CACHE, key) is None

@@ -146,3 +146,17 @@ def test_cost_and_gpus_never_fall_when_the_load_grows(rate, more, prompt, gpu):
     for b in (heavier, longer):
         if b is not None:
             assert b[0] >= a[0] * (1 - 1e-9) and b[1] >= a[1]
+
+
+def test_the_planner_memo_changes_no_answer():
+    """The planner remembers the throughput model's answers per parameters object (issue 21):
+    planning twice with one object, and once with a fresh equal one after the memo is emptied,
+    give the same options, number for number."""
+    load = plan.Load("llama-2-7b", "fp16", "fp16", 2.0, 1000, 200, 1000.0, 50.0)
+    p = params.make()
+    first = plan.plan(p, load, gpu_ids=["h100-sxm", "rtx-4090"])
+    again = plan.plan(p, load, gpu_ids=["h100-sxm", "rtx-4090"])
+    plan._MEMO.clear()
+    fresh = plan.plan(params.make(), load, gpu_ids=["h100-sxm", "rtx-4090"])
+    assert first["options"] and first == again == fresh
+    assert len(plan._MEMO) == 1

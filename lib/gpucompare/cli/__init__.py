@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gpucompare import params
-from gpucompare.cli import listing, speed, train
+from gpucompare.cli import listing, options, speed, train
 from gpucompare.cli import models as models_cli
 from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
@@ -26,35 +26,32 @@ SECTION_CLI_MODULES: tuple[str, ...] = ("measure",)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    # The report stack (papermill, nbconvert) loads only for the commands that build.
-    from gpucompare.report import cache, preflight, publish
+    # The report stack (papermill, nbconvert: seconds to import) loads only for the commands that
+    # build; an up-to-date report, or one restored from the report store, never loads it.
+    from gpucompare.report import cache, publish
 
     if args.compare:
-        from gpucompare.report import compare
-
-        page = compare.build_compare(
-            Path(args.out),
-            [Path(f) for f in args.compare],
-            args.params,
-            args.set,
-            jobs=args.jobs,
-            timeout_s=args.timeout,
-            force=args.force,
-            show_progress=True,
-        )
-        print(f"comparison written to {page}")
-        return 0
+        return _compare(args)
     out = publish.check_out(args.out)  # a folder that is not a report: exit 2, nothing touched
     # Resolved once: bad input exits 2 here, before anything else; the build reuses the result.
-    resolved = preflight.resolve(args.params, args.set)
+    resolved = options.resolve(args.params, args.set)
     p = resolved[0]
     values = p.model_dump(mode="json")
-    if not args.force and cache.up_to_date(out, values, p.title, args.pdf, args.notebooks):
-        print(
-            f"report up to date: {Path(args.out) / 'index.html'} (inputs unchanged; --force rebuilds)"
-        )
-        return 0
-    from gpucompare.report import build  # heavy imports (papermill, nbconvert) only when building
+    if not args.force:
+        if cache.up_to_date(out, values, p.title, args.pdf, args.notebooks):
+            print(
+                f"report up to date: {Path(args.out) / 'index.html'} "
+                "(inputs unchanged; --force rebuilds)"
+            )
+            return 0
+        restored = cache.restore(out, values, p.title, args.pdf, args.notebooks)
+        if restored is not None:
+            print(
+                f"report restored from the cache: {Path(args.out) / 'index.html'} (built "
+                f"{restored['provenance']['built_at']} UTC from the same inputs; --force rebuilds)"
+            )
+            return 0
+    from gpucompare.report import build
 
     manifest = build.build(
         Path(args.out),
@@ -82,6 +79,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """``report --compare A B``: nothing loads beyond the parameters when the comparison at
+    ``--out`` already compares exactly these scenarios."""
+    from gpucompare.report import cache, publish
+
+    out = publish.check_out(args.out, publish.COMPARE)
+    scenarios = []
+    for f in args.compare:
+        p, _ = options.resolve([*args.params, f], args.set)
+        scenarios.append((cache.folder_name(Path(f).stem), p.model_dump(mode="json"), p.title))
+    if not args.force and cache.compare_up_to_date(out, scenarios, args.notebooks):
+        print(f"comparison up to date: {out / 'index.html'} (inputs unchanged; --force rebuilds)")
+        return 0
+    from gpucompare.report import compare
+
+    page = compare.build_compare(
+        Path(args.out),
+        [Path(f) for f in args.compare],
+        args.params,
+        args.set,
+        jobs=args.jobs,
+        timeout_s=args.timeout,
+        force=args.force,
+        show_progress=True,
+        nb_dir=args.notebooks,
+    )
+    print(f"comparison written to {page}")
+    return 0
+
+
 def _cmd_notebooks(args: argparse.Namespace) -> int:
     from gpucompare.report import build
 
@@ -91,11 +118,10 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
 
 
 def _cmd_cost(args: argparse.Namespace) -> int:
-    # Imported here like the other commands' modules: the throughput model loads matplotlib.
+    # Imported here like the other commands' modules: each command loads only the models it needs.
     from gpucompare.model import cost
-    from gpucompare.report import preflight
 
-    p, _ = preflight.resolve(args.params, args.set)
+    p, _ = options.resolve(args.params, args.set)
     r = cost.cost_of(p, args.gpu, args.model, args.weights, args.kv, args.batch, args.context)
     if args.json:
         jsonout.print_json(r)
@@ -115,9 +141,8 @@ def _cmd_cost(args: argparse.Namespace) -> int:
 
 def _cmd_memory(args: argparse.Namespace) -> int:
     from gpucompare.model import memory
-    from gpucompare.report import preflight
 
-    p, _ = preflight.resolve(args.params, args.set)
+    p, _ = options.resolve(args.params, args.set)
     catalog.get_model(args.model, "--model")
     catalog.weight_format(args.weights, "--weights")
     catalog.kv_format(args.kv, "--kv")

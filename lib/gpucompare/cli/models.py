@@ -19,13 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
-from gpucompare.core.validation import input_error
-from gpucompare.data import catalog, checkdata, hf_config, loading
 
 #: Size suffix of a model id (``-405b``, ``-8x7b``, ``-0.5b``), dropped for the default family.
 _SIZE = re.compile(r"-(\d+x)?\d+(\.\d+)?[bm]$")
@@ -44,6 +39,10 @@ def _q(value: Any) -> str:
 
 def entry(path: Path, model_id: str, url: str, name: str | None, family: str | None) -> dict:
     """The source (``cfg-<id>``) and the model entry of the config at ``path``."""
+    # The data checks and the config reader load only for this command (the parser of every
+    # command imports this module).
+    from gpucompare.data import checkdata, hf_config
+
     if not checkdata.ID_PATTERN.match(model_id):
         raise InputError(
             f"--id: {model_id!r} is not a valid id; ids are lowercase letters, digits, '.', '-' "
@@ -97,6 +96,8 @@ def model_text(model: dict) -> str:
 
 
 def _known_source_ids(raw: dict) -> set[str]:
+    from gpucompare.data import loading
+
     local = raw.get("sources") if isinstance(raw.get("sources"), dict) else {}
     return set(local) | set(loading.shared_sources())
 
@@ -105,6 +106,12 @@ def add_to_catalog(e: dict, models_file: Path) -> None:
     """Add the entry to ``models_file``: refuse an id already there (model or source, including
     ``data/sources.yaml``), validate the new text with the catalog's schema, then replace the file
     atomically. Nothing is written on any problem (InputError, exit 2)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from gpucompare.core.validation import input_error
+    from gpucompare.data import catalog, loading
+
     text = models_file.read_text(encoding="utf-8")
     raw = paths.load_yaml(models_file)
     model_id, source_id = e["model"]["id"], e["source_id"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from gpucompare.cli import options
 from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
 from gpucompare.core.errors import InputError
@@ -15,10 +16,9 @@ from gpucompare.data import catalog, engines
 
 def _cmd_throughput(args: argparse.Namespace) -> int:
     from gpucompare.model import calibration, throughput
-    from gpucompare.report import preflight
 
     sets = list(args.set) + ([f"engine={args.engine}"] if args.engine else [])
-    p, _ = preflight.resolve(args.params, sets)
+    p, _ = options.resolve(args.params, sets)
     catalog.get_model(args.model, "--model")
     catalog.get_gpu(args.gpu, "--gpu")
     eng = engines.require_formats(p.engine, args.weights, args.kv, "--weights", "--kv")
@@ -82,10 +82,9 @@ def _cmd_throughput(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from gpucompare.model import capacity, plan
-    from gpucompare.report import preflight
 
     sets = list(args.set) + ([f"engine={args.engine}"] if args.engine else [])
-    p, _ = preflight.resolve(args.params, sets)
+    p, _ = options.resolve(args.params, sets)
     gpu_ids = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
     for g in gpu_ids or []:
         catalog.get_gpu(g, "--gpus")

@@ -38,12 +38,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from gpucompare import params
 from gpucompare.data import catalog, engines
 from gpucompare.data.measurements import load_exclusions, load_inference
-from gpucompare.model import work
+from gpucompare.model import fitcache, work
 from gpucompare.params import Params
 
 #: Prior standard deviations of the offsets (natural-log or logit units): engines differ a lot,
@@ -343,11 +342,17 @@ def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
         jac[len(base) :] = np.diag(prior_diag)
         return jac
 
+    # scipy (0.2-0.5 s to import) only when a fit runs: the fit on all rows is usually read from
+    # the disk cache (:func:`fitted`), and the one-line commands never fit.
+    from scipy.optimize import least_squares
+
     start = layout.start() if warm is None else layout.carry(warm.x, warm.layout)
     sol = least_squares(residuals, start, jac=jacobian, method="trf")
     return Fit(sol.x, layout, frame[["engine", "gpu_id", "url"]].reset_index(drop=True))
 
 
+#: The kind of :func:`fitted`'s entries in the disk cache.
+FIT_CACHE = "calibration-fit"
 #: Fits and cross-validations already computed in this process, by data folder.
 _FITS: dict[str | None, tuple[Fit, pd.DataFrame]] = {}
 _CVS: dict[str | None, pd.DataFrame] = {}
@@ -368,11 +373,20 @@ def calibration_rows(folder: Path | None = None) -> pd.DataFrame:
 
 def fitted(folder: Path | None = None) -> tuple[Fit, pd.DataFrame]:
     """The calibration fitted on all usable measurements with :func:`base_params` (once per
-    process and data folder) and those rows."""
+    process and data folder; across processes through :mod:`gpucompare.model.fitcache`, as the
+    fit and its rows cost ~1.5 s against ~20 ms to read) and those rows."""
     key = str(folder) if folder else None
     if key not in _FITS:
-        frame = calibration_rows(folder)
-        _FITS[key] = (fit_frame(base_params(), frame), frame)
+        digest = fitcache.key(FIT_CACHE, folder)
+        found = fitcache.load(FIT_CACHE, digest)
+        if found is not None:
+            x, keys, frame = found
+            rows = frame[["engine", "gpu_id", "url"]].reset_index(drop=True)
+            _FITS[key] = (Fit(x, Layout(keys), rows), frame)
+        else:
+            frame = calibration_rows(folder)
+            _FITS[key] = (fit_frame(base_params(), frame), frame)
+            fitcache.save(FIT_CACHE, digest, _FITS[key][0].x, _FITS[key][0].layout.keys, frame)
     return _FITS[key]
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import nbformat
 
 from gpucompare import __version__, params
-from gpucompare.core import paths
 from gpucompare.core.errors import BuildError, InputError
 from gpucompare.report import cache, preflight, progress, publish
 from gpucompare.report.execute import (
@@ -60,18 +59,26 @@ def build(
     force: bool = False,
     show_progress: bool = False,
     resolved: tuple[params.Params, dict[str, Any]] | None = None,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
     written (InputError, exit code 2), so the previous report stays as it was. ``resolved`` is
     what :func:`gpucompare.report.preflight.resolve` returned for ``files`` and ``sets``, when the
-    caller resolved them already (the parameters are then not resolved twice)."""
+    caller resolved them already (the parameters are then not resolved twice). With ``reuse``
+    (and not ``force``), a report at ``out`` built from the same inputs is kept as it is, and one
+    in the report store is restored (:func:`gpucompare.report.cache.restore`) instead of built."""
     out = publish.check_out(out)  # a folder that is not ours is refused before anything else
     # Bad input stops here, before anything is written.
     p, data = resolved or preflight.resolve(list(files), list(sets))
+    values = p.model_dump(mode="json")  # plain JSON types: papermill injects tuples as strings
+    if reuse and not force:
+        found = cache.up_to_date(out, values, p.title, pdf, nb_dir)
+        found = found or cache.restore(out, values, p.title, pdf, nb_dir)
+        if found is not None:
+            return found
     chromium = require_chromium() if pdf else None
     sections = discover(nb_dir)
-    values = p.model_dump(mode="json")  # plain JSON types: papermill injects tuples as strings
     out.parent.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):
         publish.clean_leftovers(out)
@@ -102,7 +109,7 @@ def _build_locked(
         (tmp / "tables").mkdir()
         (tmp / "code").mkdir()
         jobs = max(1, jobs or os.cpu_count() or 1)
-        store = cache.Store(paths.cache_dir() / "sections")
+        store = cache.sections_store()
         keys = cache.section_keys([s.path for s in sections], values)
         shown = progress.Progress([s.stem for s in sections], enabled=show_progress)
         executed, failures, to_run = {}, [], []
@@ -231,6 +238,8 @@ def _build_locked(
         )
         publish.swap_into_place(tmp, out)
         publish.remove_owned(failed_dir)
+        # A copy in the report store: returning to these inputs later restores it (no rendering).
+        cache.store_report(out, values, manifest["build_key"])
         return manifest
     except OSError as exc:
         # A failed write (full disk, permissions): the previous report is still in place.

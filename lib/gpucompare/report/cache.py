@@ -1,4 +1,5 @@
-"""Incremental builds: content hashes that say when a section must run again.
+"""Incremental builds: content hashes that say when a section must run again, and the stores that
+keep what was built, so that returning to any of the last scenarios re-runs nothing.
 
 A section's key is the SHA-256 of everything its executed notebook can depend on:
 
@@ -9,51 +10,71 @@ A section's key is the SHA-256 of everything its executed notebook can depend on
   library, the package version and the Python version.
 
 So a price change re-runs only the sections that declare ``price_usd``, and a change to any
-data or library file re-runs everything: the cache can be conservative, never stale.
-Executed notebooks are kept in one place whatever ``--out`` is: ``reports/.gpucompare-cache/``
-of the project, or ``$GPUCOMPARE_CACHE_DIR`` (:func:`gpucompare.core.paths.cache_dir`), as
-``sections/<section>/<key>.ipynb`` with a ``<key>.sha256`` beside it. An entry whose bytes do not
-match its hash (truncated, corrupt) is removed and its section runs again.
+data or library file re-runs everything: the cache can be conservative, never stale. A whole
+report's key (:func:`report_key`) is its sections' keys, the PDF option and every parameter value.
 
-This module imports nothing heavy (no papermill, nbconvert or nbformat), so that an
-up-to-date check answers in well under a second.
+The stores live in one place whatever ``--out`` is: ``reports/.gpucompare-cache/`` of the project,
+or ``$GPUCOMPARE_CACHE_DIR`` (:func:`gpucompare.core.paths.cache_dir`):
+
+* ``sections/<section>/<key>.ipynb``: executed notebooks (:class:`Store`), each with a marker
+  ``<key>.json`` beside it (generator, kind, key, SHA-256 and size of the notebook). At most
+  :data:`~gpucompare.report.store.SECTION_ENTRIES` per section and
+  :data:`~gpucompare.report.store.SECTION_MAX_BYTES` in all.
+* ``reports/<key>/``: whole published reports (:class:`ReportStore`), each holding a marker
+  ``.gpucompare-cache.json`` with the SHA-256 of every file. A report built before is restored by a
+  verified copy and the atomic swap (:func:`restore`): nothing runs, nothing is rendered. At most
+  :data:`~gpucompare.report.store.REPORT_ENTRIES` reports and
+  :data:`~gpucompare.report.store.REPORT_MAX_BYTES`. ``--compare`` restores its two
+  scenarios from here too.
+* ``checks/<key>.json``: parameters, data and library that passed the preflight (:func:`checked`).
+
+Eviction: least recently used first (storing or reusing an entry is a use; the order is the
+logical clock of :mod:`gpucompare.core.filecache`, ties broken by name, so it is deterministic),
+beyond the count per section, then until the store is within its bytes; the entry being stored
+is never the one evicted. An entry whose bytes no longer match its marker's SHA-256 is removed and
+its section runs again (manifest ``cache_repaired``). Only entries whose marker says gpucompare wrote
+them are ever deleted: a file that is not ours is left alone. Executed notebooks of the one-entry
+store of earlier versions (``<key>.sha256`` holding the notebook's SHA-256) are recognised by that
+hash and removed when their section stores a new entry.
+
+This module imports nothing heavy (no papermill, nbconvert or nbformat), so that an up-to-date
+check or a restore answers in well under a second.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpucompare import __version__
-from gpucompare.core import paths
+from gpucompare.core import filecache, paths
+from gpucompare.report import publish, store
+
+if TYPE_CHECKING:  # the parameters' schema loads pandas; this module needs only their values
+    from gpucompare.params import Params
 
 _ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]+)?=", re.M)
 
-
-def _hash_files(root: Path, patterns: tuple[str, ...]) -> str:
-    h = hashlib.sha256()
-    for pattern in patterns:
-        for path in sorted(root.glob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(root)).encode())
-                h.update(b"\0")
-                h.update(path.read_bytes())
-                h.update(b"\0")
-    return h.hexdigest()
+#: Parameter sets remembered as having passed the preflight.
+CHECK_ENTRIES = 64
+# The stores (module docstring), defined in :mod:`gpucompare.report.store`.
+Store = store.Store
+ReportStore = store.ReportStore
+sections_store = store.sections_store
+reports_store = store.reports_store
 
 
 def inputs_fingerprint() -> str:
     """Hash of the data files, the library's code and templates, and the versions."""
     lib = Path(__file__).resolve().parents[1]  # the gpucompare package
     h = hashlib.sha256()
-    h.update(_hash_files(paths.data_dir(), ("**/*",)).encode())
-    h.update(_hash_files(lib, ("**/*.py", "templates/**/*")).encode())
+    h.update(filecache.hash_tree(paths.data_dir(), ("**/*",)).encode())
+    h.update(filecache.hash_tree(lib, ("**/*.py", "templates/**/*")).encode())
     h.update(f"{__version__} {platform.python_version()}".encode())
     return h.hexdigest()
 
@@ -87,75 +108,50 @@ def section_keys(notebooks: list[Path], values: dict[str, Any]) -> dict[str, str
 
 
 def build_key(keys: dict[str, str], pdf: bool, title: str) -> str:
-    """Key of a whole report: its sections' keys, the PDF option and the title."""
+    """Key of a whole report's sections: their keys, the PDF option and the title."""
     payload = json.dumps({"sections": keys, "pdf": pdf, "title": title}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-class Store:
-    """Executed notebooks by section and key (a plain folder of ``.ipynb`` files, each with the
-    SHA-256 of its bytes beside it)."""
+def report_key(build: str, values: dict[str, Any]) -> str:
+    """Key of a whole published report: :func:`build_key` and every parameter value (the front
+    and parameters pages show them all, read by a section or not)."""
+    return filecache.digest("report", build, json.dumps(values, sort_keys=True))
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        #: Sections whose entry was found corrupt and removed by :meth:`get`.
-        self.discarded: list[str] = []
 
-    def path(self, stem: str, key: str) -> Path:
-        return self.root / stem / f"{key}.ipynb"
+def _notebooks(nb_dir: Path | None) -> list[Path]:
+    return sorted((nb_dir or paths.notebooks_dir()).glob("[0-9][0-9]_*.ipynb"))
 
-    def _hash_path(self, stem: str, key: str) -> Path:
-        return self.root / stem / f"{key}.sha256"
 
-    def get(self, stem: str, key: str) -> Path | None:
-        """The cached executed notebook, or None; a corrupt entry is removed (and listed in
-        :attr:`discarded`) so that its section runs again."""
-        p, h = self.path(stem, key), self._hash_path(stem, key)
-        if not p.is_file():
-            return None
-        try:
-            intact = (
-                h.read_text(encoding="ascii").strip() == hashlib.sha256(p.read_bytes()).hexdigest()
-            )
-        except (OSError, UnicodeDecodeError):
-            intact = False
-        if intact:
-            return p
-        p.unlink(missing_ok=True)
-        h.unlink(missing_ok=True)
-        self.discarded.append(stem)
-        return None
+def checked(p: Params, check: Callable[[Params], None]) -> None:
+    """Run ``check(p)`` (the preflight: every data file loaded and checked, ~1 s) unless it passed
+    before for exactly these parameter values, data and library (:func:`inputs_fingerprint`); a
+    check that raises is never remembered, so bad input fails every time."""
+    values = json.dumps(p.model_dump(mode="json"), sort_keys=True)
+    key = filecache.digest("preflight", inputs_fingerprint(), values)
+    checks = filecache.JsonCache(paths.cache_dir() / "checks", "preflight", CHECK_ENTRIES)
+    if checks.get(key) is True:
+        return
+    check(p)
+    checks.put(key, True)
 
-    def _write(self, folder: Path, target: Path, data: bytes) -> None:
-        # A unique temporary name per writer: concurrent builds never share one, and a killed
-        # build never leaves half a file under the real name.
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
-    def put(self, stem: str, key: str, executed: Path) -> None:
-        """Store an executed notebook, replacing older entries of the same section."""
-        folder = self.root / stem
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in [*folder.glob("*.ipynb"), *folder.glob("*.sha256")]:
-            if old.stem != key:
-                old.unlink(missing_ok=True)
-        data = executed.read_bytes()
-        # The notebook first, its hash last: a half-stored entry has no matching hash.
-        self._write(folder, self.path(stem, key), data)
-        self._write(folder, self._hash_path(stem, key), hashlib.sha256(data).hexdigest().encode())
+# --- whole reports --------------------------------------------------------------------------
+
+
+def keys_of(
+    values: dict[str, Any], title: str, pdf: bool, nb_dir: Path | None = None
+) -> tuple[str, str]:
+    """``(build key, report key)`` of a report of these parameter values."""
+    build = build_key(section_keys(_notebooks(nb_dir), values), pdf, title)
+    return build, report_key(build, values)
 
 
 def up_to_date(
     out: Path, values: dict[str, Any], title: str, pdf: bool, nb_dir: Path | None = None
 ) -> dict | None:
-    """The existing report's manifest if it was built from exactly these inputs and all its files
-    are present; else None."""
+    """The existing report's manifest if it was built from exactly these inputs (sections, PDF
+    option, title and every parameter value) and all its files are present; else None."""
     manifest_path = Path(out) / "manifest.json"
     if not manifest_path.is_file():
         return None
@@ -163,11 +159,79 @@ def up_to_date(
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
-    notebooks = sorted((nb_dir or paths.notebooks_dir()).glob("[0-9][0-9]_*.ipynb"))
-    key = build_key(section_keys(notebooks, values), pdf, title)
-    if manifest.get("build_key") != key:
+    if manifest.get("build_key") != keys_of(values, title, pdf, nb_dir)[0]:
+        return None
+    if manifest.get("parameters") != values:
         return None
     files = [s["html"] for s in manifest.get("sections", [])] + ["index.html"]
     if not all((Path(out) / f).is_file() for f in files):
         return None
     return manifest
+
+
+def store_report(out: Path, values: dict[str, Any], build: str) -> bool:
+    """Keep a copy of the report just published at ``out`` (call with its lock held)."""
+    return reports_store().put(report_key(build, values), out)
+
+
+def restore(
+    out: Path, values: dict[str, Any], title: str, pdf: bool, nb_dir: Path | None = None
+) -> dict | None:
+    """Publish at ``out`` the stored report built from exactly these inputs, if there is one:
+    a verified copy swapped into place atomically (``out`` checked by the caller with
+    :func:`gpucompare.report.publish.check_out`). Its manifest, or None (``out`` untouched)."""
+    reports = reports_store()
+    key = keys_of(values, title, pdf, nb_dir)[1]
+    if not reports.has(key):
+        return None
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with publish.exclusive(out):
+        publish.clean_leftovers(out)
+        tmp = publish.new_temp_folder(out)
+        try:
+            manifest = reports.copy_into(key, tmp)
+            if manifest is None:
+                return None
+            publish.swap_into_place(tmp, out)
+            publish.remove_owned(out.with_name(f"{out.name}.failed"))
+        except OSError:
+            return None  # a failed copy (full disk): the caller builds; out is untouched
+        finally:
+            publish.remove_owned(tmp)
+    return manifest
+
+
+# --- comparisons ----------------------------------------------------------------------------
+
+
+def folder_name(stem: str) -> str:
+    """A scenario's folder name from its file name: letters, digits, ``.``, ``-`` and ``_`` only,
+    never starting with a dot (so ``..`` or ``.hidden`` cannot name a folder above or hidden)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip(".-")
+    return name or "scenario"
+
+
+def compare_up_to_date(
+    out: Path, scenarios: list[tuple[str, dict[str, Any], str]], nb_dir: Path | None = None
+) -> bool:
+    """Whether the comparison at ``out`` compares exactly these scenarios (``(folder name,
+    parameter values, title)`` each): both reports up to date and the page written from them
+    (``compare.json`` records the report keys once the page is in place)."""
+    try:
+        doc = json.loads((Path(out) / "compare.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict) or doc.get("generator") != filecache.MARKER:
+        return False
+    if doc.get("scenarios") != [name for name, _, _ in scenarios]:
+        return False
+    if not (Path(out) / "index.html").is_file() or not isinstance(doc.get("reports"), dict):
+        return False
+    for name, values, title in scenarios:
+        manifest = up_to_date(Path(out) / name, values, title, False, nb_dir)
+        if manifest is None or doc["reports"].get(name) != report_key(
+            manifest["build_key"], values
+        ):
+            return False
+    return True

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-from gpucompare import __version__
+from gpucompare import __version__, params
 from gpucompare.core.errors import InputError
-from gpucompare.report import build, preflight, publish, tablediff
+from gpucompare.report import build, cache, preflight, publish, tablediff
 from gpucompare.report import render as pages
 from gpucompare.report.tablediff import Cell, TableDiff
 from gpucompare.sections import display, labels
@@ -228,8 +227,12 @@ def build_compare(
     timeout_s: int = 300,
     force: bool = False,
     show_progress: bool = False,
+    nb_dir: Path | None = None,
 ) -> Path:
-    """Build both scenarios under ``out`` and write ``out/index.html`` comparing them."""
+    """Build both scenarios under ``out`` and write ``out/index.html`` comparing them. A scenario
+    whose report at ``out/<name>`` is up to date is kept, one built before (by ``report`` or another
+    comparison) is restored from the report store, and sections are taken from the section store
+    (:mod:`gpucompare.report.cache`, shared with ``gpucompare report``); ``force`` rebuilds both."""
     if len(scenarios) != 2:
         raise InputError(f"--compare: expected two scenario files, got {len(scenarios)}")
     names = [folder_name(Path(s).stem) for s in scenarios]
@@ -238,19 +241,16 @@ def build_compare(
             f"--compare: the two scenarios would share the folder name '{names[0]}'; rename one"
         )
     out = publish.check_out(out, publish.COMPARE)
-    for s in scenarios:  # validate both before building either
-        preflight.resolve([*files, s], sets)
+    # Validate both before building either (the preflight of each remembered once passed).
+    resolved = [_resolve([*files, s], sets) for s in scenarios]
     out.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):
         # Marked first: the folder is ours from now on, even if a scenario's build fails.
-        (out / MANIFEST).write_text(
-            json.dumps({**publish.marker_fields(publish.COMPARE), "scenarios": names}) + "\n",
-            encoding="utf-8",
-        )
-        dirs = []
-        for s, name in zip(scenarios, names, strict=True):
+        _write_manifest(out, names)
+        dirs, reports = [], {}
+        for s, name, r in zip(scenarios, names, resolved, strict=True):
             target = out / name
-            build.build(
+            manifest = build.build(
                 target,
                 [*files, s],
                 sets,
@@ -258,18 +258,39 @@ def build_compare(
                 timeout_s=timeout_s,
                 force=force,
                 show_progress=show_progress,
+                nb_dir=nb_dir,
+                resolved=r,
+                reuse=True,
             )
             dirs.append(target)
+            reports[name] = cache.report_key(manifest["build_key"], manifest["parameters"])
         page = out / "index.html"
         fd, tmp = tempfile.mkstemp(prefix=".index.html.", suffix=".tmp", dir=out)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(render(dirs[0], dirs[1], names[0], names[1]))
         os.replace(tmp, page)
+        # Last: the reports this page compares, so that the same comparison is up to date later.
+        _write_manifest(out, names, reports)
     return page
 
 
-def folder_name(stem: str) -> str:
-    """A scenario's folder name from its file name: letters, digits, ``.``, ``-`` and ``_`` only,
-    never starting with a dot (so ``..`` or ``.hidden`` cannot name a folder above or hidden)."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).lstrip(".-")
-    return name or "scenario"
+def _resolve(files: list[Path], sets: list[str]) -> tuple[params.Params, dict[str, Any]]:
+    """:func:`gpucompare.report.preflight.resolve`, the preflight skipped when the same inputs
+    passed it before (:func:`gpucompare.report.cache.checked`)."""
+    p, data = params.resolve(files, sets)
+    cache.checked(p, preflight.preflight)
+    return p, data
+
+
+def _write_manifest(out: Path, names: list[str], reports: dict[str, str] | None = None) -> None:
+    doc = {**publish.marker_fields(publish.COMPARE), "scenarios": names}
+    if reports:
+        doc["reports"] = reports
+    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(doc) + "\n")
+    os.replace(tmp, out / MANIFEST)
+
+
+#: A scenario's folder name from its file name (:func:`gpucompare.report.cache.folder_name`).
+folder_name = cache.folder_name

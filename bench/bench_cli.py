@@ -1,0 +1,118 @@
+"""Time the one-line commands against issue 21's target (a benchmark, not a test): each of
+``gpucompare memory``, ``cost``, ``throughput`` and ``plan`` run in a fresh interpreter (a
+subprocess, as a user runs it), wall time from start to exit; the first run fills the caches
+(calibration fit, preflight), then the median of ``--runs`` more. For scale, the same for a bare
+interpreter and for importing pandas (which the catalog loads for every command).
+
+Results: bench/results/cli.json. Usage: ``make bench``, or ``python bench/bench_cli.py --runs 9``;
+``--root DIR`` times another checkout of the project (its ``lib/`` first on ``sys.path``), e.g. an
+older commit unpacked with ``git archive``, for a before/after figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Issue 21: a one-line answer in at most 0.3 s of wall time.
+TARGET_S = 0.3
+COMMANDS = {
+    "memory": ["memory", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "cost": ["cost", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "throughput": ["throughput", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "plan": [
+        "plan",
+        "--model",
+        "llama-2-7b",
+        "--requests-per-s",
+        "2",
+        "--prompt-tokens",
+        "1000",
+        "--output-tokens",
+        "200",
+        "--ttft-ms",
+        "1000",
+        "--tpot-ms",
+        "50",
+    ],
+}
+#: Floors: what every command pays before gpucompare runs a line of its own.
+FLOORS = {
+    "python (bare interpreter)": ["-c", "pass"],
+    "import pandas": ["-c", "import pandas"],
+}
+
+
+def _wall_s(argv: list[str], root: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=7, help="timed runs per command (after one more)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="checkout to time (default: this one)")
+    args = ap.parse_args()
+    root = args.root.resolve()
+    with tempfile.TemporaryDirectory(prefix="gpucompare-bench-cache-") as cache:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root / "lib"),
+            "GPUCOMPARE_CACHE_DIR": cache,  # empty: the first run of each command fills it
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+        rows = {}
+        for name, cmd in COMMANDS.items():
+            argv = [sys.executable, "-m", "gpucompare", *cmd]
+            first = _wall_s(argv, root, env)
+            times = [_wall_s(argv, root, env) for _ in range(args.runs)]
+            rows[name] = {
+                "first_run_s": round(first, 3),
+                "median_s": round(statistics.median(times), 3),
+                "min_s": round(min(times), 3),
+                "target_s": TARGET_S,
+                "meets_target": statistics.median(times) <= TARGET_S,
+            }
+        floors = {
+            name: round(
+                statistics.median(
+                    _wall_s([sys.executable, *argv], root, env) for _ in range(args.runs)
+                ),
+                3,
+            )
+            for name, argv in FLOORS.items()
+        }
+    print(f"{'command':<12}{'first run':>11}{'median':>9}{'min':>8}  target {TARGET_S} s")
+    for name, r in rows.items():
+        verdict = "ok" if r["meets_target"] else f"over by {r['median_s'] - TARGET_S:.2f} s"
+        print(
+            f"{name:<12}{r['first_run_s']:>10.2f}s{r['median_s']:>8.2f}s{r['min_s']:>7.2f}s  {verdict}"
+        )
+    for name, t in floors.items():
+        print(f"  floor: {name}: {t:.2f} s")
+    result = {
+        "root": str(root),
+        "runs": args.runs,
+        "commands": rows,
+        "floors_median_s": floors,
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "python": platform.python_version(),
+    }
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cli.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""What the program keeps on disk between runs (caches): content hashes that name the entries,
+atomic writes, a marker that proves gpucompare wrote an entry, and a least-recently-used order.
+
+Every cache lives under :func:`gpucompare.core.paths.cache_dir` (``reports/.gpucompare-cache/`` or
+``$GPUCOMPARE_CACHE_DIR``). A cache deletes or overwrites only the entries whose marker says that
+gpucompare wrote them (``"generator": "gpucompare"`` and the cache's ``kind``, under a name that is a
+64-digit SHA-256): a file that happens to sit in the folder is left alone. A cache that cannot be
+read or written (a read-only disk, a full one) is a cache miss, never an error: every entry can be
+computed again.
+
+Recency (for least-recently-used eviction) is the entry file's modification time, set by
+:func:`touch` to a logical clock: the later of now and one nanosecond after the newest entry of the
+folder, so that the order is the order of use even where two uses fall in one clock tick; ties (a
+file system with coarse times) are broken by name, so eviction is deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+#: ``generator`` of every entry the program writes (the same word as the report's manifest).
+MARKER = "gpucompare"
+#: An entry's name: a SHA-256 in hexadecimal.
+KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def hash_tree(root: Path, patterns: tuple[str, ...]) -> str:
+    """SHA-256 of the relative names and bytes of the files under ``root`` matching ``patterns``
+    (``__pycache__`` skipped), in sorted order."""
+    h = hashlib.sha256()
+    for pattern in patterns:
+        for path in sorted(Path(root).glob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(root)).encode())
+                h.update(b"\0")
+                h.update(path.read_bytes())
+                h.update(b"\0")
+    return h.hexdigest()
+
+
+def digest(*parts: str | bytes) -> str:
+    """SHA-256 of ``parts``, each length-prefixed (so ``("ab", "c")`` and ``("a", "bc")`` differ)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(f"{len(data)}:".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a uniquely named temporary file in the same folder and
+    one rename: a reader never sees half a file, and two writers never share a temporary name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_marked(path: Path, kind: str) -> dict | None:
+    """The JSON document at ``path`` if gpucompare wrote it as a ``kind`` entry, else None."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(doc, dict) and doc.get("generator") == MARKER and doc.get("kind") == kind:
+        return doc
+    return None
+
+
+def recency(path: Path) -> int:
+    """An entry's last use (its modification time in ns; 0 when it cannot be read)."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def touch(path: Path, newest_ns: int = 0) -> int:
+    """Mark ``path`` as used now: modification time = max(now, ``newest_ns`` + 1 ns) (module
+    docstring). Returns the time set, or ``newest_ns`` when the file cannot be touched."""
+    stamp = max(time.time_ns(), newest_ns + 1)
+    try:
+        os.utime(path, ns=(stamp, stamp))
+    except OSError:
+        return newest_ns
+    return stamp
+
+
+class JsonCache:
+    """``<folder>/<key>.json`` documents of one ``kind``: ``{"generator", "kind", "key",
+    "payload"}``, at most ``max_entries`` of them (the least recently used marked entry goes
+    first; unmarked files are neither counted nor touched)."""
+
+    def __init__(self, folder: Path, kind: str, max_entries: int):
+        self.folder, self.kind, self.max_entries = Path(folder), kind, max_entries
+
+    def path(self, key: str) -> Path:
+        if not KEY.match(key):
+            raise ValueError(f"cache key must be a SHA-256 in hexadecimal, got {key!r}")
+        return self.folder / f"{key}.json"
+
+    def _entries(self) -> list[Path]:
+        """The marked entries, least recently used first (ties by name)."""
+        try:
+            names = [p for p in self.folder.glob("*.json") if KEY.match(p.stem)]
+        except OSError:
+            return []
+        mine = [p for p in names if (d := read_marked(p, self.kind)) and d.get("key") == p.stem]
+        return sorted(mine, key=lambda p: (recency(p), p.name))
+
+    def get(self, key: str) -> Any | None:
+        """The payload stored under ``key`` (and the entry marked as used), or None."""
+        path = self.path(key)
+        doc = read_marked(path, self.kind)
+        if doc is None or doc.get("key") != key or "payload" not in doc:
+            return None
+        touch(path, self._newest())
+        return doc["payload"]
+
+    def _newest(self) -> int:
+        """The latest use of any entry-named file of the folder (a stat each, nothing parsed)."""
+        try:
+            return max(
+                (recency(p) for p in self.folder.glob("*.json") if KEY.match(p.stem)), default=0
+            )
+        except OSError:
+            return 0
+
+    def put(self, key: str, payload: Any) -> bool:
+        """Store ``payload`` (JSON data, finite numbers) under ``key`` and evict beyond
+        ``max_entries``; False (nothing written) when the folder cannot be written, the payload is
+        not JSON, or a file the program did not write already holds the name."""
+        path = self.path(key)
+        doc = {"generator": MARKER, "kind": self.kind, "key": key, "payload": payload}
+        try:
+            data = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):
+            return False
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if path.exists() and read_marked(path, self.kind) is None:
+                return False  # not ours: leave it
+            write_atomic(path, data)
+            touch(path, self._newest())
+            for old in self._entries()[: -self.max_entries or None]:
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError:
+            return False
+        return True

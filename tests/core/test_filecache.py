@@ -1,0 +1,101 @@
+"""The on-disk cache helpers: entries marked as gpucompare's, least-recently-used eviction in a
+deterministic order, nothing deleted or overwritten that the program did not write."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+import pytest
+
+from gpucompare.core import filecache
+
+KEYS = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(6)]
+
+
+def test_digest_separates_its_parts():
+    assert filecache.digest("ab", "c") != filecache.digest("a", "bc")
+    assert filecache.digest("x") == hashlib.sha256(b"1:x").hexdigest()
+
+
+def test_hash_tree_sees_names_and_bytes(tmp_path):
+    (tmp_path / "a.txt").write_text("1")
+    before = filecache.hash_tree(tmp_path, ("**/*",))
+    (tmp_path / "a.txt").write_text("2")
+    assert filecache.hash_tree(tmp_path, ("**/*",)) != before
+    (tmp_path / "a.txt").write_text("1")
+    assert filecache.hash_tree(tmp_path, ("**/*",)) == before
+    (tmp_path / "a.txt").rename(tmp_path / "b.txt")
+    assert filecache.hash_tree(tmp_path, ("**/*",)) != before
+
+
+def test_touch_orders_uses_even_within_one_clock_tick(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("a")
+    b.write_text("b")
+    future = 4_000_000_000 * 10**9  # year 2096: later than any clock reading now
+    assert filecache.touch(a, future) == future + 1
+    assert filecache.touch(b, filecache.recency(a)) == future + 2
+    assert filecache.recency(b) > filecache.recency(a)
+
+
+def test_json_cache_round_trip_and_least_recently_used_eviction(tmp_path):
+    cache = filecache.JsonCache(tmp_path, "thing", max_entries=2)
+    assert cache.get(KEYS[0]) is None
+    assert cache.put(KEYS[0], {"x": [1.5, 0.1]})
+    assert cache.put(KEYS[1], 2)
+    assert cache.get(KEYS[0]) == {"x": [1.5, 0.1]}  # used: now the most recent
+    assert cache.put(KEYS[2], 3)  # three entries, two kept: KEYS[1] is the least recent
+    assert cache.get(KEYS[1]) is None
+    assert cache.get(KEYS[0]) == {"x": [1.5, 0.1]} and cache.get(KEYS[2]) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f"{k}.json" for k in (KEYS[0], KEYS[2])
+    )
+
+
+def test_json_cache_leaves_files_it_did_not_write(tmp_path):
+    foreign = tmp_path / f"{KEYS[3]}.json"
+    foreign.write_text(json.dumps({"generator": "someone-else", "kind": "thing", "key": KEYS[3]}))
+    other_kind = tmp_path / f"{KEYS[4]}.json"
+    other_kind.write_text(
+        json.dumps({"generator": "gpucompare", "kind": "other", "key": KEYS[4], "payload": 1})
+    )
+    notes = tmp_path / "notes.json"
+    notes.write_text("{}")
+    cache = filecache.JsonCache(tmp_path, "thing", max_entries=1)
+    for k in KEYS[:3]:
+        assert cache.put(k, 1)
+    # Not overwritten either: the name stays the foreign file's, and nothing is cached under it.
+    assert not cache.put(KEYS[3], 1)
+    assert cache.get(KEYS[3]) is None and cache.get(KEYS[4]) is None
+    assert foreign.is_file() and other_kind.is_file() and notes.is_file()
+    assert json.loads(foreign.read_text())["generator"] == "someone-else"
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == sorted(
+        [foreign.name, other_kind.name, notes.name, f"{KEYS[2]}.json"]
+    )
+
+
+def test_json_cache_refuses_non_json_and_bad_keys(tmp_path):
+    cache = filecache.JsonCache(tmp_path, "thing", max_entries=2)
+    assert not cache.put(KEYS[0], float("nan"))
+    assert not cache.put(KEYS[0], object())
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError):
+        cache.put("../escape", 1)
+
+
+def test_json_cache_unwritable_folder_is_a_miss(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cache = filecache.JsonCache(blocker / "sub", "thing", max_entries=2)
+    assert not cache.put(KEYS[0], 1)
+    assert cache.get(KEYS[0]) is None
+
+
+def test_write_atomic_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "f.bin"
+    filecache.write_atomic(target, b"abc")
+    filecache.write_atomic(target, b"de")
+    assert target.read_bytes() == b"de"
+    assert os.listdir(tmp_path) == ["f.bin"]

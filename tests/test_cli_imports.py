@@ -1,0 +1,105 @@
+"""The one-line commands (``memory``, ``cost``, ``throughput``, ``plan``) answer without loading the
+report stack, the plotting library or, once their caches are warm, scipy and the data checks
+(issue 21, docs/performance.md). Deterministic: the modules loaded are read from ``sys.modules`` of
+a fresh interpreter, not timed. pandas is not in the list: the catalog loads it for every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+#: Never loaded by a one-line command: the notebook and page stack, plotting, the kernel client.
+NEVER = (
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "nbformat",
+    "nbclient",
+    "jupyter_client",
+    "jinja2",
+    "itables",
+)
+#: Not loaded once the caches are warm: the least squares of the calibration fit, and the
+#: preflight's data checks with the audit they load (remembered by report.cache.checked).
+WARM_NEVER = (
+    "scipy",
+    "gpucompare.report.preflight",
+    "gpucompare.audit",
+    "gpucompare.data.checkdata",
+)
+
+COMMANDS = {
+    "memory": ["memory", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "cost": ["cost", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "throughput": ["throughput", "--model", "llama-2-7b", "--gpu", "h100-sxm"],
+    "plan": [
+        "plan",
+        "--model",
+        "llama-2-7b",
+        "--requests-per-s",
+        "2",
+        "--prompt-tokens",
+        "1000",
+        "--output-tokens",
+        "200",
+        "--ttft-ms",
+        "1000",
+        "--tpot-ms",
+        "50",
+        "--gpus",
+        "h100-sxm,rtx-4090",
+    ],
+}
+
+_PROBE = """
+import json, sys
+from gpucompare.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+print("\\nLOADED " + json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _loaded(args: list[str], cache_dir) -> tuple[int, set[str]]:
+    env = {**os.environ, "GPUCOMPARE_CACHE_DIR": str(cache_dir)}
+    res = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    doc = json.loads(res.stdout.rsplit("LOADED ", 1)[1])
+    return doc["code"], set(doc["modules"])
+
+
+def _hits(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if any(m == n or m.startswith(n + ".") for m in modules))
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory):
+    """One cache folder for the module: each command's first run fills it."""
+    return tmp_path_factory.mktemp("warm-cache")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_one_line_commands_load_no_heavy_module(name, warm_cache):
+    code, cold = _loaded(COMMANDS[name], warm_cache)  # may fit and check: caches empty
+    assert code == 0
+    assert _hits(cold, NEVER) == []
+    code, warm = _loaded(COMMANDS[name], warm_cache)
+    assert code == 0
+    assert _hits(warm, NEVER + WARM_NEVER) == []
+
+
+def test_the_probe_sees_a_heavy_import(tmp_path):
+    """The check can fail: the report command that builds loads the notebook stack."""
+    code, loaded = _loaded(["check-data"], tmp_path)
+    assert code == 0
+    assert "gpucompare.data.checkdata" in loaded and "gpucompare.audit" in loaded
