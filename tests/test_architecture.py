@@ -35,6 +35,7 @@ LAZY_MODULES = {
     "gpucompare/cli/train.py",
     "gpucompare/cli/listing.py",
     "gpucompare/cli/models.py",
+    "gpucompare/cli/preview.py",
 }
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gpucompare import params
-from gpucompare.cli import listing, options, speed, train
+from gpucompare.cli import listing, options, preview, speed, train
 from gpucompare.cli import models as models_cli
 from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
@@ -306,6 +306,7 @@ def parser() -> argparse.ArgumentParser:
 
     speed.add_cli(sub)
     train.add_cli(sub)
+    preview.add_cli(sub)
 
     mem = sub.add_parser("memory", help="memory needed by one workload, and fit per GPU")
     mem.add_argument("--model", required=True, help="model catalog id, e.g. llama-2-7b")
