@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import nbformat
 from gpucompare import __version__, params
 from gpucompare.core.errors import BuildError, InputError
 from gpucompare.report import cache, preflight, progress, publish
+from gpucompare.report import store as store_module
 from gpucompare.report.execute import (
     CELL_TIMEOUT_S,
     Section,
@@ -39,6 +41,7 @@ from gpucompare.report.render import (
     PDF_FILE,
     PRINT_PAGE,
     export_html,
+    page_key,
     render_index,
     render_parameters,
     render_print,
@@ -85,6 +88,33 @@ def build(
         return _build_locked(
             out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress
         )
+
+
+def _page(
+    pages: store_module.Store,
+    section_key: str,
+    nb: nbformat.NotebookNode,
+    s: Section,
+    sections: list[Section],
+    context: dict[str, Any],
+    code: bool = False,
+) -> str:
+    """The section's page (``code``: its code page), rendered once per :func:`page_key`: a price
+    change re-renders only the sections it re-ran (nbconvert takes ~0.3-0.5 s a page)."""
+    key = page_key(section_key, s, sections, context, code)
+    name = f"{s.stem}.code" if code else s.stem
+    found = pages.get(name, key)
+    if found is not None:
+        return found.read_text(encoding="utf-8")
+    html = export_html(nb, s, sections, context, code=code)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gpucompare-page-") as folder:
+            rendered = Path(folder) / "page.html"
+            rendered.write_text(html, encoding="utf-8")
+            pages.put(name, key, rendered)
+    except OSError:
+        pass  # a cache that cannot be written costs a re-render next time, not the build
+    return html
 
 
 def _build_locked(
@@ -169,6 +199,7 @@ def _build_locked(
         # Section and code pages carry no build time, so that the same inputs give the same bytes;
         # the front page and the manifest say when the report was built.
         context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
+        page_store = store_module.pages_store()
         all_tables: dict[str, str] = {}
         table_index: dict[str, list[str]] = {}
         pages: dict[str, str] = {}
@@ -185,10 +216,11 @@ def _build_locked(
             s.tables = sorted(tables)
             for name, csv in tables.items():
                 (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
-            pages[s.stem] = export_html(nb, s, sections, context)
+            pages[s.stem] = _page(page_store, keys[s.stem], nb, s, sections, context)
             (tmp / f"{s.stem}.html").write_text(pages[s.stem], encoding="utf-8")
             (tmp / "code" / f"{s.stem}.html").write_text(
-                export_html(nb, s, sections, context, code=True), encoding="utf-8"
+                _page(page_store, keys[s.stem], nb, s, sections, context, code=True),
+                encoding="utf-8",
             )
 
         prov = provenance(built_at)

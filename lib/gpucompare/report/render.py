@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -27,7 +28,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from gpucompare import params
-from gpucompare.core import paths
+from gpucompare.core import filecache, paths
 from gpucompare.report.execute import Section
 
 #: Tags whose cells never appear in the published HTML.
@@ -247,6 +248,20 @@ def finish_page(page: str) -> str:
     long tables (tables come with their column classes from
     :class:`gpucompare.sections.display.Table`)."""
     return interactive_tables(size_figures(add_toc(page)))
+
+
+def page_key(
+    section_key: str,
+    section: Section,
+    sections: list[Section],
+    context: dict[str, Any],
+    code: bool = False,
+) -> str:
+    """A key of everything :func:`export_html` makes a page of: the section's cache key (notebook,
+    parameters, data, library code and templates), what the page shows of every section
+    (navigation, neighbours, tables) and the context (title, version); same key, same bytes."""
+    shown = {"section": section.stem, "sections": _section_infos(sections), "code": code}
+    return filecache.digest(section_key, json.dumps([shown, context], sort_keys=True, default=str))
 
 
 def export_html(

@@ -25,6 +25,10 @@ from gpucompare.report import publish
 SECTION_ENTRIES = 16
 #: Bytes of executed notebooks kept in all (a scenario's ten sections take about 6 MB).
 SECTION_MAX_BYTES = 512 * 2**20
+#: Rendered pages kept per section and page kind (a section page and its code page each).
+PAGE_ENTRIES = 16
+#: Bytes of rendered pages kept in all (a scenario's 20 pages take about 25 MB).
+PAGE_MAX_BYTES = 512 * 2**20
 #: Whole reports kept (a report with its code pages and print page takes about 40 MB).
 REPORT_ENTRIES = 8
 #: Bytes of whole reports kept in all.
@@ -76,10 +80,16 @@ class Store:
     """Executed notebooks by section and key (module docstring, ``sections/``)."""
 
     def __init__(
-        self, root: Path, max_entries: int = SECTION_ENTRIES, max_bytes: int = SECTION_MAX_BYTES
+        self,
+        root: Path,
+        max_entries: int = SECTION_ENTRIES,
+        max_bytes: int = SECTION_MAX_BYTES,
+        suffix: str = ".ipynb",
     ):
         self.root = Path(root)
         self.max_entries, self.max_bytes = max_entries, max_bytes
+        #: The stored files' suffix: executed notebooks, or rendered pages (:func:`pages_store`).
+        self.suffix = suffix
         #: Sections whose entry was found corrupt and removed by :meth:`get`.
         self.discarded: list[str] = []
         self._clock = 0
@@ -89,7 +99,7 @@ class Store:
         # Only names the eviction recognises are ever written (and a key cannot name a path).
         if not filecache.KEY.match(key) or stem != Path(stem).name or stem.startswith("."):
             raise ValueError(f"section cache: bad section {stem!r} or key {key!r}")
-        return self.root / stem / f"{key}.ipynb"
+        return self.root / stem / f"{key}{self.suffix}"
 
     def _marker(self, stem: str, key: str) -> Path:
         return self.path(stem, key).with_suffix(".json")
@@ -150,7 +160,7 @@ class Store:
             doc = filecache.read_marked(marker, _SECTION)
             if doc is None or doc.get("key") != marker.stem:
                 continue
-            nb = marker.with_suffix(".ipynb")
+            nb = marker.with_suffix(self.suffix)
             size = nb.stat().st_size if nb.is_file() else 0
             used = filecache.recency(marker)
             out.append(Entry(marker, nb, marker.parent.name, size, used))
@@ -316,6 +326,13 @@ class ReportStore:
 
 def sections_store() -> Store:
     return Store(paths.cache_dir() / "sections")
+
+
+def pages_store() -> Store:
+    """Rendered section and code pages by a key of everything a page is made of
+    (:func:`gpucompare.report.render.page_key`): a section taken from the cache is not rendered
+    again unless the navigation, title or template changed."""
+    return Store(paths.cache_dir() / "pages", PAGE_ENTRIES, PAGE_MAX_BYTES, suffix=".html")
 
 
 def reports_store() -> ReportStore:

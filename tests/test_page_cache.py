@@ -1,0 +1,91 @@
+"""Rendered pages are reused (issue 21): a build re-renders only the pages of the sections it ran
+again, and a reused page has the same bytes as a fresh render. Two small section notebooks keep
+the builds short: ``01_alpha`` reads ``years`` (changed between builds), ``02_beta`` reads ``pue``
+(unchanged)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gpucompare.core import paths
+from gpucompare.report import build
+
+
+def _section(folder: Path, name: str, title: str, declares: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    var = declares.split(":")[0]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat does the scenario set?"),
+        nbformat.v4.new_code_cell(declares, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f"print('{var} =', {var})"),
+    ]
+    nbformat.write(nb, folder / name)
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _section(nbs, "01_alpha.ipynb", "Alpha", "years: float = 3")
+    _section(nbs, "02_beta.ipynb", "Beta", "pue: float = 1.3")
+    for name, text in {
+        "a": "years: 3\n",
+        "b": "years: 5\n",
+        "t": "years: 5\ntitle: Other\n",
+    }.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    rendered: list[tuple[str, bool]] = []
+    real = build.export_html
+
+    def counting(nb, s, sections, context, code=False):
+        rendered.append((s.stem, code))
+        return real(nb, s, sections, context, code=code)
+
+    monkeypatch.setattr(build, "export_html", counting)
+    return tmp_path, nbs, rendered
+
+
+def test_only_the_sections_that_ran_are_rendered_again(setup, monkeypatch):
+    root, nbs, rendered = setup
+    out = root / "out"
+    build.build(out, [root / "a.yaml"], nb_dir=nbs, jobs=1)
+    assert sorted(rendered) == [
+        ("01_alpha", False),
+        ("01_alpha", True),
+        ("02_beta", False),
+        ("02_beta", True),
+    ]
+    rendered.clear()
+    manifest = build.build(out, [root / "b.yaml"], nb_dir=nbs, jobs=1)
+    ran = sorted(s["notebook"] for s in manifest["sections"] if not s["cached"])
+    assert ran == ["01_alpha.ipynb"]
+    assert sorted(rendered) == [("01_alpha", False), ("01_alpha", True)]
+    assert "years = 5" in (out / "01_alpha.html").read_text(encoding="utf-8")
+
+    # The reused page is byte for byte what a fresh render (an empty cache) makes.
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(root / "fresh-cache"))
+    fresh = root / "fresh"
+    build.build(fresh, [root / "b.yaml"], nb_dir=nbs, jobs=1)
+    for page in ("02_beta.html", "code/02_beta.html", "01_alpha.html"):
+        assert (out / page).read_bytes() == (fresh / page).read_bytes(), page
+
+
+def test_a_new_title_renders_every_page_again(setup):
+    """The title is on every page (navigation): no section runs, every page is rendered."""
+    root, nbs, rendered = setup
+    out = root / "out"
+    build.build(out, [root / "b.yaml"], nb_dir=nbs, jobs=1)
+    rendered.clear()
+    manifest = build.build(out, [root / "t.yaml"], nb_dir=nbs, jobs=1)
+    assert all(s["cached"] for s in manifest["sections"])
+    assert len(rendered) == 4
+    assert "Other" in (out / "02_beta.html").read_text(encoding="utf-8")
