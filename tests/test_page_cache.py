@@ -89,3 +89,12 @@ def test_a_new_title_renders_every_page_again(setup):
     assert all(s["cached"] for s in manifest["sections"])
     assert len(rendered) == 4
     assert "Other" in (out / "02_beta.html").read_text(encoding="utf-8")
+
+
+def test_force_renders_every_page_again(setup):
+    root, nbs, rendered = setup
+    out = root / "out"
+    build.build(out, [root / "b.yaml"], nb_dir=nbs, jobs=1)
+    rendered.clear()
+    build.build(out, [root / "b.yaml"], nb_dir=nbs, jobs=1, force=True)
+    assert len(rendered) == 4

@@ -98,12 +98,14 @@ def _page(
     sections: list[Section],
     context: dict[str, Any],
     code: bool = False,
+    force: bool = False,
 ) -> str:
-    """The section's page (``code``: its code page), rendered once per :func:`page_key`: a price
-    change re-renders only the sections it re-ran (nbconvert takes ~0.3-0.5 s a page)."""
+    """The section's page (``code``: its code page), rendered once per :func:`page_key` (and
+    again with ``force``): a price change re-renders only the sections it re-ran (nbconvert takes
+    ~0.3-0.5 s a page)."""
     key = page_key(section_key, s, sections, context, code)
     name = f"{s.stem}.code" if code else s.stem
-    found = pages.get(name, key)
+    found = None if force else pages.get(name, key)
     if found is not None:
         return found.read_text(encoding="utf-8")
     html = export_html(nb, s, sections, context, code=code)
@@ -199,6 +201,7 @@ def _build_locked(
         # Section and code pages carry no build time, so that the same inputs give the same bytes;
         # the front page and the manifest say when the report was built.
         context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
+        # --force renders every page again too (and stores the fresh ones).
         page_store = store_module.pages_store()
         all_tables: dict[str, str] = {}
         table_index: dict[str, list[str]] = {}
@@ -216,10 +219,10 @@ def _build_locked(
             s.tables = sorted(tables)
             for name, csv in tables.items():
                 (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
-            pages[s.stem] = _page(page_store, keys[s.stem], nb, s, sections, context)
+            pages[s.stem] = _page(page_store, keys[s.stem], nb, s, sections, context, force=force)
             (tmp / f"{s.stem}.html").write_text(pages[s.stem], encoding="utf-8")
             (tmp / "code" / f"{s.stem}.html").write_text(
-                _page(page_store, keys[s.stem], nb, s, sections, context, code=True),
+                _page(page_store, keys[s.stem], nb, s, sections, context, code=True, force=force),
                 encoding="utf-8",
             )
 
