@@ -167,7 +167,8 @@ def test_normal_tables_render_unchanged_text_on_both_paths():
     ).set_index("gpu")
     for options in ({}, {"cell_class": lambda v: "gc-good"}):
         page = display.table(frame, "t", "A & B.", **options)._styled_html()
-        assert ">h100-sxm</td>" in page and ">30,000</td>" in page and ">1,999</td>" in page
+        # Catalog ids read as the catalog's names on the page (NVIDIA's product names).
+        assert ">H100 SXM</td>" in page and ">30,000</td>" in page and ">1,999</td>" in page
         assert ">GPU</th>" in page and ">Price (USD)</th>" in page  # headers in words
         assert '<p class="gc-caption">A &amp; B.</p>' in page
 

@@ -37,6 +37,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     resolved = options.resolve(args.params, args.set)
     p = resolved[0]
     values = p.model_dump(mode="json")
+    if args.pdf:
+        from gpucompare.report.pdf import require_chromium
+
+        # Checked first, whether or not a build is needed: --pdf without Chromium is the same
+        # exit 2 every time, and the report at --out is left as it is.
+        require_chromium()
     if not args.force:
         if cache.up_to_date(out, values, p.title, args.pdf, args.notebooks):
             print(

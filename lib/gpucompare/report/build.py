@@ -75,12 +75,12 @@ def build(
     # Bad input stops here, before anything is written.
     p, data = resolved or preflight.resolve(list(files), list(sets))
     values = p.model_dump(mode="json")  # plain JSON types: papermill injects tuples as strings
+    chromium = require_chromium() if pdf else None  # before a report is kept or restored
     if reuse and not force:
         found = cache.up_to_date(out, values, p.title, pdf, nb_dir)
         found = found or cache.restore(out, values, p.title, pdf, nb_dir)
         if found is not None:
             return found
-    chromium = require_chromium() if pdf else None
     sections = discover(nb_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):
