@@ -299,8 +299,10 @@ def test_light_and_dark_colours_and_print_rules(report, browser, tmp_path_factor
 #: included) that paints a background; DataTables wraps the table in containers of its own.
 LONG_TABLE_COLOURS_JS = """() => [...document.querySelectorAll("table.gc-interactive tbody td")]
   .slice(0, 40).map(td => {
+    // A see-through tint (a verdict's colour at 25%) shows what is under it: look further up.
+    const opaque = (c) => !c.startsWith("rgba(") || parseFloat(c.split(",")[3]) >= 0.5;
     let e = td;
-    while (e && getComputedStyle(e).backgroundColor === "rgba(0, 0, 0, 0)") e = e.parentElement;
+    while (e && !opaque(getComputedStyle(e).backgroundColor)) e = e.parentElement;
     const search = document.querySelector(".dt-search input");
     return {bg: e ? getComputedStyle(e).backgroundColor : "rgb(255, 255, 255)",
             fg: getComputedStyle(td).color,
