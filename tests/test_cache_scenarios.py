@@ -11,29 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from gpucompare.core import paths
 from gpucompare.report import build, cache, compare
+from tests.tiny_sections import write_section
 
 ROOT = paths.repo_root()
-
-
-def _section(folder: Path, name: str, title: str, declares: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    var = declares.split(":")[0]
-    nb.cells = [
-        nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat does the scenario set?"),
-        nbformat.v4.new_code_cell(declares, metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f"print('{var} =', {var})"),
-    ]
-    nbformat.write(nb, folder / name)
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -52,8 +36,8 @@ def scenarios(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenarios")
     nbs = root / "nbs"
     nbs.mkdir()
-    _section(nbs, "01_alpha.ipynb", "Alpha", "years: float = 3")
-    _section(nbs, "02_beta.ipynb", "Beta", "pue: float = 1.3")
+    write_section(nbs, "01_alpha.ipynb", "Alpha", "years: float = 3")
+    write_section(nbs, "02_beta.ipynb", "Beta", "pue: float = 1.3")
     (root / "a.yaml").write_text("years: 3\n")
     (root / "b.yaml").write_text("years: 5\n")
     with pytest.MonkeyPatch.context() as mp:

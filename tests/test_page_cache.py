@@ -5,37 +5,19 @@ the builds short: ``01_alpha`` reads ``years`` (changed between builds), ``02_be
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
 import pytest
 
 from gpucompare.core import paths
 from gpucompare.report import build
-
-
-def _section(folder: Path, name: str, title: str, declares: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    var = declares.split(":")[0]
-    nb.cells = [
-        nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat does the scenario set?"),
-        nbformat.v4.new_code_cell(declares, metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(f"print('{var} =', {var})"),
-    ]
-    nbformat.write(nb, folder / name)
+from tests.tiny_sections import write_section
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
-    _section(nbs, "01_alpha.ipynb", "Alpha", "years: float = 3")
-    _section(nbs, "02_beta.ipynb", "Beta", "pue: float = 1.3")
+    write_section(nbs, "01_alpha.ipynb", "Alpha", "years: float = 3")
+    write_section(nbs, "02_beta.ipynb", "Beta", "pue: float = 1.3")
     for name, text in {
         "a": "years: 3\n",
         "b": "years: 5\n",
