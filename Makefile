@@ -39,7 +39,7 @@ notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs match
 
 test: $(STAMP) ## data validation, unit tests, notebook tests (nbval) and the end-to-end build
 	$(BIN)/gpucompare check-data
-	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) -n auto --dist loadgroup --no-loadscope-reorder
 
 check-data: $(STAMP) ## validate data/: schema, units, sources and cross-field sanity
 	$(BIN)/gpucompare check-data
@@ -50,7 +50,7 @@ lint: $(STAMP) ## ruff format check and lint (notebooks included), and the layer
 	$(BIN)/lint-imports
 
 test-fast: $(STAMP) ## the unit layer only (model, data, audit, sections, params, architecture): seconds
-	$(BIN)/python -m pytest tests/core tests/data tests/model tests/audit tests/sections tests/test_params.py tests/test_architecture.py -q
+	$(BIN)/python -m pytest tests/core tests/data tests/model tests/audit tests/sections tests/test_params.py tests/test_architecture.py -q -p no:nbval -n auto --dist loadgroup --no-loadscope-reorder
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .

@@ -20,8 +20,9 @@ from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
 from gpucompare.data import catalog
-from gpucompare.report import build, compare, pdf
+from gpucompare.report import compare, pdf
 from gpucompare.sections import labels
+from tests.conftest import SHARED_RTX4090_PRICE
 
 CHROMIUM = pdf.find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -67,10 +68,9 @@ def _luminance(css_color: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("browser") / "latest"
-    manifest = build.build(out, jobs=4, pdf=True)
-    return out, manifest
+def report(default_report) -> tuple[Path, dict]:
+    """The default report with its PDF, built once per test session (tests/conftest.py)."""
+    return default_report
 
 
 @pytest.fixture(scope="module")
@@ -358,8 +358,9 @@ def test_pdf_has_every_section_each_from_a_new_page(report):
 
 # --- the scenario comparison (gpucompare report --compare A.yaml B.yaml) ----------------------
 
-#: Two scenarios that differ in one purchase price only.
-COMPARE_SCENARIOS = {"list-price": 1599, "rtx4090-2500": 2500}
+#: Two scenarios that differ in one purchase price only: the catalog's list price (the default,
+#: $1,599) and the price of the session's shared non-default report (tests/conftest.py).
+COMPARE_SCENARIOS = {"list-price": None, f"rtx4090-{SHARED_RTX4090_PRICE}": SHARED_RTX4090_PRICE}
 #: What the tests read from the comparison page: every highlighted cell with its table, column
 #: and row keys, and the style the page is drawn with.
 COMPARE_FACTS_JS = """() => ({
@@ -388,13 +389,18 @@ COMPARE_FACTS_JS = """() => ({
 
 
 @pytest.fixture(scope="module")
-def comparison(tmp_path_factory) -> Path:
-    """``gpucompare report --compare`` of two scenarios differing only in the RTX 4090's price."""
+def comparison(tmp_path_factory, report, price_report) -> Path:
+    """``gpucompare report --compare`` of two scenarios differing only in the RTX 4090's price.
+    Built after the session's default and price reports (tests/conftest.py): the list-price
+    scenario's sections come from the build cache, and the other scenario's whole report is
+    restored from the report store, as a comparison of scenarios built before is."""
     root = tmp_path_factory.mktemp("compare")
     files = []
     for name, price in COMPARE_SCENARIOS.items():
         files.append(root / f"{name}.yaml")
-        files[-1].write_text(f"price_usd:\n  rtx-4090: {price}\n")
+        files[-1].write_text(
+            "price_usd: {}\n" if price is None else f"price_usd:\n  rtx-4090: {price}\n"
+        )
     return compare.build_compare(root / "out", files, jobs=2)
 
 

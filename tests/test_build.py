@@ -21,12 +21,20 @@ from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
 from gpucompare.report import build, pdf, render
+from tests.conftest import SHARED_RTX4090_PRICE
+
+#: The one parameter the report of these tests changes from the defaults.
+PRICE = SHARED_RTX4090_PRICE
+PRICE_SET = f"price_usd.rtx-4090={PRICE}"
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, dict]:
+def report(price_report, tmp_path_factory) -> tuple[Path, dict]:
+    """A report built with the RTX 4090's price changed: the session's shared build
+    (tests/conftest.py), copied into a folder of this module, since some tests build into it."""
+    shared, manifest = price_report
     out = tmp_path_factory.mktemp("rep") / "latest"
-    manifest = build.build(out, sets=["price_usd.rtx-4090=1999"], jobs=2)
+    shutil.copytree(shared, out, symlinks=True)
     return out, manifest
 
 
@@ -88,13 +96,13 @@ def test_tables_csv_carry_the_parameter_override(report):
     out, _ = report
     csv = (out / "tables" / "spec_table.csv").read_text()
     price_row = next(line for line in csv.splitlines() if line.startswith("price (USD)"))
-    assert "1999" in price_row
+    assert str(PRICE) in price_row
 
 
 def test_rebuild_gives_identical_tables(report, tmp_path):
     out, _ = report
     again = tmp_path / "again"
-    build.build(again, sets=["price_usd.rtx-4090=1999"], jobs=2)
+    build.build(again, sets=[PRICE_SET], jobs=2)
     first = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
     second = {p.name: p.read_bytes() for p in (again / "tables").iterdir()}
     assert first == second
@@ -170,7 +178,9 @@ def test_parameters_page_has_every_parameter_its_default_and_the_sources(report)
     # The changed parameter: highlighted, badged, its default ({} = no override) shown.
     row = re.search(r'<tr class="gc-nondefault"><th><code>price_usd</code>.*?</tr>', page).group(0)
     assert (
-        "changed" in row and "{rtx-4090: 1999.0}" in row and '<pre class="gc-value">{}</pre>' in row
+        "changed" in row
+        and f"{{rtx-4090: {PRICE}.0}}" in row
+        and '<pre class="gc-value">{}</pre>' in row
     )
     assert page.count('class="gc-nondefault"') == 1
     # Every data file with a `sources:` table, read here independently, with every link.
@@ -287,7 +297,7 @@ def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sec
     from gpucompare.report import cache
 
     out, _ = report
-    p, _ = params.resolve(sets=["price_usd.rtx-4090=1999"])
+    p, _ = params.resolve(sets=[PRICE_SET])
     assert cache.up_to_date(out, p.model_dump(mode="json"), p.title, pdf=False) is not None
     q, _ = params.resolve(sets=["price_usd.rtx-4090=2999"])
     assert cache.up_to_date(out, q.model_dump(mode="json"), q.title, pdf=False) is None

@@ -19,6 +19,7 @@ import pytest
 from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
 from gpucompare.report import build, execute
+from tests.tiny_sections import write_section
 
 ROOT = paths.repo_root()
 
@@ -49,6 +50,15 @@ def _small_notebooks(folder: Path, slow_s: float = 0) -> Path:
             nbformat.v4.new_code_cell(f"import time\ntime.sleep({slow_s})"),
         ]
         nbformat.write(nb, folder / "09_slow.ipynb")
+    return folder
+
+
+def _tiny_notebooks(folder: Path) -> Path:
+    """One tiny section (tests/tiny_sections.py): for the tests whose point is the build's machinery
+    (its cache, its kernel start), not what a section shows; its kernel starts and runs in about a
+    second, where the specs section takes several."""
+    folder.mkdir()
+    write_section(folder, "01_tiny.ipynb", "Tiny", "years: float = 3")
     return folder
 
 
@@ -316,15 +326,15 @@ def test_a_second_build_of_the_same_out_is_refused_naming_the_first(run_cli, tmp
 def test_a_truncated_cache_entry_is_rebuilt_and_said(run_cli, tmp_path, monkeypatch):
     cache_dir = tmp_path / "cache"
     monkeypatch.setenv("GPUCOMPARE_CACHE_DIR", str(cache_dir))
-    nbs = _small_notebooks(tmp_path / "nbs")
+    nbs = _tiny_notebooks(tmp_path / "nbs")
     out = tmp_path / "latest"
     args = ("report", "--out", str(out), "--notebooks", str(nbs), "--jobs", "1")
     assert run_cli(*args).returncode == 0
-    (entry,) = (cache_dir / "sections" / "01_specs").glob("*.ipynb")
+    (entry,) = (cache_dir / "sections" / "01_tiny").glob("*.ipynb")
     entry.write_bytes(entry.read_bytes()[:1000])
     res = run_cli(*args, "--set", "title=another title")  # not up to date: the build runs
     assert res.returncode == 0, res.stderr
-    assert "re-ran 01_specs.ipynb" in res.stdout and "corrupt" in res.stderr
+    assert "re-ran 01_tiny.ipynb" in res.stdout and "corrupt" in res.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sections"][0]["cache_repaired"] is True
 
@@ -345,8 +355,8 @@ def test_a_kernel_that_fails_to_start_is_tried_once_more(tmp_path, monkeypatch):
     monkeypatch.setattr(papermill, "execute_notebook", port_race)
     monkeypatch.setenv("GPUCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "latest"
-    build.build(out, nb_dir=_small_notebooks(tmp_path / "nbs"), jobs=1)
-    assert len(calls) == 2 and (out / "01_specs.html").is_file()
+    build.build(out, nb_dir=_tiny_notebooks(tmp_path / "nbs"), jobs=1)
+    assert len(calls) == 2 and (out / "01_tiny.html").is_file()
 
 
 def test_a_cell_error_is_not_retried():

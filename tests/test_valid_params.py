@@ -8,17 +8,20 @@ distinct (repeated ones are a known gap, see the xfail tests at the end). For ea
 cells; :func:`test_section_calls_match_the_notebooks` keeps the lists in step) on the notebook's view of
 the parameters (:func:`gpucompare.params.notebook_params` with the names its parameters cell declares),
 renders every table and figure as the notebook would, and checks the notebook's asserts. Nothing here
-executes a notebook. Speed (about 2 s a draw): three parameter-free loaders are computed once per
-session (:func:`_constants_cached`) and figures are drawn small without pixels (:func:`_shown`).
+executes a notebook. Speed (about 2 s a draw): the parameter-free loaders (:data:`_CONSTANT`) are computed
+once per session (:func:`_constants_cached`) and figures are drawn small without pixels (:func:`_shown`).
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import functools
 import json
 import math
+import os
+import sys
 import typing
 from pathlib import Path
 
@@ -28,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from gpucompare import audit, params
+from gpucompare import params
+from gpucompare.audit import runner as audit_runner
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog, engines, interconnect, measurements
@@ -222,26 +226,61 @@ def _shown(x) -> None:
 
 
 #: Functions that do not read the parameters and cost the most (the claims audit, run by several
-#: tables; the kernel measurements, parsed per lookup; the checkout's root, resolved per data-file
-#: lookup): the same for every draw, so each runs once per test session and later calls get a copy.
-_CONSTANT = [(audit, "run"), (measurements, "load_kernel_measurements"), (paths, "repo_root")]
+#: tables, about a third of a draw; the inference and kernel measurements and the calibration's
+#: exclusions, parsed per lookup; ``params/default.yaml``, parsed again by every
+#: ``notebook_params`` and audit check, hundreds of times a draw; the checkout's root and the data
+#: folder, resolved per data-file lookup, millions of times): the same for every draw, so each runs
+#: once per test session (per data folder) and later calls get a copy.
+_CONSTANT = [
+    (audit_runner, "run"),
+    (measurements, "load_inference"),
+    (measurements, "load_exclusions"),
+    (measurements, "load_kernel_measurements"),
+    (params, "defaults_dict"),
+    (paths, "repo_root"),
+    (paths, "data_dir"),
+]
 _CONSTANT_CACHE: dict = {}
 
 
 def _copy(value):
+    if isinstance(value, tuple):
+        return tuple(_copy(v) for v in value)
     if isinstance(value, list):  # audit rows: dicts of scalars
-        return [dict(r) for r in value]
+        return [dict(r) if isinstance(r, dict) else r for r in value]
+    if isinstance(value, dict):  # the default parameters: callers may change nested values
+        return copy.deepcopy(value)
     return value.copy() if hasattr(value, "copy") else value
+
+
+def _aliases() -> dict[tuple[object, str], tuple[str, str]]:
+    """Every name the :data:`_CONSTANT` functions go by in the library's loaded modules (``from
+    gpucompare.data.measurements import load_inference`` makes one per importing module), with
+    the ``(module, name)`` of the function's own definition, which their cache entries share."""
+    own = {id(getattr(m, n)): (m.__name__, n) for m, n in _CONSTANT}
+    out = {}
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("gpucompare"):
+            for name, value in list(vars(module).items()):
+                if id(value) in own:
+                    out[module, name] = own[id(value)]
+    return out
 
 
 @contextlib.contextmanager
 def _constants_cached():
-    originals = {(m, n): getattr(m, n) for m, n in _CONSTANT}
+    aliases = _aliases()
+    originals = {(m, n): getattr(m, n) for m, n in aliases}
 
-    def cached(module, name, func):
+    def cached(key_name, func):
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            key = (module.__name__, name, args, tuple(sorted(kwargs.items())))
+            key = (
+                *key_name,
+                args,
+                tuple(sorted(kwargs.items())),
+                os.environ.get(paths.DATA_DIR_ENV),  # a test may point at a copy of data/
+            )
             if key not in _CONSTANT_CACHE:
                 _CONSTANT_CACHE[key] = func(*args, **kwargs)
             return _copy(_CONSTANT_CACHE[key])
@@ -250,7 +289,7 @@ def _constants_cached():
 
     try:
         for (m, n), func in originals.items():
-            setattr(m, n, cached(m, n, func))
+            setattr(m, n, cached(aliases[m, n], func))
         yield
     finally:
         for (m, n), func in originals.items():
