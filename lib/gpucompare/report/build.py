@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 
 from gpucompare import __version__, params
+from gpucompare.core import interrupts
 from gpucompare.core.errors import BuildError, InputError
 from gpucompare.report import cache, preflight, progress, publish
 from gpucompare.report import store as store_module
@@ -170,14 +171,14 @@ def _build_locked(
 
         if to_run:
             pool = ThreadPoolExecutor(max_workers=min(jobs, len(to_run)))
-            futures = {s: pool.submit(run, s) for s in to_run}
-            try:
-                wait(futures.values())
-            except BaseException:
-                # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end, clean up.
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown()
+            with interrupts.deferred() as caught:
+                futures = {s: pool.submit(run, s) for s in to_run}
+                while caught.signal is None and wait(futures.values(), interrupts.CHECK_EVERY_S)[1]:
+                    pass
+                # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end, clean
+                # up (the caller's handler removes the temporary folder).
+                pool.shutdown(wait=True, cancel_futures=caught.signal is not None)
+            caught.raise_if_caught()
             for s, fut in futures.items():
                 exc = fut.exception()
                 if exc is None:
