@@ -26,6 +26,11 @@ LAZY_IMPORTS_ALLOWED = {
     # The calibration's least squares (0.2-0.5 s to import): fits are read from the disk cache,
     # so one-line commands never load it (issue 21, docs/performance.md).
     "scipy": "only when a fit runs",
+    # Tables and arrays (0.2-0.5 s to import): the one-line commands answer from the catalogs and
+    # the cached fit in plain Python, so only the functions that build frames or arrays load them
+    # (issue 21, docs/performance.md).
+    "pandas": "only where a frame or an array is built",
+    "numpy": "only where a frame or an array is built",
 }
 #: The command line defers the report stack (papermill, nbconvert) to the commands that build.
 LAZY_MODULES = {

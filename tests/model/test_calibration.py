@@ -457,3 +457,99 @@ def test_a_fit_cache_entry_of_another_shape_is_a_miss(tmp_path, monkeypatch):
     key = fitcache.key(calibration.FIT_CACHE)
     filecache.JsonCache(tmp_path / "fits", calibration.FIT_CACHE, 8).put(key, {"x": [1.0]})
     assert fitcache.load(calibration.FIT_CACHE, key) is None
+
+
+# --- the disk cache of the cross-validation (issue 21) ---------------------------------------
+
+
+@pytest.fixture
+def small_folder(tmp_path, p):
+    """48 synthetic measurements: three (engine, GPU) pairs on one GPU, one model; a
+    cross-validation of them takes five small refits (2 GPUs, 3 sources)."""
+    keep = {("vllm", "h100-sxm"), ("vllm", "rtx-4090"), ("llama-cpp", "h100-sxm")}
+    items = [
+        (s, c)
+        for s, c in synthetic_cases()
+        if (c.engine, c.gpu) in keep and c.gpus == 1 and c.model == "llama-2-7b"
+    ]
+    tps = true_tokens_per_s(p, [c for _, c in items])
+    folder = tmp_path / "measurements"
+    folder.mkdir()
+    rows = [csv_row(i, s, c, t) for i, ((s, c), t) in enumerate(zip(items, tps, strict=True))]
+    write_csv(folder / "inference_synthetic.csv", rows)
+    return folder
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a fit ran although the cross-validation was cached")
+
+
+def test_a_cross_validation_read_from_the_disk_cache_equals_a_fresh_one(
+    tmp_path, monkeypatch, small_folder
+):
+    """The cached cross-validation is the computed one bit for bit (values, dtypes, index, column
+    order), and a cache hit runs no fit at all (neither the full fit nor a held-out one)."""
+    from gpucompare.core import filecache, paths
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(calibration, "_FITS", {})
+    monkeypatch.setattr(calibration, "_CVS", {})
+    fresh = calibration.cross_validate(small_folder)  # computed, and stored
+    assert len(fresh) == 48
+    marked = [
+        p
+        for p in (tmp_path / "cache" / "fits").glob("*.json")
+        if filecache.read_marked(p, calibration.CV_CACHE)
+    ]
+    assert len(marked) == 1
+
+    monkeypatch.setattr(calibration, "_FITS", {})
+    monkeypatch.setattr(calibration, "_CVS", {})
+    monkeypatch.setattr(calibration, "fit_frame", _no_fit)
+    cached = calibration.cross_validate(small_folder)
+    pd.testing.assert_frame_equal(
+        cached, fresh, check_exact=True, check_index_type=True, check_column_type=True
+    )
+    assert list(cached.columns) == list(fresh.columns)
+    assert list(cached.dtypes) == list(fresh.dtypes)
+    for col in fresh.columns:
+        if fresh[col].dtype.kind == "f":  # bits, so that -0.0 or a last-digit change would show
+            assert cached[col].to_numpy().tobytes() == fresh[col].to_numpy().tobytes(), col
+
+
+def test_a_corrupt_cross_validation_entry_is_computed_again(tmp_path, monkeypatch, small_folder):
+    """A marked entry that is not a table is recomputed and overwritten; a file under an entry's
+    name without the marker (unreadable) is recomputed around and left as it is."""
+    import json
+
+    from gpucompare.core import paths
+    from gpucompare.model import fitcache
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(calibration, "_FITS", {})
+    monkeypatch.setattr(calibration, "_CVS", {})
+    fresh = calibration.cross_validate(small_folder)
+    entry = tmp_path / "cache" / "fits" / f"{fitcache.key(calibration.CV_CACHE, small_folder)}.json"
+    doc = json.loads(entry.read_text())
+    doc["payload"]["data"] = doc["payload"]["data"][:-1]  # a column short: not a table
+    entry.write_text(json.dumps(doc))
+
+    monkeypatch.setattr(calibration, "_CVS", {})
+    again = calibration.cross_validate(small_folder)
+    pd.testing.assert_frame_equal(again, fresh, check_exact=True)
+    assert len(json.loads(entry.read_text())["payload"]["data"]) == len(fresh.columns)
+
+    entry.write_text("{not json")
+    monkeypatch.setattr(calibration, "_CVS", {})
+    pd.testing.assert_frame_equal(calibration.cross_validate(small_folder), fresh, check_exact=True)
+    assert entry.read_text() == "{not json"
+
+
+def test_the_cross_validation_cache_key_follows_the_measurements(small_folder):
+    from gpucompare.model import fitcache
+
+    before = fitcache.key(calibration.CV_CACHE, small_folder)
+    assert before != fitcache.key(calibration.FIT_CACHE, small_folder)
+    csv_file = small_folder / "inference_synthetic.csv"
+    csv_file.write_text(csv_file.read_text() + "\n")
+    assert fitcache.key(calibration.CV_CACHE, small_folder) != before

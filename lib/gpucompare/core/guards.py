@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-
-import numpy as np
+import sys
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
@@ -54,15 +53,32 @@ def bounded_int(high: int, why: str):
     return parse
 
 
+def _numpy_scalars(*kinds: str) -> tuple[type, ...]:
+    """numpy's scalar types ``kinds`` (``"integer"``, ``"floating"``) where numpy is loaded, else
+    none: a value cannot be a numpy scalar before numpy is imported, and importing it only to rule
+    that out would cost the one-line commands a tenth of a second (issue 21)."""
+    np = sys.modules.get("numpy")
+    return tuple(getattr(np, k) for k in kinds) if np is not None else ()
+
+
+def _is_integer(value) -> bool:
+    if type(value) is int:  # the common case, without looking numpy up
+        return True
+    return isinstance(value, (int, *_numpy_scalars("integer"))) and not isinstance(value, bool)
+
+
 def require_positive_int(name: str, value) -> int:
     """``value`` as an int when it is a positive integer (bool is not), else an InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not _is_integer(value) or value < 1:
         raise InputError(f"{name}: must be a positive integer (got {value!r})")
     return int(value)
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if type(value) in (int, float):  # the common case, without looking numpy up
+        return True
+    numbers = (int, float, *_numpy_scalars("integer", "floating"))
+    return isinstance(value, numbers) and not isinstance(value, bool)
 
 
 def require_positive(name: str, value: float) -> None:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import functools
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
@@ -38,6 +37,9 @@ from gpucompare.data.loading import (
     check_source_ids,
     load_validated,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ArchCatalog",
@@ -360,14 +362,36 @@ def _precision_catalog(path: Path) -> PrecisionCatalog:
     return load_validated(path, PrecisionCatalog)
 
 
+# The lookups below run tens of thousands of times in one `gpucompare plan`: each catalog and its
+# index by id are found once per data folder, not by joining a path and scanning a list per call.
+@functools.cache
+def _precisions_in(
+    folder: Path,
+) -> tuple[PrecisionCatalog, dict[str, WeightFormat], dict[str, KvFormat]]:
+    cat = _precision_catalog(folder / "precisions.yaml")
+    return cat, {w.id: w for w in cat.precisions}, {k.id: k for k in cat.kv_precisions}
+
+
+@functools.cache
+def _gpus_in(folder: Path) -> tuple[GpuCatalog, dict[str, Gpu]]:
+    cat = _gpu_catalog(folder / "gpus.yaml")
+    return cat, {g.id: g for g in cat.gpus}
+
+
+@functools.cache
+def _models_in(folder: Path) -> tuple[ModelCatalog, dict[str, Model]]:
+    cat = _model_catalog(folder / "models.yaml")
+    return cat, {m.id: m for m in cat.models}
+
+
 def precision_catalog() -> PrecisionCatalog:
     """The validated number-format catalog (cached per file path)."""
-    return _precision_catalog(paths.data_dir() / "precisions.yaml")
+    return _precisions_in(paths.data_dir())[0]
 
 
 def weight_format(precision: str, key: str = "weights") -> WeightFormat:
     """The weight format ``precision``; unknown ids raise InputError naming the allowed ones."""
-    formats = {w.id: w for w in precision_catalog().precisions}
+    formats = _precisions_in(paths.data_dir())[1]
     if precision not in formats:
         raise unknown("weight precision", key, precision, formats)
     return formats[precision]
@@ -375,7 +399,7 @@ def weight_format(precision: str, key: str = "weights") -> WeightFormat:
 
 def kv_format(precision: str, key: str = "kv_cache") -> KvFormat:
     """The KV-cache format ``precision``; unknown ids raise InputError naming the allowed ones."""
-    formats = {k.id: k for k in precision_catalog().kv_precisions}
+    formats = _precisions_in(paths.data_dir())[2]
     if precision not in formats:
         raise unknown("KV-cache precision", key, precision, formats)
     return formats[precision]
@@ -383,12 +407,12 @@ def kv_format(precision: str, key: str = "kv_cache") -> KvFormat:
 
 def gpu_catalog() -> GpuCatalog:
     """The validated GPU catalog (cached per file path)."""
-    return _gpu_catalog(paths.data_dir() / "gpus.yaml")
+    return _gpus_in(paths.data_dir())[0]
 
 
 def model_catalog() -> ModelCatalog:
     """The validated model catalog (cached per file path)."""
-    return _model_catalog(paths.data_dir() / "models.yaml")
+    return _models_in(paths.data_dir())[0]
 
 
 def gpu_ids() -> list[str]:
@@ -409,23 +433,27 @@ def display_names() -> dict[str, str]:
 
 def get_gpu(gpu_id: str, key: str = "gpu") -> Gpu:
     """The catalog GPU ``gpu_id``; an unknown id raises InputError naming ``key`` and the allowed ids."""
-    for g in gpu_catalog().gpus:
-        if g.id == gpu_id:
-            return g
-    raise unknown("GPU", key, gpu_id, gpu_ids())
+    # Only a string can equal an id (and an unhashable value must not raise TypeError here).
+    gpu = _gpus_in(paths.data_dir())[1].get(gpu_id) if isinstance(gpu_id, str) else None
+    if gpu is None:
+        raise unknown("GPU", key, gpu_id, gpu_ids())
+    return gpu
 
 
 def get_model(model_id: str, key: str = "model") -> Model:
     """The catalog model ``model_id``; an unknown id raises InputError naming ``key`` and the allowed ids."""
-    for m in model_catalog().models:
-        if m.id == model_id:
-            return m
-    raise unknown("model", key, model_id, model_ids())
+    # Only a string can equal an id (and an unhashable value must not raise TypeError here).
+    model = _models_in(paths.data_dir())[1].get(model_id) if isinstance(model_id, str) else None
+    if model is None:
+        raise unknown("model", key, model_id, model_ids())
+    return model
 
 
 def gpu_frame(ids: list[str] | None = None) -> pd.DataFrame:
     """One row per GPU (index ``gpu_id``): name, vendor and one column per spec field (values only;
     None where the GPU does not have the field, e.g. an NVIDIA-only one)."""
+    import pandas as pd  # only the report's tables need frames; lookups stay light
+
     gpus = [get_gpu(i) for i in ids] if ids is not None else gpu_catalog().gpus
     rows = {
         g.id: {"name": g.name, "vendor": g.vendor, **{k: g.spec(k) for k in GpuSpecs.model_fields}}
@@ -438,6 +466,8 @@ def gpu_frame(ids: list[str] | None = None) -> pd.DataFrame:
 
 def model_frame(ids: list[str] | None = None) -> pd.DataFrame:
     """One row per model (index ``model_id``) with its config values and parameter count."""
+    import pandas as pd
+
     models = [get_model(i) for i in ids] if ids is not None else model_catalog().models
     frame = pd.DataFrame([m.model_dump() for m in models]).set_index("id")
     frame.index.name = "model_id"
@@ -447,6 +477,8 @@ def model_frame(ids: list[str] | None = None) -> pd.DataFrame:
 def sources_frame(sources: dict[str, Source], ids=None, **columns: str) -> pd.DataFrame:
     """One row per source id (sorted; all of ``sources`` unless ``ids`` are given) with the source's
     fields except its note; ``columns`` adds constant columns (e.g. the file) after the id."""
+    import pandas as pd
+
     chosen = sorted(sources if ids is None else ids)
     rows = [
         {"source": sid, **columns, **sources[sid].model_dump(exclude={"note"})} for sid in chosen
@@ -468,6 +500,8 @@ def gpu_sources_frame(ids: list[str]) -> pd.DataFrame:
 
 def model_sources_frame() -> pd.DataFrame:
     """The sources of the model catalog and of the number formats, one row per source."""
+    import pandas as pd
+
     models, formats = model_catalog(), precision_catalog()
     model_cited = {m.config_source for m in models.models} | {
         m.parameters_source for m in models.models

@@ -194,7 +194,13 @@ def schema_problems() -> tuple[list[Problem], dict[str, Any]]:
     data = paths.data_dir()
     loaded: dict[str, Any] = {}
     problems: list[Problem] = []
-    for rel, load in _loaders().items():
+    loaders = _loaders()
+    # The exclusions name inference ids: check them against the rows just loaded (its dependency)
+    # instead of loading and validating the inference files a second time.
+    loaders["measurements/excluded.yaml"] = lambda: measurements.load_exclusions(
+        known_ids=loaded["measurements/inference_*.csv"]["id"]
+    )
+    for rel, load in loaders.items():
         if any(dep not in loaded for dep in _DEPENDS.get(rel, ())):
             continue  # its dependency failed and is reported already
         try:

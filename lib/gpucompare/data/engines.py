@@ -65,9 +65,15 @@ def _engine_catalog(path: Path) -> EngineCatalog:
     return cat
 
 
+@functools.cache
+def _engines_in(folder: Path) -> EngineCatalog:
+    # Found once per data folder: the planner asks for the catalog thousands of times a command.
+    return _engine_catalog(folder / "engines.yaml")
+
+
 def engine_catalog() -> EngineCatalog:
     """The validated engine catalog (cached per file path)."""
-    return _engine_catalog(paths.data_dir() / "engines.yaml")
+    return _engines_in(paths.data_dir())
 
 
 def engine_ids() -> list[str]:

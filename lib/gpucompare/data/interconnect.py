@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
@@ -24,6 +23,9 @@ from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 from gpucompare.data.catalog import Source, Sourced
 from gpucompare.data.loading import all_sources, check_source_ids
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Link kinds of the catalog (see the module docstring).
 LINK_KINDS = ("nvlink", "nvswitch", "xgmi", "pcie", "network")
@@ -190,9 +192,15 @@ def _load(path: Path) -> InterconnectCatalog:
     return catalog.load_validated(path, InterconnectCatalog)
 
 
+@functools.cache
+def _load_in(folder: Path) -> InterconnectCatalog:
+    # Found once per data folder: the planner asks for the catalog thousands of times a command.
+    return _load(folder / "interconnect.yaml")
+
+
 def interconnect_catalog() -> InterconnectCatalog:
     """The validated interconnect catalog (cached per file path)."""
-    return _load(paths.data_dir() / "interconnect.yaml")
+    return _load_in(paths.data_dir())
 
 
 def source(source_id: str) -> Source:

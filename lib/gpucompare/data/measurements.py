@@ -1,19 +1,27 @@
 """Measurements in ``data/measurements/``: the kernel-measurement CSVs (``kernels*.csv``, written by
 ``gpucompare measure``) and the published LLM inference speeds (``inference_*.csv``): their columns
 and validated, typed loaders; and the GEMM shapes of the article's table (``data/claims/gemm.yaml``),
-the shapes worth measuring."""
+the shapes worth measuring.
+
+pandas is imported by the loaders that build a table, not by this module: the one-line commands
+import the module for its column lists and the GEMM shapes without loading pandas (~0.3 s).
+"""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog, claims, engines
 from gpucompare.data.gemm_precisions import gemm_precision
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What a kernel measurement carries about how and where it was taken (the last columns of its CSV).
 PROVENANCE_COLUMNS: tuple[str, ...] = (
@@ -79,6 +87,8 @@ def measurements_dir() -> Path:
 
 def read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     """A measurement CSV as strings; its header must be exactly ``columns``."""
+    import pandas as pd
+
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -112,11 +122,14 @@ def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
     """Every row of ``data/measurements/kernels*.csv``, validated and typed, sorted by GPU,
     benchmark, precision and shape. A GEMM row needs M, N, K and TFLOP/s, a copy row GB/s; every
     row a source and a date; a GPU id must be in the catalog (or empty)."""
+    import pandas as pd
+
     folder = Path(folder) if folder is not None else measurements_dir()
     rows = []
     for path in sorted(folder.glob("kernels*.csv")):
         frame = read_csv(path, KERNEL_COLUMNS)
-        for i, r in frame.iterrows():
+        # Plain dicts, not iterrows: a Series per row costs more than the checks (same row numbers).
+        for i, r in enumerate(frame.to_dict("records")):
             where = f"{path}: row {i + 2}"
             if r["benchmark"] not in BENCHMARKS:
                 raise InputError(
@@ -169,8 +182,9 @@ def parse_count(where: str, col: str, text: str, minimum: int = 1) -> int:
     return value
 
 
-def _inference_row(where: str, r: pd.Series) -> dict:
-    """One validated, typed inference measurement."""
+def _inference_row(where: str, r: Mapping[str, str]) -> dict:
+    """One validated, typed inference measurement (the checks in order: the first problem of the row
+    is the one reported)."""
     catalog.get_gpu(r["gpu_id"], f"{where}: gpu_id")
     catalog.get_model(r["model"], f"{where}: model")
     engines.require_formats(
@@ -208,27 +222,117 @@ def _inference_row(where: str, r: pd.Series) -> dict:
     return row
 
 
+def _passes(check: Callable[..., object], *args: str) -> bool:
+    """Whether ``check(*args)`` returns without an InputError."""
+    try:
+        check(*args)
+    except InputError:
+        return False
+    return True
+
+
+def _parsed(kind: type, texts: list[str]) -> list:
+    """Each text as ``kind`` (``int`` or ``float``, Python's own parsing, as :func:`parse_count` and
+    :func:`_number`), None where it is not one."""
+    out = []
+    for text in texts:
+        try:
+            out.append(kind(text))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+def _inference_rows_ok(c: dict[str, list[str]], typed: dict[str, list]) -> list[bool]:
+    """Per row of the columns ``c`` (texts) and their parsed numbers ``typed``: whether it passes every
+    check of :func:`_inference_row`. The same checks, column by column, each catalog lookup once
+    per distinct value; a row that fails goes through :func:`_inference_row` for its message."""
+    gpus_ok = {g for g in set(c["gpu_id"]) if _passes(catalog.get_gpu, g)}
+    models_ok = {m for m in set(c["model"]) if _passes(catalog.get_model, m)}
+    formats = set(zip(c["engine"], c["weights"], c["kv_cache"], strict=True))
+    formats_ok = {f for f in formats if _passes(engines.require_formats, *f)}
+    out = []
+    for i, metric in enumerate(c["metric"]):
+        gpus, batch, n_in, n_out = (typed[k][i] for k in ("gpus", "batch", "in", "out"))
+        value = typed["value"][i]
+        out.append(
+            c["gpu_id"][i] in gpus_ok
+            and c["model"][i] in models_ok
+            and (c["engine"][i], c["weights"][i], c["kv_cache"][i]) in formats_ok
+            and all(c[col][i].strip() for col in ("id", "date", "source", "url"))
+            and c["verified"][i] in ("true", "false")
+            and metric in METRICS
+            and c["split"][i] in MEASURED_SPLITS
+            and gpus is not None
+            and gpus >= 1
+            and batch is not None
+            and batch >= 1
+            and n_in is not None
+            and n_in >= (1 if metric in ("prefill", "generation") else 0)
+            and n_out is not None
+            and n_out >= (1 if metric in ("decode", "generation") else 0)
+            and (gpus == 1) == (c["split"][i] == "none")
+            and value is not None
+            and math.isfinite(value)
+            and value > 0
+        )
+    return out
+
+
+def _inference_file(path: Path) -> dict[str, list]:
+    """The validated, typed columns of one ``inference_*.csv`` (``file`` first); the first bad row
+    raises :func:`_inference_row`'s InputError naming the file, the row and the column."""
+    frame = read_csv(path, INFERENCE_COLUMNS)
+    c = {col: frame[col].tolist() for col in INFERENCE_COLUMNS}
+    typed = {
+        "gpus": _parsed(int, c["gpus"]),
+        "batch": _parsed(int, c["batch"]),
+        "in": _parsed(int, c["input_tokens"]),
+        "out": _parsed(int, c["output_tokens"]),
+        # "" is not a float: an empty cell fails the check, and _number reports it as empty.
+        "value": _parsed(float, c["measured_tokens_per_s"]),
+    }
+    for i, ok in enumerate(_inference_rows_ok(c, typed)):
+        if not ok:  # raises with the row's first problem
+            _inference_row(f"{path}: row {i + 2}", {col: c[col][i] for col in INFERENCE_COLUMNS})
+    return {
+        "file": [path.name] * len(frame),
+        **c,
+        "gpus": typed["gpus"],
+        "batch": typed["batch"],
+        "input_tokens": typed["in"],
+        "output_tokens": typed["out"],
+        "measured_tokens_per_s": typed["value"],
+        "verified": [v == "true" for v in c["verified"]],
+    }
+
+
 def load_inference(folder: Path | None = None) -> pd.DataFrame:
     """Every row of ``data/measurements/inference_*.csv``, validated and typed, with a ``file``
     column; sorted by id. Ids are unique across the files; a GPU, model, engine or format must be in
     the catalogs, and the engine must run the row's formats (``data/engines.yaml``)."""
+    import pandas as pd
+
     folder = Path(folder) if folder is not None else measurements_dir()
-    rows = []
+    columns = ["file", *INFERENCE_COLUMNS]
+    data: dict[str, list] = {col: [] for col in columns}
     for path in sorted(folder.glob("inference_*.csv")):
-        frame = read_csv(path, INFERENCE_COLUMNS)
-        for i, r in frame.iterrows():
-            rows.append({"file": path.name, **_inference_row(f"{path}: row {i + 2}", r)})
-    ids = [r["id"] for r in rows]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+        for col, values in _inference_file(path).items():
+            data[col] += values
+    dupes = sorted(i for i, n in Counter(data["id"]).items() if n > 1)
     if dupes:
         raise InputError(f"{folder}/inference_*.csv: duplicate ids: {', '.join(dupes)}")
-    frame = pd.DataFrame(rows, columns=["file", *INFERENCE_COLUMNS])
+    frame = pd.DataFrame(data, columns=columns) if data["id"] else pd.DataFrame(columns=columns)
     return frame.sort_values("id").reset_index(drop=True)
 
 
-def load_exclusions(folder: Path | None = None) -> dict[str, str]:
+def load_exclusions(
+    folder: Path | None = None, known_ids: Iterable[str] | None = None
+) -> dict[str, str]:
     """``data/measurements/excluded.yaml``: measurement id -> why the calibration leaves it out.
-    Every id must be a measurement of ``inference_*.csv`` and appear once."""
+    Every id must be a measurement of ``inference_*.csv`` and appear once. ``known_ids``: the ids
+    of :func:`load_inference` of the same folder, for a caller that has loaded them already (else
+    they are loaded here)."""
     folder = Path(folder) if folder is not None else measurements_dir()
     path = folder / "excluded.yaml"
     if not path.exists():
@@ -240,7 +344,7 @@ def load_exclusions(folder: Path | None = None) -> dict[str, str]:
         or not isinstance(raw.get("excluded"), list)
     ):
         raise InputError(f"{path}: expected schema_version: 1 and a list 'excluded'")
-    known = set(load_inference(folder)["id"])
+    known = set(load_inference(folder)["id"] if known_ids is None else known_ids)
     out: dict[str, str] = {}
     for i, entry in enumerate(raw["excluded"]):
         where = f"{path}: excluded[{i}]"

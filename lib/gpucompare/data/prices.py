@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field
 
 from gpucompare.core import paths
@@ -15,6 +14,9 @@ from gpucompare.core.errors import InputError
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 from gpucompare.data.loading import known_source_ids
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CloudPrice(Strict):

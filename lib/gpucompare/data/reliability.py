@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field, ValidationInfo, model_validator
 
 from gpucompare.core import paths
@@ -16,6 +15,9 @@ from gpucompare.core.errors import unknown
 from gpucompare.core.strict import Strict
 from gpucompare.data import catalog
 from gpucompare.data.loading import check_source_ids
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Segment = Literal["datacenter", "workstation", "consumer"]
 

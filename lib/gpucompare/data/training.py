@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.interconnect import get_link
 from gpucompare.data.measurements import measurements_dir, parse_count, read_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The training measurements file, in ``data/measurements/``.
 TRAINING_FILE = "training.csv"
@@ -134,6 +136,8 @@ def load_training(folder: Path | None = None) -> pd.DataFrame:
     unique; a GPU, model or link must be in the catalogs (a catalog model's size must match its
     entry); an adapter method needs its adapter parameter count; a row needs a source, an http(s)
     URL and a date."""
+    import pandas as pd
+
     folder = Path(folder) if folder is not None else measurements_dir()
     path = folder / TRAINING_FILE
     frame = read_csv(path, TRAINING_COLUMNS)

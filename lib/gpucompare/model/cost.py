@@ -10,9 +10,9 @@ Formulas: cost per million tokens = cost over the horizon (TCO or rental, USD) /
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gpucompare.core import units
 from gpucompare.data import catalog
@@ -28,6 +28,9 @@ from gpucompare.model.tco import (
     usd_per_million_tokens,
 )
 from gpucompare.params import Params, Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The sensitivity table's ``input`` for a GPU the workload does not fit (no cost to move).
 DOES_NOT_FIT = "does not fit one GPU"
@@ -52,6 +55,8 @@ def workload_tokens_per_s(
 def cost_table(p: Params) -> pd.DataFrame:
     """Per workload and GPU: decode tokens/s (one GPU; None = does not fit), and cost per million
     tokens owning (TCO) and renting on demand. A configuration that does not fit has no cost."""
+    import pandas as pd
+
     rows = []
     for wl in p.workloads:
         for g in p.gpus:
@@ -75,6 +80,8 @@ def cost_table(p: Params) -> pd.DataFrame:
 def winners_table(p: Params, costs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per workload: the cheapest GPU to own and to rent, and by how much (cost ratio runner-up /
     winner); ``costs`` is :func:`cost_table` (computed when not given)."""
+    import pandas as pd
+
     t = cost_table(p) if costs is None else costs
     rows = []
     for wl in p.workloads:
@@ -93,6 +100,8 @@ def winners_table(p: Params, costs: pd.DataFrame | None = None) -> pd.DataFrame:
 def configuration_winners(p: Params, candidates: pd.DataFrame) -> pd.DataFrame:
     """Per workload: the cheapest configuration of the chosen GPUs (each on the fewest cards it
     fits, ``candidates`` = :func:`gpucompare.model.decide.candidates_table`), owned and rented."""
+    import pandas as pd
+
     rows = []
     for wl in p.workloads:
         sub = candidates.xs(wl.name, level="workload")
@@ -164,6 +173,8 @@ def break_even_table(p: Params) -> pd.DataFrame:
     """For each workload and each GPU after the first: the first GPU's price, the electricity price
     and the utilization at which both cost the same per token (closed forms of the linear cost model;
     None where they never cross in a meaningful range)."""
+    import pandas as pd
+
     ref = p.gpus[0]
     rows = []
     columns = [
@@ -205,6 +216,8 @@ def sensitivity_table(p: Params, workload_index: int = 0) -> pd.DataFrame:
     and high end of its Monte Carlo range (price and throughput +/- spread, utilization and
     electricity over their ranges), the rest at the parameters' values. A GPU the workload does not
     fit has one row, input :data:`DOES_NOT_FIT`, without costs."""
+    import pandas as pd
+
     wl = p.workloads[workload_index]
     rows = []
     for g in p.gpus:
@@ -279,6 +292,8 @@ def sensitivity_table(p: Params, workload_index: int = 0) -> pd.DataFrame:
 def cheaper_by_batch_and_model(p: Params, batches: list[int] | None = None) -> pd.DataFrame:
     """Cheapest GPU to own (of ``p.gpus``) per model (rows) and batch (columns), with the first
     workload's precisions and context; None where no chosen GPU fits."""
+    import pandas as pd
+
     wl = p.workloads[0]
     batches = batches or list(p.decode_batch_sizes)
     grid = {}
@@ -306,6 +321,8 @@ def cheaper_by_price_and_utilization(
 ) -> pd.DataFrame:
     """For the first workload: the cheaper GPU per reference-GPU price (rows, as a multiple of its
     current price) and utilization (columns)."""
+    import pandas as pd
+
     wl = p.workloads[0]
     price_factors = price_factors or [0.05, 0.1, 0.2, 0.5, 1.0]
     utilizations = utilizations or [0.1, 0.3, 0.5, 0.7, 0.9]

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError
@@ -34,6 +33,9 @@ from gpucompare.core.guards import require_positive_int
 from gpucompare.data import catalog
 from gpucompare.data.gemm_precisions import GEMM_PRECISIONS, GemmPrecision, gemm_precision
 from gpucompare.data.measurements import load_kernel_measurements
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "GEMM_PRECISIONS",
@@ -160,6 +162,8 @@ def roofline_tflops_array(
     m, n, k, input_bytes: int, output_bytes: int, peak_tflops_: float, bandwidth_gb_s_: float
 ) -> np.ndarray:
     """Vectorized attainable TFLOPS for arrays of (M, N, K) at given ceilings (same formulas)."""
+    import numpy as np
+
     m, n, k = (np.asarray(x, dtype=float) for x in (m, n, k))
     f = 2 * m * n * k
     b = (m * k + k * n) * input_bytes + m * n * output_bytes

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gpucompare.core import units
 from gpucompare.core.guards import require_positive
 from gpucompare.data import catalog
 from gpucompare.params import Params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Tensor-parallel degrees considered within one node.
 TP_DEGREES = (1, 2, 4, 8)
@@ -76,6 +77,11 @@ def kv_cached_tokens(model: catalog.Model, context_tokens):
     model, the context otherwise; ``context_tokens`` may be a number or a numpy array."""
     if model.sliding_window is None:
         return context_tokens
+    if isinstance(context_tokens, (int, float)):
+        # The same value as numpy's, without loading numpy for `gpucompare memory`.
+        return min(context_tokens, model.sliding_window)
+    import numpy as np
+
     return np.minimum(context_tokens, model.sliding_window)
 
 
@@ -263,6 +269,9 @@ def fit_sweep(
 ) -> pd.DataFrame:
     """Every combination of model x weight precision x GPU x context x batch, vectorized with numpy:
     per-GPU bytes at TP 1, fit, and the GPUs needed (smallest TP degree in 1, 2, 4, 8 that fits)."""
+    import numpy as np
+    import pandas as pd
+
     models = [catalog.get_model(m) for m in model_ids]
     gpus = [catalog.get_gpu(g) for g in gpu_ids]
     w = np.array([[weights_bytes(m, p) for p in precisions] for m in models])  # (M, P)

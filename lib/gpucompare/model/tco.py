@@ -18,13 +18,17 @@ the rest from the parameters.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog, prices
 from gpucompare.params import Params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SECONDS_PER_YEAR = units.HOURS_PER_YEAR * units.SECONDS_PER_HOUR
 TOKENS_PER_MILLION = 1e6
@@ -218,6 +222,8 @@ def monte_carlo_summary(
 ) -> pd.DataFrame:
     """Per workload and GPU: the 5th, 50th and 95th percentile cost per million tokens and the
     probability that this GPU is the cheapest (NaN costs never win)."""
+    import pandas as pd
+
     filled = np.where(np.isnan(costs), np.inf, costs)
     winner = np.argmin(filled, axis=2)  # (n, w)
     any_fits = np.isfinite(filled).any(axis=2)

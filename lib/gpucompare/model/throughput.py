@@ -16,8 +16,9 @@ step (:mod:`gpucompare.model.work`) at the engine's fitted rates (:mod:`gpucompa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from gpucompare.core import units
 from gpucompare.core.errors import InputError
@@ -25,6 +26,9 @@ from gpucompare.core.guards import require_positive_int
 from gpucompare.data import catalog, engines
 from gpucompare.model import calibration, gemm, memory, work
 from gpucompare.params import Params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Physics of a step, re-exported for the sections and the audit.
 active_matmul_parameters = work.active_matmul_parameters
@@ -334,6 +338,8 @@ def decode_grid(
     """Decode tokens/s with the parameter ``engine`` for every model x weights x GPU x context x
     batch (defaults: all catalog models and GPUs, ``p.decode_batch_sizes``,
     ``p.decode_context_tokens``); NaN where it does not fit or cannot run."""
+    import pandas as pd
+
     model_ids = list(model_ids) if model_ids is not None else catalog.model_ids()
     gpu_ids = list(gpu_ids) if gpu_ids is not None else catalog.gpu_ids()
     batches = list(batches) if batches is not None else list(p.decode_batch_sizes)

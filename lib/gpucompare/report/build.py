@@ -22,6 +22,7 @@ import nbformat
 from gpucompare import __version__, params
 from gpucompare.core import interrupts
 from gpucompare.core.errors import BuildError, InputError
+from gpucompare.core.interrupts import CHECK_EVERY_S
 from gpucompare.report import cache, preflight, progress, publish
 from gpucompare.report import store as store_module
 from gpucompare.report.execute import (
@@ -35,6 +36,7 @@ from gpucompare.report.execute import (
     harvest_tables,
     refresh_notebooks,
 )
+from gpucompare.report.kernels import KernelPool
 from gpucompare.report.pdf import print_to_pdf, require_chromium
 from gpucompare.report.provenance import provenance
 from gpucompare.report.render import (
@@ -64,6 +66,7 @@ def build(
     show_progress: bool = False,
     resolved: tuple[params.Params, dict[str, Any]] | None = None,
     reuse: bool = False,
+    kernels: KernelPool | None = None,
 ) -> dict[str, Any]:
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
@@ -71,7 +74,10 @@ def build(
     what :func:`gpucompare.report.preflight.resolve` returned for ``files`` and ``sets``, when the
     caller resolved them already (the parameters are then not resolved twice). With ``reuse``
     (and not ``force``), a report at ``out`` built from the same inputs is kept as it is, and one
-    in the report store is restored (:func:`gpucompare.report.cache.restore`) instead of built."""
+    in the report store is restored (:func:`gpucompare.report.cache.restore`) instead of built.
+    Sections run in warm kernels (:mod:`gpucompare.report.kernels`): those of ``kernels`` when
+    given (``gpucompare preview`` keeps its pool between builds), else of a pool of ``jobs``
+    kernels for this build only."""
     out = publish.check_out(out)  # a folder that is not ours is refused before anything else
     # Bad input stops here, before anything is written.
     p, data = resolved or preflight.resolve(list(files), list(sets))
@@ -87,7 +93,7 @@ def build(
     with publish.exclusive(out):
         publish.clean_leftovers(out)
         return _build_locked(
-            out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress
+            out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress, kernels
         )
 
 
@@ -131,6 +137,7 @@ def _build_locked(
     chromium: str | None,
     force: bool,
     show_progress: bool,
+    kernels: KernelPool | None = None,
 ) -> dict[str, Any]:
     """:func:`build` once ``out`` is checked and locked."""
     pdf = chromium is not None
@@ -159,10 +166,15 @@ def _build_locked(
             s.cached = True
             shown.update(s.stem, "cached")
 
+        inputs = cache.inputs_fingerprint()  # a kernel started for other inputs is not reused
+        own_pool = kernels is None and bool(to_run)
+        if own_pool:
+            kernels = KernelPool(min(jobs, len(to_run)))
+
         def run(s: Section) -> nbformat.NotebookNode:
             shown.update(s.stem, "running")
             try:
-                nb = execute(s, values, tmp / "notebooks" / s.path.name, timeout_s)
+                nb = execute(s, values, tmp / "notebooks" / s.path.name, timeout_s, kernels, inputs)
             except BaseException:
                 shown.update(s.stem, "failed")
                 raise
@@ -171,13 +183,17 @@ def _build_locked(
 
         if to_run:
             pool = ThreadPoolExecutor(max_workers=min(jobs, len(to_run)))
-            with interrupts.deferred() as caught:
-                futures = {s: pool.submit(run, s) for s in to_run}
-                while caught.signal is None and wait(futures.values(), interrupts.CHECK_EVERY_S)[1]:
-                    pass
-                # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end, clean
-                # up (the caller's handler removes the temporary folder).
-                pool.shutdown(wait=True, cancel_futures=caught.signal is not None)
+            try:
+                with interrupts.deferred() as caught:
+                    futures = {s: pool.submit(run, s) for s in to_run}
+                    while caught.signal is None and wait(futures.values(), CHECK_EVERY_S)[1]:
+                        pass
+                    # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end,
+                    # clean up (the caller's handler removes the temporary folder).
+                    pool.shutdown(wait=True, cancel_futures=caught.signal is not None)
+            finally:
+                if own_pool:
+                    kernels.close()
             caught.raise_if_caught()
             for s, fut in futures.items():
                 exc = fut.exception()

@@ -6,7 +6,6 @@ committed notebooks with the default parameters).
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -17,12 +16,13 @@ from typing import Any
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
-from traitlets.config import Config
 
 from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
 from gpucompare.data import checkdata
+from gpucompare.report import cache
+from gpucompare.report.kernels import ENGINE, KernelPool, kernel_config
 from gpucompare.sections.display import META_KEY
 
 #: Per-cell timeout in seconds (papermill's default is to wait forever).
@@ -113,26 +113,39 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def execute(
-    section: Section, values: dict[str, Any] | None, out_path: Path, timeout_s: int
+    section: Section,
+    values: dict[str, Any] | None,
+    out_path: Path,
+    timeout_s: int,
+    kernels: KernelPool | None = None,
+    key: str = "",
 ) -> nbformat.NotebookNode:
-    """Run one notebook with papermill; ``values=None`` injects nothing (the notebook's own defaults)."""
+    """Run one notebook with papermill; ``values=None`` injects nothing (the notebook's own
+    defaults). With ``kernels``, in a warm kernel of that pool started for inputs ``key``
+    (:mod:`gpucompare.report.kernels`); otherwise in a kernel of its own."""
     injected = None if values is None else {k: values[k] for k in section.parameter_names}
+    common = {
+        "parameters": injected,
+        "kernel_name": "python3",
+        "language": "python",
+        "progress_bar": False,
+        "log_output": False,
+        "execution_timeout": timeout_s,
+    }
     start = time.perf_counter()
     try:
         for attempt in range(1 + KERNEL_START_RETRIES):
             try:
+                if kernels is not None:
+                    nb = _execute_warm(section, out_path, kernels, key, common)
+                    break
                 with tempfile.TemporaryDirectory(prefix="gpucompare-kernel-") as sockets:
                     nb = papermill.execute_notebook(
                         str(section.path),
                         str(out_path),
-                        parameters=injected,
-                        kernel_name="python3",
-                        language="python",
-                        progress_bar=False,
-                        log_output=False,
-                        execution_timeout=timeout_s,
                         shutdown_kernel="immediate",
                         config=kernel_config(Path(sockets)),
+                        **common,
                     )
                 break
             except Exception as exc:
@@ -145,17 +158,21 @@ def execute(
     return nb
 
 
-def kernel_config(socket_dir: Path) -> Config:
-    """The kernel manager's configuration: the kernel talks to this process over Unix sockets in
-    ``socket_dir`` (ZeroMQ's ``ipc`` transport) rather than TCP on localhost, where ipykernel warns
-    on every start that its traffic is unencrypted ("Kernel is running over TCP without
-    encryption") and where two kernels of a parallel build can race for a port. Each kernel gets
-    its own folder: kernels sharing the default socket name ``kernel-ipc`` in the working
-    directory would connect to each other's sockets. Where Unix sockets are unavailable
-    (Windows), TCP as before."""
-    if os.name != "posix":
-        return Config()
-    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
+def _execute_warm(
+    section: Section, out_path: Path, kernels: KernelPool, key: str, common: dict[str, Any]
+) -> nbformat.NotebookNode:
+    """:func:`execute` in a warm kernel; the kernel goes back to the pool only if the section ran
+    to its end (after an error or a timeout it is shut down)."""
+    kernel = kernels.take(key)
+    ok = False
+    try:
+        nb = papermill.execute_notebook(
+            str(section.path), str(out_path), engine_name=ENGINE, warm=kernel, **common
+        )
+        ok = True
+    finally:
+        kernels.give_back(kernel, ok)
+    return nb
 
 
 #: A kernel that fails to start (two kernels of a parallel build raced for a port) is tried again
@@ -228,18 +245,22 @@ def refresh_notebooks(
     """Re-execute the committed notebooks in place with their default parameters (``make notebooks``);
     ``only`` restricts to notebooks whose file name contains one of the given strings."""
     done = []
-    for s in discover(nb_dir):
-        if only and not any(o in s.path.name for o in only):
-            continue
-        with tempfile.TemporaryDirectory() as tmpdir:
-            out_path = Path(tmpdir) / s.path.name
-            try:
-                execute(s, None, out_path, timeout_s)
-            except Exception as exc:  # papermill's execution error, or a kernel failure
-                raise BuildError(describe_failure(s, exc)) from None
-            nb = drop_image_bytes(nbformat.read(out_path, as_version=4))
-            s.path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
-        done.append(s.path)
+    # One warm kernel for all of them: the outputs are those of a fresh kernel per notebook
+    # (tests/test_kernels.py), which is how nbval runs them.
+    with KernelPool(1) as kernels:
+        inputs = cache.inputs_fingerprint()
+        for s in discover(nb_dir):
+            if only and not any(o in s.path.name for o in only):
+                continue
+            with tempfile.TemporaryDirectory() as tmpdir:
+                out_path = Path(tmpdir) / s.path.name
+                try:
+                    execute(s, None, out_path, timeout_s, kernels, inputs)
+                except Exception as exc:  # papermill's execution error, or a kernel failure
+                    raise BuildError(describe_failure(s, exc)) from None
+                nb = drop_image_bytes(nbformat.read(out_path, as_version=4))
+                s.path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+            done.append(s.path)
     return done
 
 

@@ -13,6 +13,8 @@ watch the parameters, the data and the notebooks, rebuild on a change, reload th
   inputs changed run, earlier inputs are restored from the report store, and the new report
   replaces the old one in one atomic swap, so no page is served half-written. A failed build
   keeps the last good report; its message is shown on every page and passed to ``say``.
+* **Kernels**: one pool of warm kernels (:mod:`gpucompare.report.kernels`) for the preview's
+  life, so a rebuild pays no kernel start and no library import.
 * **Stopping**: :meth:`Preview.run` builds in the calling thread, so Ctrl-C (or SIGTERM, which the
   command line turns into KeyboardInterrupt) interrupts the build itself, which removes its
   temporary folder. :meth:`Preview.start` and :meth:`Preview.stop` run the same loop in a
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import html
 import ipaddress
 import json
 import os
@@ -34,7 +35,7 @@ import time
 import traceback
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ from gpucompare.core import paths
 from gpucompare.core.errors import GpucompareError, InputError
 from gpucompare.report import build, cache, preflight, publish
 from gpucompare.report.execute import CELL_TIMEOUT_S
+from gpucompare.report.kernels import KernelPool
+from gpucompare.report.reload import VERSION_PATH, State, inject, placeholder
 
 #: The default address: this machine only. Another host is an explicit choice (``--host``).
 LOOPBACK = "127.0.0.1"
@@ -52,8 +55,6 @@ LOOPBACK = "127.0.0.1"
 _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", ""})
 #: How the build writes ``provenance.built_at`` (UTC, to the second).
 BUILT_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
-#: The endpoint the injected script polls: the build counter, whether a build runs, the last error.
-VERSION_PATH = "/__gpucompare/version"
 #: Seconds between two looks at the watched files.
 POLL_S = 0.3
 #: Seconds the watched files must stay unchanged before a build starts (an editor's save can be a
@@ -61,14 +62,13 @@ POLL_S = 0.3
 SETTLE_S = 0.15
 #: The longest wait for the files to settle: files that never stop changing still get built.
 MAX_SETTLE_S = 2.0
-#: Milliseconds between two polls of :data:`VERSION_PATH` by an open page.
-PAGE_POLL_MS = 500
 #: Modules whose functools caches hold what was read from the data files (keyed by path, for the
 #: life of the process): forgotten when the data folder changes, so that the in-process checks and
-#: pages see the edit. The notebooks run in fresh kernels and always read the files anew. The
-#: report stack's own caches (templates, exporters) depend on the library only, which is not
-#: watched. The calibration fit and the planner memo (module dicts in ``model/``) are not used in
-#: this process: only the kernels call them.
+#: pages see the edit. The warm kernels are replaced when the data changes (their inputs
+#: fingerprint), so they read the files anew. The report stack's own caches (templates,
+#: exporters) depend on the library only, which is not watched. The calibration fit and the
+#: planner memo (module dicts in ``model/``) are not used in this process: only the kernels call
+#: them.
 _DATA_MODULES = (
     "gpucompare.data",
     "gpucompare.params",
@@ -76,18 +76,6 @@ _DATA_MODULES = (
     "gpucompare.audit",
     "gpucompare.sections",
 )
-
-
-@dataclass(frozen=True)
-class State:
-    """What the preview shows: ``version`` counts the builds that changed the pages (a page reloads
-    when it moves), ``error`` is the last build's failure (None once a build succeeds)."""
-
-    version: int = 0
-    building: bool = False
-    error: str | None = None
-    has_report: bool = False
-    last_build_s: float | None = None
 
 
 def forget_loaded_data() -> int:
@@ -104,58 +92,6 @@ def forget_loaded_data() -> int:
                 clear()
                 cleared += 1
     return cleared
-
-
-def _snippet(state: State) -> str:
-    """The HTML added before ``</body>`` of every served page: the error banner (if the last build
-    failed), a "rebuilding" badge and the polling script."""
-    banner = ""
-    if state.error:
-        banner = (
-            '<div id="gc-preview-error" role="alert" style="position:fixed;left:0;right:0;top:0;'
-            "z-index:2147483647;max-height:40vh;overflow:auto;margin:0;padding:0.6em 1em;"
-            'background:#fde8e8;color:#611;border-bottom:2px solid #b00;font:14px/1.4 sans-serif">'
-            "<strong>The last edit did not build; this is the last good report.</strong>"
-            f'<pre style="white-space:pre-wrap;margin:0.4em 0 0">{html.escape(state.error)}</pre>'
-            "</div>"
-        )
-    badge = (
-        '<div id="gc-preview-status" style="position:fixed;right:0.6em;bottom:0.6em;'
-        "z-index:2147483647;padding:0.3em 0.7em;border-radius:0.3em;background:#333;color:#fff;"
-        f'font:13px sans-serif"{"" if state.building else " hidden"}>rebuilding…</div>'
-    )
-    script = (
-        "<script>(function(){"
-        f"var shown={state.version},badge=document.getElementById('gc-preview-status');"
-        "function poll(){"
-        f"fetch('{VERSION_PATH}',{{cache:'no-store'}})"
-        ".then(function(r){return r.json();})"
-        ".then(function(s){"
-        "if(s.version!==shown){location.reload();return;}"
-        "badge.textContent='rebuilding…';badge.hidden=!s.building;"
-        f"setTimeout(poll,{PAGE_POLL_MS});}})"
-        ".catch(function(){badge.textContent='preview stopped';badge.hidden=false;"
-        f"setTimeout(poll,{4 * PAGE_POLL_MS});}});}}"
-        f"setTimeout(poll,{PAGE_POLL_MS});}})();</script>"
-    )
-    return f"\n{banner}{badge}{script}\n"
-
-
-def inject(page: bytes, state: State) -> bytes:
-    """``page`` with :func:`_snippet` before its last ``</body>`` (at the end if it has none)."""
-    snippet = _snippet(state).encode("utf-8")
-    at = page.lower().rfind(b"</body>")
-    return page[:at] + snippet + page[at:] if at >= 0 else page + snippet
-
-
-def _placeholder(state: State) -> bytes:
-    """The page at ``/`` before the first report exists."""
-    what = "The first build failed." if state.error else "Building the report…"
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        "<title>gpucompare preview</title></head>"
-        f'<body style="font:16px sans-serif;margin:2em"><p>{what}</p></body></html>'
-    ).encode()
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -236,7 +172,7 @@ class _Handler(SimpleHTTPRequestHandler):
             self.end_headers()
             return
         if url_path in ("/", "/index.html") and not (self.preview.out / "index.html").is_file():
-            self._send(inject(_placeholder(state), state), "text/html; charset=utf-8")
+            self._send(inject(placeholder(state), state), "text/html; charset=utf-8")
             return
         super().do_GET()
 
@@ -293,6 +229,9 @@ class Preview:
         self.sets = list(sets)
         self.nb_dir = nb_dir
         self.jobs, self.timeout_s, self.poll_s = jobs, timeout_s, poll_s
+        # Kept between rebuilds: a price edit runs its sections in kernels that have the library
+        # imported already (a kernel started for other data or code is replaced, not reused).
+        self.kernels = KernelPool(jobs or os.cpu_count() or 1)
         self._say = say or (lambda message, error: None)
         self._data_root = os.path.join(paths.data_dir(), "")  # with the separator: no sibling
         self._roots = [
@@ -360,6 +299,7 @@ class Preview:
             self._watch()
         finally:
             self._close_server()
+            self.kernels.close()
 
     def start(self) -> Preview:
         """Serve and watch in background threads; returns at once (the first build follows)."""
@@ -377,6 +317,7 @@ class Preview:
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout_s)
+        self.kernels.close()
 
     def _close_server(self) -> None:
         if any(t.name == "gpucompare-preview-http" and t.is_alive() for t in self._threads):
@@ -453,6 +394,7 @@ class Preview:
                 self.files,
                 self.sets,
                 jobs=self.jobs,
+                kernels=self.kernels,
                 timeout_s=self.timeout_s,
                 nb_dir=self.nb_dir,
                 resolved=(p, data),

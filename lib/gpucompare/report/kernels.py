@@ -1,0 +1,257 @@
+"""Warm kernels: a pool of IPython kernels, started once with the library imported, that run one
+section after another; a one-shot build uses it for its own sections and ``gpucompare preview``
+keeps it between rebuilds.
+
+Why: a fresh kernel per section spends a second or more starting and two more importing pandas,
+matplotlib and the library before the section's own work begins (docs/performance.md). A warm
+kernel skips both.
+
+Isolation: before each section the kernel's namespace is emptied and its execution counter set
+back to 1 (``InteractiveShell.reset(new_session=True)``, run silently, so it counts nothing), so
+a section sees what it would in a fresh kernel: no name defined by another section, the same
+execution counts. Modules stay imported: the library keeps no state between calls other than
+caches of what it read from ``data/`` (pure functions of the files), and a kernel is never reused
+after the data or the library's code changed (its :attr:`WarmKernel.key` is the build's inputs
+fingerprint), after a section failed in it (a half-run cell may leave anything behind), or after
+a timeout. ``tests/test_kernels.py`` checks that a section's outputs are the same run alone in a
+fresh kernel, or first or last in a warm one.
+
+Execution goes through papermill as before (parameters injected the same way, the same errors)
+with an engine that hands nbclient the pool's kernel manager *and* client: nbclient then neither
+starts nor stops anything, and no client is left with its channels open after each section (what
+papermill's own ``km=`` argument does).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
+from traitlets.config import Config
+
+#: The engine name papermill looks up for a warm kernel.
+ENGINE = "gpucompare-warm"
+#: Seconds to wait for a kernel to start and answer (papermill's own default).
+START_TIMEOUT_S = 60
+#: Seconds to wait for the reset between sections and for the warm-up imports.
+SETUP_TIMEOUT_S = 120
+#: Seconds between two looks for a kernel when all are busy (one may be discarded, not returned).
+WAIT_S = 0.1
+#: Run in a new kernel, silently: import every module a section imports, so that no section pays
+#: for it. Importing is all it does (no data is read, nothing is computed).
+WARM_UP = """\
+import importlib as _il, pkgutil as _pu
+import gpucompare.sections as _s
+for _m in _pu.iter_modules(_s.__path__, _s.__name__ + "."):
+    _il.import_module(_m.name)
+"""
+#: Run silently before each section: the namespace a fresh kernel has, execution counts from 1.
+RESET = "get_ipython().reset(new_session=True)"
+#: What nbclient passes a kernel it starts itself: history in memory, not in ``~/.ipython``.
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+class KernelSetupError(RuntimeError):
+    """The reset or warm-up code failed in a kernel (its message says which and why)."""
+
+
+@dataclass(eq=False)
+class WarmKernel:
+    """One started kernel, its client, and the inputs fingerprint it was started for."""
+
+    key: str
+    km: KernelManager
+    kc: object
+    sockets: tempfile.TemporaryDirectory
+    sections_run: int = 0
+    failed: bool = field(default=False)
+
+    def run_silently(self, code: str, timeout_s: float = SETUP_TIMEOUT_S) -> None:
+        """Execute ``code`` without counting it or showing anything; raise if it fails."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=timeout_s)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise KernelSetupError(
+                f"kernel setup code failed: {content.get('ename')}: {content.get('evalue')}"
+            )
+
+    def close(self) -> None:
+        try:
+            self.kc.stop_channels()
+            self.km.shutdown_kernel(now=True)
+        finally:
+            self.sockets.cleanup()
+
+
+def kernel_config(socket_dir: Path) -> Config:
+    """The kernel manager's configuration: the kernel talks to this process over Unix sockets in
+    ``socket_dir`` (ZeroMQ's ``ipc`` transport) rather than TCP on localhost, where ipykernel warns
+    on every start that its traffic is unencrypted ("Kernel is running over TCP without
+    encryption") and where two kernels of a parallel build can race for a port. Each kernel gets
+    its own folder: kernels sharing the default socket name ``kernel-ipc`` in the working
+    directory would connect to each other's sockets. Where Unix sockets are unavailable
+    (Windows), TCP as before."""
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
+
+
+def start_kernel(key: str) -> WarmKernel:
+    """Start a kernel (Unix-socket transport, :func:`kernel_config`), wait until it answers, and
+    import the library in it."""
+    sockets = tempfile.TemporaryDirectory(prefix="gpucompare-kernel-")
+    km = KernelManager(kernel_name="python3", config=kernel_config(Path(sockets.name)))
+    try:
+        km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=START_TIMEOUT_S)
+        kc.allow_stdin = False
+    except BaseException:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        sockets.cleanup()
+        raise
+    kernel = WarmKernel(key, km, kc, sockets)
+    try:
+        kernel.run_silently(WARM_UP)
+    except BaseException:
+        kernel.close()
+        raise
+    return kernel
+
+
+class KernelPool:
+    """At most ``size`` warm kernels, each used by one section at a time.
+
+    :meth:`take` hands out an idle kernel started for ``key`` (or starts one), :meth:`give_back`
+    returns it after a section, :meth:`close` shuts every kernel down. Thread-safe: the build runs
+    sections from a thread pool.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._idle: queue.SimpleQueue[WarmKernel] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._closed = False
+        #: Kernels started and sections run over the pool's life (for the tests and the docs).
+        self.started = 0
+        self.reused = 0
+
+    def take(self, key: str) -> WarmKernel:
+        """An idle kernel for ``key`` with a fresh namespace: a kernel for other inputs is shut
+        down, and a new one is started while fewer than ``size`` exist."""
+        while True:
+            kernel = self._idle_kernel()
+            if kernel is None:
+                with self._lock:
+                    if self._closed:
+                        raise RuntimeError("the kernel pool is closed")
+                    can_start = self._count < self.size
+                    if can_start:
+                        self._count += 1
+                if can_start:
+                    try:
+                        kernel = start_kernel(key)
+                    except BaseException:
+                        with self._lock:
+                            self._count -= 1
+                        raise
+                    self.started += 1
+                    return kernel
+                try:  # every kernel is busy: wait for one (or for a failed one's place)
+                    kernel = self._idle.get(timeout=WAIT_S)
+                except queue.Empty:
+                    continue
+            if kernel.key != key:
+                self._discard(kernel)
+                continue
+            try:
+                kernel.run_silently(RESET)
+            except Exception:
+                self._discard(kernel)
+                continue
+            self.reused += 1
+            return kernel
+
+    def _idle_kernel(self) -> WarmKernel | None:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            return None
+
+    def give_back(self, kernel: WarmKernel, ok: bool) -> None:
+        """Return ``kernel`` after a section; one whose section failed is shut down instead."""
+        kernel.sections_run += 1
+        with self._lock:
+            closed = self._closed
+        if ok and not closed:
+            self._idle.put(kernel)
+        else:
+            self._discard(kernel)
+
+    def _discard(self, kernel: WarmKernel) -> None:
+        with self._lock:
+            self._count -= 1
+        kernel.close()
+
+    def close(self) -> None:
+        """Shut down every idle kernel; kernels still running a section are shut down when given
+        back."""
+        with self._lock:
+            self._closed = True
+        while (kernel := self._idle_kernel()) is not None:
+            self._discard(kernel)
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _WarmEngine(NBClientEngine):
+    """papermill's nbclient engine, running in the warm kernel given as ``warm=``."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=START_TIMEOUT_S,
+        execution_timeout=None,
+        warm: WarmKernel | None = None,
+        **kwargs,
+    ):
+        if warm is None:
+            raise TypeError(f"the {ENGINE!r} engine needs warm=<WarmKernel>")
+        client = PapermillNotebookClient(
+            nb_man,
+            km=warm.km,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        client.kc = warm.kc  # nbclient uses this client and leaves its channels to the pool
+        return client.execute()
+
+
+papermill_engines.register(ENGINE, _WarmEngine)

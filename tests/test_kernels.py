@@ -1,0 +1,114 @@
+"""Warm kernels (report/kernels.py): a section's outputs are the same whether it runs alone in a
+fresh kernel or first or last in a warm one; a kernel is reused only while that is safe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gpucompare import params
+from gpucompare.report import execute as ex
+from gpucompare.report import kernels
+from tests.tiny_sections import write_section
+
+KEY = "inputs-a"
+
+
+def _dump(nb: nbformat.NotebookNode) -> str:
+    return json.dumps(nb, sort_keys=True)
+
+
+def _section(folder: Path, name: str, code: str) -> ex.Section:
+    """A section whose last cell runs ``code`` (after a parameters cell declaring ``years``)."""
+    write_section(folder, name, Path(name).stem.split("_", 1)[1].title(), "years: float = 3")
+    path = folder / name
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(code))
+    nbformat.write(nb, path)
+    return next(s for s in ex.discover(folder) if s.path.name == name)
+
+
+#: What a section can see of the kernel it runs in: the names defined, the execution counter.
+LOOK = (
+    "print(sorted(k for k in globals() if not k.startswith('_') and k not in "
+    "('In', 'Out', 'get_ipython', 'exit', 'quit', 'open')))\n"
+    "print(get_ipython().execution_count)"
+)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> dict[str, ex.Section]:
+    folder = tmp_path_factory.mktemp("tiny")
+    return {
+        "leaks": _section(folder, "01_leaks.ipynb", "leak = 42\nimport json as also_a_name"),
+        "looks": _section(folder, "02_looks.ipynb", LOOK),
+        "fails": _section(folder, "03_fails.ipynb", "raise ValueError('on purpose')"),
+    }
+
+
+def test_a_name_left_by_one_section_is_not_seen_by_the_next(tiny, tmp_path):
+    values = {"years": 5}
+    alone = ex.execute(tiny["looks"], values, tmp_path / "alone.ipynb", 60)
+    with kernels.KernelPool(1) as pool:
+        ex.execute(tiny["leaks"], values, tmp_path / "a.ipynb", 60, pool, KEY)
+        after = ex.execute(tiny["looks"], values, tmp_path / "b.ipynb", 60, pool, KEY)
+        # One kernel ran both: the second section really was in a used kernel.
+        assert (pool.started, pool.reused) == (1, 1)
+    assert _dump(after) == _dump(alone)
+    # Hand-read: a fresh kernel defines only the parameter (years); of the 4 code cells
+    # (parameters, injected parameters, print, look) the last runs as execution 4, and IPython
+    # has advanced its counter to the next one, 5, before the cell's code runs.
+    printed = after.cells[-1].outputs[0]["text"].split("\n")
+    assert printed[:2] == ["['years']", "5"]
+
+
+def test_a_kernel_whose_section_failed_is_not_reused(tiny, tmp_path):
+    with kernels.KernelPool(1) as pool:
+        with pytest.raises(Exception, match="on purpose"):
+            ex.execute(tiny["fails"], {"years": 1}, tmp_path / "f.ipynb", 60, pool, KEY)
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "l.ipynb", 60, pool, KEY)
+        assert (pool.started, pool.reused) == (2, 0)
+
+
+def test_a_kernel_started_for_other_inputs_is_replaced(tiny, tmp_path):
+    with kernels.KernelPool(1) as pool:
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
+        first = pool._idle.get_nowait()
+        pool._idle.put(first)
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "2.ipynb", 60, pool, "inputs-b")
+        assert (pool.started, pool.reused) == (2, 0)
+        assert not first.km.is_alive()
+
+
+def test_closing_the_pool_stops_its_kernels(tiny, tmp_path):
+    pool = kernels.KernelPool(2)
+    ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
+    kernel = pool._idle.get_nowait()
+    pool._idle.put(kernel)
+    assert kernel.km.is_alive()
+    pool.close()
+    assert not kernel.km.is_alive()
+    assert not Path(kernel.sockets.name).exists()
+
+
+#: Report sections that read parameters of several kinds (GPU list, model, prices, workloads).
+REAL = ["01_specs", "02_memory", "06_tco"]
+
+
+def test_real_sections_are_the_same_alone_first_and_last_in_a_warm_kernel(tmp_path):
+    sections = {s.stem: s for s in ex.discover() if s.stem in REAL}
+    assert sorted(sections) == REAL
+    # A scenario that is not the default, so nothing can come from a notebook's own defaults.
+    values = params.make(price_usd={"rtx-4090": 2222}).model_dump(mode="json")
+    alone = {
+        n: _dump(ex.execute(sections[n], values, tmp_path / f"alone-{n}.ipynb", 300)) for n in REAL
+    }
+    with kernels.KernelPool(1) as pool:
+        for order in (REAL, REAL[::-1]):  # each section first once and last once
+            for n in order:
+                warm = ex.execute(sections[n], values, tmp_path / f"w-{n}.ipynb", 300, pool, KEY)
+                assert _dump(warm) == alone[n], f"{n} differs in a warm kernel ({order})"
+        assert (pool.started, pool.reused) == (1, 2 * len(REAL) - 1)
