@@ -31,6 +31,10 @@ LAZY_IMPORTS_ALLOWED = {
     # (issue 21, docs/performance.md).
     "pandas": "only where a frame or an array is built",
     "numpy": "only where a frame or an array is built",
+    # The notebook exporter (~1 s with nbformat): a comparison page and a restored report render
+    # no section page (issue 21, docs/performance.md).
+    "nbconvert": "only when a section page is rendered",
+    "nbformat": "only when a section page is rendered",
 }
 #: The command line defers the report stack (papermill, nbconvert) to the commands that build.
 LAZY_MODULES = {
@@ -41,6 +45,8 @@ LAZY_MODULES = {
     "gpucompare/cli/listing.py",
     "gpucompare/cli/models.py",
     "gpucompare/cli/preview.py",
+    # A comparison of two reports built before restores both without the build stack.
+    "gpucompare/report/compare.py",
 }
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 

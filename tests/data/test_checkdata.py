@@ -295,6 +295,29 @@ def test_measurement_url_and_schema(tmp_path, monkeypatch):
     )
 
 
+def test_the_inference_measurements_are_loaded_once(tmp_path, monkeypatch):
+    """excluded.yaml is checked against the inference rows already loaded (issue 21: the second
+    load cost ~0.3 s); an id it names that no row has is still reported under excluded.yaml."""
+    from gpucompare.data import measurements
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    excluded = data / "measurements" / "excluded.yaml"
+    raw = yaml.safe_load(excluded.read_text(encoding="utf-8"))
+    raw["excluded"][0]["ids"].append("no-such-measurement")
+    excluded.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
+    calls = []
+    load = measurements.load_inference
+    monkeypatch.setattr(measurements, "load_inference", lambda *a: calls.append(a) or load(*a))
+    problems, loaded = checkdata.schema_problems()
+    assert len(calls) == 1
+    assert "measurements/excluded.yaml" not in loaded
+    assert [str(x) for x in problems] == [
+        f"{excluded}: excluded[0]: ids: unknown measurement id 'no-such-measurement'"
+    ]
+
+
 def test_a_gpu_without_a_field_is_one_schema_problem_naming_it(tmp_path, monkeypatch):
     broken_copy(
         tmp_path,

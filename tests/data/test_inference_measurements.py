@@ -261,3 +261,76 @@ def test_real_exclusions_name_real_measurements(real):
     excluded = measurements.load_exclusions()
     assert excluded and set(excluded) <= set(real["id"])
     assert all(reason.strip() for reason in excluded.values())
+
+
+# --- The column-wise checks report what the row-by-row checks reported (issue 21) -------------
+
+
+def test_the_first_bad_row_is_the_one_named(tmp_path):
+    """Rows are checked column by column, but the error is still the first bad row's, in file
+    order (row 2 is the first data row, after the header)."""
+    write(
+        tmp_path / "inference_a.csv",
+        GOOD,
+        dict(GOOD, id="m2", url=" "),
+        dict(GOOD, id="m3", gpu_id="no-such-gpu"),
+    )
+    with pytest.raises(InputError) as exc:
+        measurements.load_inference(tmp_path)
+    assert str(exc.value) == f"{tmp_path / 'inference_a.csv'}: row 3: url is empty"
+
+
+def test_a_row_with_two_problems_reports_the_first_check(tmp_path):
+    """The order of the checks: catalog ids, formats, empty fields, verified, metric, split, counts,
+    split against the GPU count, the speed."""
+    with pytest.raises(InputError) as exc:
+        load_one(tmp_path, metric="fast", batch="0", measured_tokens_per_s="")
+    assert str(exc.value).endswith(
+        "inference_a.csv: row 2: metric: unknown 'fast'; allowed: decode, prefill, generation"
+    )
+    with pytest.raises(InputError) as exc:
+        load_one(tmp_path, batch="0", measured_tokens_per_s="")
+    assert str(exc.value).endswith("inference_a.csv: row 2: batch: must be at least 1 (got 0)")
+
+
+def test_the_first_file_with_a_bad_row_is_the_one_named(tmp_path):
+    write(tmp_path / "inference_a.csv", GOOD)
+    write(tmp_path / "inference_b.csv", dict(GOOD, id="b1", gpus="2"))  # 2 GPUs, split none
+    write(tmp_path / "inference_c.csv", dict(GOOD, id="c1", verified="yes"))
+    with pytest.raises(InputError) as exc:
+        measurements.load_inference(tmp_path)
+    assert str(exc.value) == (
+        f"{tmp_path / 'inference_b.csv'}: row 2: split: 'none' exactly when gpus is 1 (gpus 2)"
+    )
+
+
+def test_numbers_are_read_as_python_reads_them(tmp_path):
+    """The counts and the speed go through int() and float(): surrounding spaces and an exponent
+    are accepted, as before."""
+    row = load_one(tmp_path, batch=" 16 ", measured_tokens_per_s="1.5e3").iloc[0]
+    assert row["batch"] == 16 and row["measured_tokens_per_s"] == 1500.0
+
+
+def test_exclusions_checked_against_ids_already_loaded(tmp_path, monkeypatch):
+    """``known_ids`` spares loading the inference files again; the checks are the same."""
+    text = "schema_version: 1\nexcluded:\n  - reason: r\n    ids: [m2]\n"
+    assert exclusions(tmp_path, text) == {"m2": "r"}
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the inference files were loaded again")
+
+    monkeypatch.setattr(measurements, "load_inference", no_load)
+    assert measurements.load_exclusions(tmp_path, known_ids=["m1", "m2"]) == {"m2": "r"}
+    with pytest.raises(InputError, match=r"excluded\[0\]: ids: unknown measurement id 'm2'"):
+        measurements.load_exclusions(tmp_path, known_ids=["m1"])
+
+
+def test_importing_the_module_does_not_import_pandas():
+    """The one-line commands import this module for its column lists; pandas (~0.3 s) loads only
+    when a loader builds a table."""
+    import subprocess
+    import sys
+
+    code = "import sys, gpucompare.data.measurements; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

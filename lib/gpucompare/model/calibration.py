@@ -27,9 +27,6 @@ every engine's typical values (offsets 0). :func:`parameters` says which case ap
 
 Held-out error (:func:`cross_validate`): leave one GPU out (all its rows removed, the fit redone,
 its rows predicted) and leave one source document out; |error| = |predicted / measured - 1|.
-
-pandas is imported where a table is built (:func:`error_summary`): the one-line commands import
-this module without building one.
 """
 
 from __future__ import annotations
@@ -372,8 +369,7 @@ def base_params() -> Params:
 def calibration_rows(folder: Path | None = None) -> pd.DataFrame:
     """The measurements the calibration uses: modelled and not excluded (``excluded.yaml``)."""
     frame = load_inference(folder)
-    excluded = load_exclusions(folder, known_ids=frame["id"])  # the rows are loaded once
-    keep = modelled(frame) & ~frame["id"].isin(list(excluded))
+    keep = modelled(frame) & ~frame["id"].isin(list(load_exclusions(folder, frame["id"])))
     return frame[keep].reset_index(drop=True)
 
 

@@ -16,12 +16,15 @@ import platform
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from gpucompare import params
 from gpucompare.core import filecache, paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Fits kept per kind (least recently used dropped first): a few data versions or scenarios.
 MAX_ENTRIES = 8
@@ -33,6 +36,8 @@ def _store(kind: str) -> filecache.JsonCache:
 
 def key(kind: str, folder: Path | None = None) -> str:
     """The entry name of a ``kind`` fit on ``folder`` (default: the data's measurements)."""
+    import pandas as pd  # only where an entry is looked up: it then holds a table anyway
+
     lib = Path(__file__).resolve().parents[1]
     return filecache.digest(
         kind,
@@ -48,6 +53,8 @@ def key(kind: str, folder: Path | None = None) -> str:
 def _frame_payload(frame: pd.DataFrame) -> dict | None:
     """``frame`` as JSON data (columns, dtypes, values, a range index), or None when it would not
     read back identically (:func:`_frame_of`): another index, repeated or non-text column names."""
+    import pandas as pd
+
     cols, index = list(frame.columns), frame.index
     if not isinstance(index, pd.RangeIndex) or index.name is not None:
         return None
@@ -63,6 +70,8 @@ def _frame_payload(frame: pd.DataFrame) -> dict | None:
 
 def _frame_of(payload: dict) -> pd.DataFrame:
     """The table :func:`_frame_payload` wrote (KeyError, TypeError or ValueError if it is not one)."""
+    import pandas as pd
+
     cols = payload["columns"]
     index = pd.RangeIndex(*payload["index"])
     frame = pd.DataFrame(dict(zip(cols, payload["data"], strict=True)), columns=cols, index=index)

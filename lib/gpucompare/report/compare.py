@@ -24,7 +24,7 @@ import pandas as pd
 
 from gpucompare import __version__, params
 from gpucompare.core.errors import InputError
-from gpucompare.report import build, cache, preflight, publish, tablediff
+from gpucompare.report import cache, publish, tablediff
 from gpucompare.report import render as pages
 from gpucompare.report.tablediff import Cell, TableDiff
 from gpucompare.sections import display, labels
@@ -250,18 +250,24 @@ def build_compare(
         dirs, reports = [], {}
         for s, name, r in zip(scenarios, names, resolved, strict=True):
             target = out / name
-            manifest = build.build(
-                target,
-                [*files, s],
-                sets,
-                jobs=jobs,
-                timeout_s=timeout_s,
-                force=force,
-                show_progress=show_progress,
-                nb_dir=nb_dir,
-                resolved=r,
-                reuse=True,
-            )
+            manifest = None if force else _kept_or_restored(target, r[0], nb_dir)
+            if manifest is None:
+                # The build stack (papermill, nbformat, nbconvert: ~2 s to import) only when a
+                # scenario has to run; a comparison of two reports built before never loads it.
+                from gpucompare.report import build
+
+                manifest = build.build(
+                    target,
+                    [*files, s],
+                    sets,
+                    jobs=jobs,
+                    timeout_s=timeout_s,
+                    force=force,
+                    show_progress=show_progress,
+                    nb_dir=nb_dir,
+                    resolved=r,
+                    reuse=True,
+                )
             dirs.append(target)
             reports[name] = cache.report_key(manifest["build_key"], manifest["parameters"])
         page = out / "index.html"
@@ -274,11 +280,29 @@ def build_compare(
     return page
 
 
+def _kept_or_restored(target: Path, p: params.Params, nb_dir: Path | None) -> dict | None:
+    """What ``build.build(..., reuse=True)`` does before building: the manifest of the report at
+    ``target`` if it is up to date, or of the same inputs' report restored from the report store;
+    None when the scenario has to be built. ``target`` is checked first: a folder that is not
+    ours is refused, never replaced."""
+    target = publish.check_out(target)
+    values = p.model_dump(mode="json")
+    found = cache.up_to_date(target, values, p.title, False, nb_dir)
+    return found or cache.restore(target, values, p.title, False, nb_dir)
+
+
+def _preflight(p: params.Params) -> None:
+    # Imported here: the data checks load the audit and the models, needed only for new inputs.
+    from gpucompare.report import preflight
+
+    preflight.preflight(p)
+
+
 def _resolve(files: list[Path], sets: list[str]) -> tuple[params.Params, dict[str, Any]]:
     """:func:`gpucompare.report.preflight.resolve`, the preflight skipped when the same inputs
     passed it before (:func:`gpucompare.report.cache.checked`)."""
     p, data = params.resolve(files, sets)
-    cache.checked(p, preflight.preflight)
+    cache.checked(p, _preflight)
     return p, data
 
 

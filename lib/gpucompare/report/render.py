@@ -16,20 +16,21 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import itables
 import jinja2
 import markupsafe
-import nbformat
 import yaml
 from itables.javascript import generate_init_offline_itables_html
-from nbconvert import HTMLExporter
-from nbconvert.preprocessors import TagRemovePreprocessor
 
 from gpucompare import params
 from gpucompare.core import filecache, paths
-from gpucompare.report.execute import Section
+
+if TYPE_CHECKING:  # annotations only: execute loads papermill and the kernel machinery
+    import nbformat
+
+    from gpucompare.report.execute import Section
 
 #: Tags whose cells never appear in the published HTML.
 HIDDEN_CELL_TAGS = ("parameters", "injected-parameters", "remove-cell")
@@ -66,6 +67,11 @@ def _templates_dir() -> str:
 def _exporter(code: bool = False):
     """The section-page exporter (no code, hidden cells removed) or, with ``code``, the code-page
     exporter (every cell with its input). Cached: loading the templates costs more than a page."""
+    # nbconvert (~1 s to import) only when a section page is rendered: a comparison page or a
+    # restored report needs none.
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
     exporter = HTMLExporter(
         extra_template_basedirs=[_templates_dir()],
         template_name="gpucompare",
@@ -287,6 +293,8 @@ def export_html(
         "gc_root": root,
         **context,
     }
+    import nbformat  # with nbconvert: only when a section page is rendered
+
     nb = nbformat.from_dict(nb)
     what = "code and outputs" if code else context["gc_title"]
     nb.metadata["title"] = f"{section.title} — {what}"

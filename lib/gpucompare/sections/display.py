@@ -16,14 +16,17 @@ import numbers
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pandas as pd
-from matplotlib.figure import Figure as MplFigure
 
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.sections import labels
+
+if TYPE_CHECKING:  # annotations only: the comparison page uses this module's tables, no figure
+    from matplotlib.figure import Figure as MplFigure
 
 #: Output-metadata key under which the build finds tables.
 META_KEY = "gpucompare"
