@@ -56,12 +56,13 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) ## time builds, sweeps, Monte Carlo, one-line commands, scenario switches (bench/results/)
+bench: $(STAMP) ## time builds, sweeps, Monte Carlo, one-line commands, scenario switches, preview edits (bench/results/)
 	$(BIN)/python bench/bench_models.py
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_scenarios.py
+	$(BIN)/python bench/bench_preview.py
 
 # Extra arguments for `jupyter lab`, e.g. `make lab LAB_ARGS=--no-browser` on a machine without a
 # browser; as root (containers) JupyterLab refuses to start without --allow-root, so it is added.
