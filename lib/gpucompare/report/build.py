@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +144,9 @@ def _build_locked(
     failed_dir = out.with_name(f"{out.name}.failed")
     tmp = publish.new_temp_folder(out)
     built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    # Pages are rendered on one thread (nbconvert's exporter is not thread-safe) as soon as a
+    # section's notebook is ready, while the kernels still run the others.
+    renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpucompare-render")
     try:
         (tmp / "notebooks").mkdir()
         (tmp / "tables").mkdir()
@@ -153,6 +156,20 @@ def _build_locked(
         keys = cache.section_keys([s.path for s in sections], values)
         shown = progress.Progress([s.stem for s in sections], enabled=show_progress)
         executed, failures, to_run = {}, [], []
+        # Section and code pages carry no build time, so that the same inputs give the same bytes;
+        # the front page and the manifest say when the report was built.
+        context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
+        # --force renders every page again too (and stores the fresh ones).
+        page_store = store_module.pages_store()
+
+        def render(s: Section, nb: nbformat.NotebookNode) -> tuple[str, str]:
+            """The section's page and code page."""
+            return (
+                _page(page_store, keys[s.stem], nb, s, sections, context, force=force),
+                _page(page_store, keys[s.stem], nb, s, sections, context, code=True, force=force),
+            )
+
+        rendered: dict[str, Future[tuple[str, str]]] = {}
         for s in sections:
             hit = None if force else store.get(s.stem, keys[s.stem])
             if hit is None:
@@ -163,6 +180,7 @@ def _build_locked(
                 continue
             shutil.copy2(hit, tmp / "notebooks" / s.path.name)
             executed[s.stem] = nbformat.read(hit, as_version=4)
+            rendered[s.stem] = renderer.submit(render, s, executed[s.stem])
             s.cached = True
             shown.update(s.stem, "cached")
 
@@ -179,6 +197,7 @@ def _build_locked(
                 shown.update(s.stem, "failed")
                 raise
             shown.update(s.stem, "done")
+            rendered[s.stem] = renderer.submit(render, s, nb)
             return nb
 
         if to_run:
@@ -215,11 +234,6 @@ def _build_locked(
                 + f"\n  executed notebooks with tracebacks: {failed_dir}"
             )
 
-        # Section and code pages carry no build time, so that the same inputs give the same bytes;
-        # the front page and the manifest say when the report was built.
-        context = {"gc_title": p.title, "gc_version": __version__, "gc_built_at": ""}
-        # --force renders every page again too (and stores the fresh ones).
-        page_store = store_module.pages_store()
         all_tables: dict[str, str] = {}
         table_index: dict[str, list[str]] = {}
         pages: dict[str, str] = {}
@@ -236,12 +250,9 @@ def _build_locked(
             s.tables = sorted(tables)
             for name, csv in tables.items():
                 (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
-            pages[s.stem] = _page(page_store, keys[s.stem], nb, s, sections, context, force=force)
+            pages[s.stem], code_page = rendered[s.stem].result()
             (tmp / f"{s.stem}.html").write_text(pages[s.stem], encoding="utf-8")
-            (tmp / "code" / f"{s.stem}.html").write_text(
-                _page(page_store, keys[s.stem], nb, s, sections, context, code=True, force=force),
-                encoding="utf-8",
-            )
+            (tmp / "code" / f"{s.stem}.html").write_text(code_page, encoding="utf-8")
 
         prov = provenance(built_at)
         pdf_name = PDF_FILE if pdf else None
@@ -300,6 +311,7 @@ def _build_locked(
             "the previous report is untouched"
         ) from exc
     finally:
+        renderer.shutdown(wait=True, cancel_futures=True)
         publish.remove_owned(tmp)
 
 
