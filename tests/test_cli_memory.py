@@ -29,6 +29,19 @@ def test_cli_memory_json(run_cli):
     assert set(out["gpus"][0]) >= {"fits", "max_batch", "gpus_needed"}
 
 
+def test_cli_memory_json_for_a_sliding_window_model(run_cli):
+    # Mistral 7B (data/models.yaml, sliding_window 4096): its JSON once failed on a flag the
+    # window adds (a numpy bool). Per token, by hand from its config: K and V x 32 layers x 8 KV
+    # heads x 128 head dims x 2 bytes (fp16) = 131,072 B; 4096 tokens (within the window) =
+    # 0.537 GB.
+    res = run_cli("memory", "--model", "mistral-7b", "--context", "4096", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["kv_cache_per_token_bytes"] == 2 * 32 * 8 * 128 * 2
+    assert out["kv_cache_gb"] == pytest.approx(2 * 32 * 8 * 128 * 2 * 4096 / 1e9)
+    assert all(isinstance(g["fits"], bool) for g in out["gpus"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
