@@ -318,6 +318,22 @@ def test_the_inference_measurements_are_loaded_once(tmp_path, monkeypatch):
     ]
 
 
+def test_the_source_and_id_walks_share_one_parse_per_file(tmp_path, monkeypatch):
+    """check_all parses a YAML file at most twice: once by its loader, once for the source and id
+    walks together (they parsed it once each before)."""
+    from collections import Counter
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)  # a new folder: no loader has it cached
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
+    parses: Counter = Counter()
+    load_yaml = paths.load_yaml
+    monkeypatch.setattr(paths, "load_yaml", lambda path: parses.update([path]) or load_yaml(path))
+    assert checkdata.check_all() == []
+    assert parses[data / "gpus.yaml"] >= 1
+    assert max(parses.values()) <= 2, parses.most_common(3)
+
+
 def test_a_gpu_without_a_field_is_one_schema_problem_naming_it(tmp_path, monkeypatch):
     broken_copy(
         tmp_path,

@@ -53,6 +53,7 @@ degrees that fit a node, a cloud price for every GPU) and raises one InputError:
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -196,9 +197,10 @@ def schema_problems() -> tuple[list[Problem], dict[str, Any]]:
     problems: list[Problem] = []
     loaders = _loaders()
     # The exclusions name inference ids: check them against the rows just loaded (its dependency)
-    # instead of loading and validating the inference files a second time.
+    # instead of loading and validating the inference files a second time. A tuple: callers may
+    # memoize the loaders by their arguments.
     loaders["measurements/excluded.yaml"] = lambda: measurements.load_exclusions(
-        known_ids=loaded["measurements/inference_*.csv"]["id"]
+        known_ids=tuple(loaded["measurements/inference_*.csv"]["id"])
     )
     for rel, load in loaders.items():
         if any(dep not in loaded for dep in _DEPENDS.get(rel, ())):
@@ -243,10 +245,15 @@ def _walk_sources(
             _walk_sources(v, f"{where}[{item}]", used, figures, sourced)
 
 
-def source_problems(skip: frozenset[str] = frozenset()) -> list[Problem]:
+def source_problems(
+    skip: frozenset[str] = frozenset(), read: Callable[[Path], Any] | None = None
+) -> list[Problem]:
     """Every source id used is defined (in the file's table or ``data/sources.yaml``), declared once
     (no id or address in two files' tables), every figure has a source, every URL starts with http
-    (YAML files named in ``skip`` are left out: their loader failed and said why)."""
+    (YAML files named in ``skip`` are left out: their loader failed and said why). ``read``: the
+    YAML reader, :func:`gpucompare.core.paths.load_yaml` by default (:func:`check_all` shares its
+    parses with :func:`id_problems`)."""
+    read = read or paths.load_yaml
     data = paths.data_dir()
     problems: list[Problem] = []
     raw: dict[str, Any] = {}
@@ -254,7 +261,7 @@ def source_problems(skip: frozenset[str] = frozenset()) -> list[Problem]:
         if path.name in skip:
             continue
         try:
-            raw[path.name] = paths.load_yaml(path)
+            raw[path.name] = read(path)
         except InputError:
             continue  # reported by the schema checks
     shared_raw = raw.get(loading.SOURCES_FILE)
@@ -386,14 +393,16 @@ def _walk_ids(node: Any, where: str, out: list[tuple[str, str]]) -> None:
             _walk_ids(v, f"{where}[{i}]", out)
 
 
-def id_problems() -> list[Problem]:
+def id_problems(read: Callable[[Path], Any] | None = None) -> list[Problem]:
     """Every id and id reference in every data file (YAML and measurement CSV) that does not match
-    :data:`ID_PATTERN`. Files that do not load are left out: the schema checks say why."""
+    :data:`ID_PATTERN`. Files that do not load are left out: the schema checks say why. ``read``:
+    as in :func:`source_problems`."""
+    read = read or paths.load_yaml
     data = paths.data_dir()
     problems: list[Problem] = []
     for path in sorted(data.rglob("*.yaml")):
         try:
-            content = paths.load_yaml(path)
+            content = read(path)
         except InputError:
             continue
         found: list[tuple[str, str]] = []
@@ -438,10 +447,12 @@ def check_notebook_names(folder: Path) -> None:
 def check_all() -> list[Problem]:
     """Every problem of every data file, sorted and without duplicates."""
     problems, loaded = schema_problems()
-    problems += source_problems(frozenset(f for f in _loaders() if f not in loaded))
+    # Both walks only read the parsed files: one parse each (a failed one raises again, uncached).
+    read = functools.cache(paths.load_yaml)
+    problems += source_problems(frozenset(f for f in _loaders() if f not in loaded), read)
     if "gpus.yaml" in loaded:
         problems += unit_problems()
     problems += cross_problems(loaded)
     problems += template_problems(loaded)
-    problems += id_problems()
+    problems += id_problems(read)
     return sorted(set(problems))

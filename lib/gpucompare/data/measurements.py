@@ -332,7 +332,7 @@ def load_exclusions(
     """``data/measurements/excluded.yaml``: measurement id -> why the calibration leaves it out.
     Every id must be a measurement of ``inference_*.csv`` and appear once. ``known_ids``: the ids
     of :func:`load_inference` of the same folder, for a caller that has loaded them already (else
-    they are loaded here)."""
+    they are loaded here; a tuple, so that the arguments stay hashable for a memo)."""
     folder = Path(folder) if folder is not None else measurements_dir()
     path = folder / "excluded.yaml"
     if not path.exists():

@@ -369,7 +369,7 @@ def base_params() -> Params:
 def calibration_rows(folder: Path | None = None) -> pd.DataFrame:
     """The measurements the calibration uses: modelled and not excluded (``excluded.yaml``)."""
     frame = load_inference(folder)
-    keep = modelled(frame) & ~frame["id"].isin(list(load_exclusions(folder, frame["id"])))
+    keep = modelled(frame) & ~frame["id"].isin(list(load_exclusions(folder, tuple(frame["id"]))))
     return frame[keep].reset_index(drop=True)
 
 

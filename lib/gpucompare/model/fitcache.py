@@ -35,7 +35,8 @@ def _store(kind: str) -> filecache.JsonCache:
 
 
 def key(kind: str, folder: Path | None = None) -> str:
-    """The entry name of a ``kind`` fit on ``folder`` (default: the data's measurements)."""
+    """The entry name of a ``kind`` entry (a fit, a cross-validation) on ``folder`` (default: the
+    data's measurements): the folder is the only argument either takes."""
     import pandas as pd  # only where an entry is looked up: it then holds a table anyway
 
     lib = Path(__file__).resolve().parents[1]
