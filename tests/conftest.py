@@ -14,12 +14,6 @@ from typing import Any
 
 import pytest
 
-from gpucompare.core import imports
-
-# Before the tests import nbformat (tests/test_notebooks.py and others): ~1.4 s saved per process
-# run with -p no:nbval. The nbval plugin, when loaded, imports nbformat before any conftest.
-imports.block_unused_optional_imports()
-
 ROOT = Path(__file__).resolve().parents[1]
 #: The RTX 4090 price of the one non-default report the tests share (:func:`price_report`): the
 #: build tests read it, and the browser's scenario comparison compares the default against it.
