@@ -11,6 +11,7 @@ document, from which ``--pdf`` prints ``report.pdf`` with headless Chromium.
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 import re
@@ -356,10 +357,18 @@ def _jinja_env() -> jinja2.Environment:
 def data_sources(data_dir: Path | None = None) -> list[dict[str, Any]]:
     """The ``sources:`` table of every ``data/**/*.yaml`` that has one (file order kept), for the
     parameters page: ``[{name, slug, sources: [{id, title, url, publisher, date, verified, note}]}]``.
-    Only http(s) URLs become links."""
+    Only http(s) URLs become links. Read once per state of the files (the parameters page and the
+    print page both show it; the preview's process sees edits)."""
     data_dir = data_dir or paths.data_dir()
+    found = sorted(data_dir.rglob("*.yaml"))
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in found)
+    return copy.deepcopy(_data_sources(data_dir, stamp))
+
+
+@functools.lru_cache(maxsize=4)
+def _data_sources(data_dir: Path, stamp: tuple[tuple[str, int, int], ...]) -> list[dict[str, Any]]:
     files = []
-    for path in sorted(data_dir.rglob("*.yaml")):
+    for path in (Path(name) for name, _, _ in stamp):
         doc = paths.load_yaml(path)
         table = doc.get("sources") if isinstance(doc, dict) else None
         if not isinstance(table, dict) or not table:
