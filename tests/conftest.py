@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -80,11 +82,51 @@ def pytest_xdist_make_scheduler(config, log):
     return FileGroupScheduling(config, log)
 
 
+#: Calibration fits and cross-validations kept between test sessions in pytest's own cache folder
+#: (``.pytest_cache/d/gpucompare-fits``). Their keys hash every data file, the library's code and
+#: the versions, so an entry is exact or never found: seeding a session's cache from there skips
+#: a 10-20 s cross-validation in every session after the first (a clean clone computes it once).
+FITS_KEPT = "gpucompare-fits"
+#: Entries kept there at most (the least recently written go first).
+FITS_KEPT_MAX = 16
+_SHA_JSON = re.compile(r"^[0-9a-f]{64}\.json$")
+
+
+def _kept_fits(config) -> Path | None:
+    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
+    return None if cache is None else Path(cache.mkdir(FITS_KEPT))
+
+
 def pytest_configure(config):
     """Builds made by the tests (in-process and in subprocesses) keep their cache in a folder of
-    the test session, never in the project's ``reports/.gpucompare-cache/``."""
+    the test session, never in the project's ``reports/.gpucompare-cache/``; its ``fits/`` starts
+    with the fits kept by earlier sessions (:data:`FITS_KEPT`)."""
     if "GPUCOMPARE_CACHE_DIR" not in os.environ:
-        os.environ["GPUCOMPARE_CACHE_DIR"] = tempfile.mkdtemp(prefix="gpucompare-test-cache-")
+        folder = Path(tempfile.mkdtemp(prefix="gpucompare-test-cache-"))
+        os.environ["GPUCOMPARE_CACHE_DIR"] = str(folder)
+        config.gpucompare_session_cache = folder
+        kept = _kept_fits(config)
+        if kept is not None:
+            (folder / "fits").mkdir()
+            for entry in kept.iterdir():
+                if _SHA_JSON.match(entry.name):
+                    shutil.copy2(entry, folder / "fits" / entry.name)
+
+
+def pytest_unconfigure(config):
+    """Keep the session's fits for the next session (the controller only, under pytest-xdist)."""
+    folder = getattr(config, "gpucompare_session_cache", None)
+    kept = _kept_fits(config) if folder is not None else None
+    if kept is None or not (folder / "fits").is_dir():
+        return
+    for entry in (folder / "fits").iterdir():
+        if _SHA_JSON.match(entry.name):
+            shutil.copy2(entry, kept / entry.name)
+    entries = sorted(
+        (e for e in kept.iterdir() if _SHA_JSON.match(e.name)), key=lambda e: e.stat().st_mtime_ns
+    )
+    for entry in entries[:-FITS_KEPT_MAX]:
+        entry.unlink()
 
 
 def _shared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
