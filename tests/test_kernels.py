@@ -4,6 +4,8 @@ fresh kernel or first or last in a warm one; a kernel is reused only while that 
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import nbformat
@@ -112,3 +114,25 @@ def test_real_sections_are_the_same_alone_first_and_last_in_a_warm_kernel(tmp_pa
                 warm = ex.execute(sections[n], values, tmp_path / f"w-{n}.ipynb", 300, pool, KEY)
                 assert _dump(warm) == alone[n], f"{n} differs in a warm kernel ({order})"
         assert (pool.started, pool.reused) == (1, 2 * len(REAL) - 1)
+
+
+def test_a_dead_kernel_is_replaced_not_waited_for(tiny, tmp_path):
+    with kernels.KernelPool(1) as pool:
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
+        dead = pool._idle.get_nowait()
+        dead.km.signal_kernel(signal.SIGKILL)  # it dies (out of memory, say)
+        deadline = time.monotonic() + 30
+        while dead.km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pool._idle.put(dead)
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "2.ipynb", 60, pool, KEY)
+        assert (pool.started, pool.reused) == (2, 0)
+
+
+def test_a_kernel_is_replaced_after_its_share_of_sections(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(kernels, "MAX_SECTIONS_PER_KERNEL", 2)
+    with kernels.KernelPool(1) as pool:
+        for n in range(3):
+            ex.execute(tiny["looks"], {"years": 1}, tmp_path / f"{n}.ipynb", 60, pool, KEY)
+        # Sections 1 and 2 in the first kernel, the third in a new one.
+        assert (pool.started, pool.reused) == (2, 1)

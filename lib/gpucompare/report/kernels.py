@@ -42,6 +42,9 @@ ENGINE = "gpucompare-warm"
 START_TIMEOUT_S = 60
 #: Seconds to wait for the reset between sections and for the warm-up imports.
 SETUP_TIMEOUT_S = 120
+#: Sections one kernel runs before it is replaced: the library's caches of what it read are
+#: bounded per function, but a preview runs for hours; a new kernel costs ~2 s now and then.
+MAX_SECTIONS_PER_KERNEL = 200
 #: Seconds between two looks for a kernel when all are busy (one may be discarded, not returned).
 WAIT_S = 0.1
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
@@ -187,7 +190,7 @@ class KernelPool:
                     kernel = self._idle.get(timeout=WAIT_S)
                 except queue.Empty:
                     continue
-            if kernel.key != key:
+            if kernel.key != key or not kernel.km.is_alive():
                 self._discard(kernel)
                 continue
             try:
@@ -205,11 +208,12 @@ class KernelPool:
             return None
 
     def give_back(self, kernel: WarmKernel, ok: bool) -> None:
-        """Return ``kernel`` after a section; one whose section failed is shut down instead."""
+        """Return ``kernel`` after a section; one whose section failed (or that ran
+        :data:`MAX_SECTIONS_PER_KERNEL`) is shut down instead."""
         kernel.sections_run += 1
         with self._lock:
             closed = self._closed
-        if ok and not closed:
+        if ok and not closed and kernel.sections_run < MAX_SECTIONS_PER_KERNEL:
             self._idle.put(kernel)
         else:
             self._discard(kernel)
