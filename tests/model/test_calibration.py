@@ -12,7 +12,7 @@ import pytest
 
 from gpucompare import params
 from gpucompare.data import measurements
-from gpucompare.model import calibration, work
+from gpucompare.model import calibration, calibration_data, work
 
 # True rates of the synthetic engines (the same on every GPU).
 TRUE = {
@@ -135,6 +135,10 @@ def write_csv(path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def _no_fit(*args, **kwargs):
+    raise AssertionError("a fit ran although it was cached")
+
+
 @pytest.fixture(scope="module")
 def p():
     return params.make()
@@ -228,20 +232,20 @@ def test_held_out_prediction_ignores_the_held_out_rows(p, synthetic):
 
 def test_not_modelled_reason():
     base = {"engine": "llama-cpp", "gpu_id": "rtx-3090", "weights": "fp16", "split": "layer"}
-    assert calibration.not_modelled_reason(base) is None
-    assert calibration.not_modelled_reason(dict(base, split="none")) is None
+    assert calibration_data.not_modelled_reason(base) is None
+    assert calibration_data.not_modelled_reason(dict(base, split="none")) is None
     # llama.cpp's pipeline = its layer split.
-    assert calibration.not_modelled_reason(dict(base, split="pipeline")) is None
-    row = calibration.not_modelled_reason(dict(base, split="row"))
+    assert calibration_data.not_modelled_reason(dict(base, split="pipeline")) is None
+    row = calibration_data.not_modelled_reason(dict(base, split="row"))
     assert row and "row" in row and "layer" in row
     # vLLM splits by tensor: a pipeline row is not its own split.
-    assert calibration.not_modelled_reason(
+    assert calibration_data.not_modelled_reason(
         {"engine": "vllm", "gpu_id": "h100-sxm", "weights": "fp16", "split": "pipeline"}
     )
     fp8 = {"engine": "vllm", "gpu_id": "a100-sxm-80gb", "weights": "fp8", "split": "none"}
-    reason = calibration.not_modelled_reason(fp8)
+    reason = calibration_data.not_modelled_reason(fp8)
     assert reason and "a100-sxm-80gb" in reason and "FP8" in reason
-    assert calibration.not_modelled_reason(dict(fp8, gpu_id="h100-sxm")) is None
+    assert calibration_data.not_modelled_reason(dict(fp8, gpu_id="h100-sxm")) is None
 
 
 def test_calibration_rows_drop_excluded_and_unmodelled(tmp_path, p):
@@ -433,6 +437,51 @@ def test_a_fit_read_from_the_disk_cache_equals_the_fit_it_stored(tmp_path, monke
     assert fitcache.key(calibration.FIT_CACHE) == fitcache.key(calibration.FIT_CACHE)
 
 
+def test_a_fit_read_from_the_disk_cache_counts_its_rows_as_the_fresh_fit(
+    tmp_path, monkeypatch, synthetic, synthetic_fit
+):
+    """The provenance of a fit read back (its rows as plain columns, no DataFrame built) gives the
+    hand-counted numbers of :func:`test_provenance_labels`, and the rows' table is the one
+    calibration_rows returns."""
+    from gpucompare.core import paths
+
+    folder, frame = synthetic
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(calibration, "_FITS", {})
+    kept = calibration.calibration_rows(folder)
+    assert len(kept) == len(frame) == 704  # every synthetic row is modelled and kept
+    # The fit itself is the module's (same rows, same parameters): no second least squares.
+    monkeypatch.setattr(calibration, "fit_frame", lambda p, f: synthetic_fit)
+    calibration.fitted(folder)  # stored
+
+    monkeypatch.setattr(calibration, "_FITS", {})
+    monkeypatch.setattr(calibration, "fit_frame", _no_fit)
+    cached = calibration.base_fit(folder)
+    assert cached.table._frame is None  # plain columns: pandas not needed to count
+    prov = calibration.provenance(cached, "vllm", "h100-sxm")
+    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (128, 384, 256)
+    prov = calibration.provenance(cached, "llama-cpp", "h200-sxm")
+    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (0, 320, 64)
+    prov = calibration.provenance(cached, "sglang", "l40s")
+    assert (prov.rows_pair, prov.rows_engine, prov.rows_gpu) == (0, 0, 0)
+    assert cached.table.column("engine") == kept["engine"].tolist()
+    pd.testing.assert_frame_equal(cached.rows, synthetic_fit.rows, check_exact=True)
+    fit, rows = calibration.fitted(folder)
+    assert fit is cached
+    pd.testing.assert_frame_equal(rows, kept, check_exact=True)
+    assert calibration.fitted(folder)[1] is rows  # built once
+
+
+def test_pair_rates_are_the_rates_of_the_pair_computed_once(synthetic_fit):
+    a = synthetic_fit.pair_rates("vllm", "rtx-4090")
+    b = synthetic_fit.rates(["vllm"], ["rtx-4090"])
+    assert vars(a).keys() == vars(b).keys()
+    assert all(vars(a)[k].tobytes() == vars(b)[k].tobytes() for k in vars(a))
+    assert synthetic_fit.pair_rates("vllm", "rtx-4090") is a
+    with pytest.raises(ValueError):  # shared between callers: read-only
+        a.eta_bw[0] = 0.5
+
+
 def test_the_fit_cache_key_follows_the_data_and_the_defaults(tmp_path, monkeypatch):
     import shutil
 
@@ -478,10 +527,6 @@ def small_folder(tmp_path, p):
     rows = [csv_row(i, s, c, t) for i, ((s, c), t) in enumerate(zip(items, tps, strict=True))]
     write_csv(folder / "inference_synthetic.csv", rows)
     return folder
-
-
-def _no_fit(*args, **kwargs):
-    raise AssertionError("a fit ran although the cross-validation was cached")
 
 
 def test_a_cross_validation_read_from_the_disk_cache_equals_a_fresh_one(

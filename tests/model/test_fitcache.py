@@ -123,3 +123,94 @@ def test_cached_frame_recomputes_a_corrupt_entry_and_leaves_the_file_alone(tmp_p
         pd.testing.assert_frame_equal(fitcache.cached_frame(KIND, None, compute), _table())
     assert len(calls) == 2
     assert entry.read_text() == '{"generator": "gpucompare", "kind": "test-ta'
+
+
+# --- a fit's rows as plain columns (fitcache.Table) ------------------------------------------
+
+
+def _payload(table: pd.DataFrame) -> dict:
+    """The JSON data a fit entry holds for ``table``, as read back from disk."""
+    digest = fitcache.key(KIND)
+    assert fitcache.save_frame(KIND, digest, table)
+    return filecache.JsonCache(paths.cache_dir() / "fits", KIND, 8).get(digest)
+
+
+def test_a_table_of_plain_columns_gives_the_values_and_the_frame():
+    table = _table()
+    rows = fitcache.Table.read(_payload(table))
+    assert len(rows) == 6
+    assert rows.column("gpu_id") == ["h100-sxm", "", "rtx-4090", "ünïcode", "a,b", 'quote"d']
+    assert rows.column("rows") == [1, -2, 2**62, 0, 7, 3]
+    assert np.array(rows.column("ratio")).tobytes() == np.array(FLOATS).tobytes()
+    with pytest.raises(KeyError):
+        rows.column("no-such-column")
+    pd.testing.assert_frame_equal(rows.frame(), table, check_exact=True, check_index_type=True)
+    assert rows.frame() is rows.frame()  # built once
+    part = rows.select(["kept", "gpu_id"])
+    pd.testing.assert_frame_equal(
+        part.frame(), table[["kept", "gpu_id"]].reset_index(drop=True), check_exact=True
+    )
+
+
+def test_a_table_selected_from_a_shifted_range_starts_at_zero():
+    table = _table(pd.RangeIndex(2, 20, 3))
+    part = fitcache.Table.read(_payload(table)).select(["rows"])
+    assert len(part) == 6
+    expected = table[["rows"]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.frame(), expected, check_index_type=True)
+    # The same, from a frame already built (a fit computed in this process).
+    from_frame = fitcache.Table(frame=table).select(["rows"])
+    assert from_frame.column("rows") == [1, -2, 2**62, 0, 7, 3]
+    pd.testing.assert_frame_equal(from_frame.frame(), expected, check_index_type=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"index": [0, 6]},  # not a range
+        {"index": [0, 6, 0]},  # step 0
+        {"index": [0.0, 6, 1]},  # not integers
+        {"columns": ["gpu_id", "rows", "ratio", "ratio"]},  # repeated name
+        {"dtypes": ["str", "int64", "float64"]},  # a dtype missing
+        {"data": [[1]] * 4},  # columns of another length than the range
+        {"data": "not a list"},
+    ],
+    ids=["two", "step-0", "float", "repeated", "dtypes", "length", "data"],
+)
+def test_a_fit_entry_whose_rows_are_not_a_table_is_a_miss(tmp_path, change):
+    rows = _payload(_table())
+    with pytest.raises((ValueError, TypeError)):
+        fitcache.Table.read({**rows, **change})
+    digest = fitcache.key("test-fit")
+    entry = {"x": [0.5], "keys": {"engine": ["vllm"]}, "frame": {**rows, **change}}
+    assert filecache.JsonCache(tmp_path / "fits", "test-fit", 8).put(digest, entry)
+    assert fitcache.load("test-fit", digest) is None
+
+
+def test_installed_versions_are_the_metadata_versions():
+    from importlib import metadata
+
+    for name in ("pandas", "scipy", "numpy"):
+        assert fitcache.installed_version(name) == metadata.version(name)
+    assert fitcache.installed_version("numpy") == np.__version__
+    assert fitcache.installed_version("pandas") == pd.__version__
+
+
+def test_an_installed_version_is_read_from_the_headers_only(monkeypatch):
+    """A ``Version:`` line in the description (after the blank line ending the headers) is not the
+    version; without one in the headers the metadata's own parser decides."""
+
+    class Dist:
+        def __init__(self, text):
+            self.text, self.version = text, "from-the-parser"
+
+        def read_text(self, name):
+            return self.text if name == "METADATA" else None
+
+    texts = {
+        "a": "Metadata-Version: 2.1\nName: a\nVersion: 1.2.3\nSummary: x\n\nVersion: 9\n",
+        "b": "Metadata-Version: 2.1\nName: b\nSummary: x\n\nVersion: 9\n",
+    }
+    monkeypatch.setattr(fitcache.metadata, "distribution", lambda name: Dist(texts[name]))
+    assert fitcache.installed_version("a") == "1.2.3"
+    assert fitcache.installed_version("b") == "from-the-parser"

@@ -27,12 +27,15 @@ every engine's typical values (offsets 0). :func:`parameters` says which case ap
 
 Held-out error (:func:`cross_validate`): leave one GPU out (all its rows removed, the fit redone,
 its rows predicted) and leave one source document out; |error| = |predicted / measured - 1|.
+
+The rows fitted (which measurements the model describes) are chosen in
+:mod:`gpucompare.model.calibration_data`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,8 +43,14 @@ import numpy as np
 
 from gpucompare import params
 from gpucompare.data import catalog, engines
-from gpucompare.data.measurements import load_exclusions, load_inference
 from gpucompare.model import fitcache, work
+from gpucompare.model.calibration_data import (
+    MEMORY_CLASSES,
+    calibration_rows,
+    cases_of,
+    memory_class,
+    segment,
+)
 from gpucompare.params import Params
 
 if TYPE_CHECKING:
@@ -75,36 +84,8 @@ START = {
 ROBUST_SCALE = 0.2
 #: Step of the forward differences in the Jacobian (logit/log units).
 FD_STEP = 1e-6
-#: Memory technologies (``memory_type`` in data/gpus.yaml starts with one of these).
-MEMORY_CLASSES = ("HBM", "GDDR")
 #: Error targets printed by ``make bench`` (held-out |error|), and the limit a test enforces.
 TARGET_MEDIAN, TARGET_WORST, TEST_MEDIAN_LIMIT = 0.15, 0.40, 0.25
-
-
-def memory_class(gpu_id: str) -> str:
-    """HBM or GDDR, from the catalog's ``memory_type``."""
-    mtype = str(catalog.get_gpu(gpu_id).spec("memory_type")).upper()
-    return next(m for m in MEMORY_CLASSES if mtype.startswith(m))
-
-
-def cases_of(frame: pd.DataFrame) -> list[work.Case]:
-    """A :class:`gpucompare.model.work.Case` per measurement row."""
-    return [
-        work.Case(
-            engine=r.engine,
-            model=r.model,
-            weights=r.weights,
-            kv=r.kv_cache,
-            gpu=r.gpu_id,
-            batch=int(r.batch),
-            input_tokens=int(r.input_tokens),
-            output_tokens=int(r.output_tokens),
-            metric=r.metric,
-            gpus=int(r.gpus),
-            split=r.split,
-        )
-        for r in frame.itertuples()
-    ]
 
 
 #: Offset groups: (what the offset moves, what it is indexed by, prior standard deviation).
@@ -135,13 +116,6 @@ GLOBAL = {
     "prefill": 6,
     "moe": 7,
 }
-
-
-def segment(gpu_id: str) -> str:
-    """The GPU's market segment (data/gpus.yaml ``segment``: datacenter or consumer): the GPU
-    feature of the engine offsets. It generalises better to a GPU never measured than the
-    architecture does (held-out error 20% against 27%)."""
-    return catalog.get_gpu(gpu_id).segment
 
 
 @dataclass(frozen=True)
@@ -257,16 +231,38 @@ class Layout:
         return np.concatenate([glob, *(x[s[k]] / sd for k, (_, _, sd) in GROUPS.items())])
 
 
+#: The columns of the fitted rows a :class:`Fit` keeps.
+FIT_COLUMNS = ["engine", "gpu_id", "url"]
+
+
 @dataclass(frozen=True)
 class Fit:
     """A fitted calibration: the parameter vector, its layout and the rows it was fitted on."""
 
     x: np.ndarray
     layout: Layout
-    rows: pd.DataFrame  # engine, gpu_id, source id columns of the fitted rows
+    table: fitcache.Table  # :data:`FIT_COLUMNS` of the fitted rows
+    # (engine, GPU) -> rates: a plan asks for the same few pairs hundreds of times (~85 us each).
+    _pairs: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The fitted rows' :data:`FIT_COLUMNS` as a DataFrame (built when first asked for)."""
+        return self.table.frame()
 
     def rates(self, engine_ids, gpu_ids) -> work.Rates:
         return self.layout.rates(self.x, self.layout.indices(list(engine_ids), list(gpu_ids)))
+
+    def pair_rates(self, engine_id: str, gpu_id: str) -> work.Rates:
+        """``rates([engine_id], [gpu_id])``, computed once per fit; its arrays are shared, so they
+        are read-only."""
+        key = (engine_id, gpu_id)
+        if key not in self._pairs:
+            r = self.rates([engine_id], [gpu_id])
+            for v in vars(r).values():
+                v.setflags(write=False)
+            self._pairs[key] = r
+        return self._pairs[key]
 
 
 def _prepared(p: Params, frame: pd.DataFrame) -> tuple[dict, dict]:
@@ -287,27 +283,12 @@ def source_weights(frame: pd.DataFrame) -> np.ndarray:
     return 1 / np.sqrt(counts)
 
 
-def not_modelled_reason(row) -> str | None:
-    """Why the model does not describe a measurement row, or None: a split other than the engine's
-    own (``data/engines.yaml``; e.g. llama.cpp's old row split), or FP8 on a GPU without FP8 tensor
-    cores (vLLM runs those checkpoints as weight-only FP8; the report marks FP8 there unsupported)."""
-    split = work.SPLIT_OF[row["split"]]
-    if split not in ("none", engines.get_engine(row["engine"]).split):
-        return f"{row['split']} split: {row['engine']} splits by {engines.get_engine(row['engine']).split} by default"
-    return work.unsupported_reason(row["gpu_id"], row["weights"])
-
-
 def robust(r: np.ndarray) -> np.ndarray:
     """Data residuals under the soft-L1 loss, as residuals: r' = sign(r) f sqrt(2 (sqrt(1 + (r/f)^2)
     - 1)), f = ``ROBUST_SCALE``; r'^2 is quadratic below f and linear above. Applied to the data
     only, so the priors stay ridge (quadratic) terms."""
     z = (r / ROBUST_SCALE) ** 2
     return np.sign(r) * ROBUST_SCALE * np.sqrt(2 * (np.sqrt(1 + z) - 1))
-
-
-def modelled(frame: pd.DataFrame) -> pd.Series:
-    """Rows the model describes (:func:`not_modelled_reason` is None)."""
-    return frame.apply(lambda r: not_modelled_reason(r) is None, axis=1).astype(bool)
 
 
 def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
@@ -350,13 +331,14 @@ def fit_frame(p: Params, frame: pd.DataFrame, warm: Fit | None = None) -> Fit:
 
     start = layout.start() if warm is None else layout.carry(warm.x, warm.layout)
     sol = least_squares(residuals, start, jac=jacobian, method="trf")
-    return Fit(sol.x, layout, frame[["engine", "gpu_id", "url"]].reset_index(drop=True))
+    return Fit(sol.x, layout, fitcache.Table(frame=frame).select(FIT_COLUMNS))
 
 
 #: The kinds of :func:`fitted`'s and :func:`cross_validate`'s entries in the disk cache.
 FIT_CACHE, CV_CACHE = "calibration-fit", "calibration-cross-validation"
-#: Fits and cross-validations already computed in this process, by data folder.
-_FITS: dict[str | None, tuple[Fit, pd.DataFrame]] = {}
+#: Fits (with all columns of their rows) and cross-validations already computed or read in this
+#: process, by data folder.
+_FITS: dict[str | None, tuple[Fit, fitcache.Table]] = {}
 _CVS: dict[str | None, pd.DataFrame] = {}
 
 
@@ -366,14 +348,7 @@ def base_params() -> Params:
     return params.make()
 
 
-def calibration_rows(folder: Path | None = None) -> pd.DataFrame:
-    """The measurements the calibration uses: modelled and not excluded (``excluded.yaml``)."""
-    frame = load_inference(folder)
-    keep = modelled(frame) & ~frame["id"].isin(list(load_exclusions(folder, tuple(frame["id"]))))
-    return frame[keep].reset_index(drop=True)
-
-
-def fitted(folder: Path | None = None) -> tuple[Fit, pd.DataFrame]:
+def _fit_and_rows(folder: Path | None) -> tuple[Fit, fitcache.Table]:
     """The calibration fitted on all usable measurements with :func:`base_params` (once per
     process and data folder; across processes through :mod:`gpucompare.model.fitcache`, as the
     fit and its rows cost ~1.5 s against ~20 ms to read) and those rows."""
@@ -382,14 +357,27 @@ def fitted(folder: Path | None = None) -> tuple[Fit, pd.DataFrame]:
         digest = fitcache.key(FIT_CACHE, folder)
         found = fitcache.load(FIT_CACHE, digest)
         if found is not None:
-            x, keys, frame = found
-            rows = frame[["engine", "gpu_id", "url"]].reset_index(drop=True)
-            _FITS[key] = (Fit(x, Layout(keys), rows), frame)
+            x, keys, rows = found
+            _FITS[key] = (Fit(x, Layout(keys), rows.select(FIT_COLUMNS)), rows)
         else:
             frame = calibration_rows(folder)
-            _FITS[key] = (fit_frame(base_params(), frame), frame)
-            fitcache.save(FIT_CACHE, digest, _FITS[key][0].x, _FITS[key][0].layout.keys, frame)
+            fit = fit_frame(base_params(), frame)
+            _FITS[key] = (fit, fitcache.Table(frame=frame))
+            fitcache.save(FIT_CACHE, digest, fit.x, fit.layout.keys, frame)
     return _FITS[key]
+
+
+def base_fit(folder: Path | None = None) -> Fit:
+    """The calibration of :func:`fitted`, without building its rows' DataFrame (nor importing
+    pandas, when the fit comes from the disk cache): all a prediction needs."""
+    return _fit_and_rows(folder)[0]
+
+
+def fitted(folder: Path | None = None) -> tuple[Fit, pd.DataFrame]:
+    """The calibration fitted on all usable measurements with :func:`base_params` and those rows
+    (every column of :func:`calibration_rows`; one DataFrame per process and folder, shared)."""
+    fit, rows = _fit_and_rows(folder)
+    return fit, rows.frame()
 
 
 def predictions(p: Params, fit: Fit, frame: pd.DataFrame) -> np.ndarray:
@@ -427,13 +415,13 @@ class Provenance:
 
 def provenance(fit: Fit, engine_id: str, gpu_id: str) -> Provenance:
     """How many fitted rows stand behind ``engine_id`` on ``gpu_id``."""
-    rows = fit.rows
+    pairs = list(zip(fit.table.column("engine"), fit.table.column("gpu_id"), strict=True))
     return Provenance(
         engine=engine_id,
         gpu=gpu_id,
-        rows_engine=int((rows["engine"] == engine_id).sum()),
-        rows_pair=int(((rows["engine"] == engine_id) & (rows["gpu_id"] == gpu_id)).sum()),
-        rows_gpu=int((rows["gpu_id"] == gpu_id).sum()),
+        rows_engine=sum(e == engine_id for e, _ in pairs),
+        rows_pair=sum(e == engine_id and g == gpu_id for e, g in pairs),
+        rows_gpu=sum(g == gpu_id for _, g in pairs),
     )
 
 
@@ -441,8 +429,8 @@ def parameters(engine_id: str, gpu_id: str) -> dict:
     """The fitted rates of ``engine_id`` on ``gpu_id`` with their provenance (for ``--json``)."""
     engines.get_engine(engine_id)
     catalog.get_gpu(gpu_id, "gpu")
-    fit, _ = fitted()
-    r = fit.rates([engine_id], [gpu_id])
+    fit = base_fit()
+    r = fit.pair_rates(engine_id, gpu_id)
     prov = provenance(fit, engine_id, gpu_id)
     return {
         "achieved_bandwidth_fraction": float(r.eta_bw[0]),

@@ -78,8 +78,7 @@ def case(
 
 def rates(p: Params, engine_id: str, gpu_id: str) -> work.Rates:
     """The engine's fitted rates on ``gpu_id`` (scalars)."""
-    fit, _ = calibration.fitted()
-    r = fit.rates([engine_id], [gpu_id])
+    r = calibration.base_fit().pair_rates(engine_id, gpu_id)
     return work.Rates(*(float(np.asarray(v)[0]) for v in vars(r).values()))
 
 
@@ -224,8 +223,8 @@ def _predict_one(p: Params, c: work.Case) -> float:
         "output_tokens": [c.output_tokens],
         "metric": [c.metric],
     }
-    fit, _ = calibration.fitted()
-    return float(work.predict(w, cols, fit.rates([c.engine], [c.gpu]))[0])
+    rates = calibration.base_fit().pair_rates(c.engine, c.gpu)
+    return float(work.predict(w, cols, rates)[0])
 
 
 def prefill_tokens_per_s(

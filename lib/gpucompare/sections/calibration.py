@@ -10,7 +10,7 @@ import pandas as pd
 
 from gpucompare.data import engines
 from gpucompare.data.measurements import load_exclusions, load_inference
-from gpucompare.model import calibration
+from gpucompare.model import calibration, calibration_data
 from gpucompare.model import throughput as tp
 from gpucompare.params import Params
 from gpucompare.sections import display
@@ -143,10 +143,11 @@ def predicted_vs_measured() -> display.Figure:
 def not_modelled() -> display.Table:
     """Measurements kept in the data but not in the fit, each with the reason."""
     frame = load_inference()
-    excluded = load_exclusions()
+    excluded = load_exclusions(known_ids=tuple(frame["id"]))
     rows = []
-    for _, r in frame.iterrows():
-        reason = calibration.not_modelled_reason(r) or excluded.get(r["id"])
+    for row in frame.itertuples(index=False):
+        r = row._asdict()
+        reason = calibration_data.not_modelled_reason(r) or excluded.get(r["id"])
         if reason:
             rows.append(
                 {
@@ -187,7 +188,7 @@ def ratio_frame(p: Params) -> pd.DataFrame:
             row[f"{ref} batch {b} (tokens/s)"] = ta
             row[f"{other} batch {b} (tokens/s)"] = tc
             row[f"ratio batch {b}"] = ta / tc if ta and tc else None
-        prov = [calibration.provenance(calibration.fitted()[0], e, g) for g in (ref, other)]
+        prov = [calibration.provenance(calibration.base_fit(), e, g) for g in (ref, other)]
         row["fitted on"] = ", ".join(f"{x.gpu}: {x.rows_pair}" for x in prov)
         rows.append(row)
     return display.nones(pd.DataFrame(rows).set_index("engine"))
