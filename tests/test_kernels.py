@@ -136,3 +136,23 @@ def test_a_kernel_is_replaced_after_its_share_of_sections(tiny, tmp_path, monkey
             ex.execute(tiny["looks"], {"years": 1}, tmp_path / f"{n}.ipynb", 60, pool, KEY)
         # Sections 1 and 2 in the first kernel, the third in a new one.
         assert (pool.started, pool.reused) == (2, 1)
+
+
+def test_kernels_started_ahead_are_handed_out_fresh(tiny, tmp_path):
+    with kernels.KernelPool(2) as pool:
+        pool.prestart(KEY, 5)  # no more than the pool's size
+        first = ex.execute(tiny["looks"], {"years": 5}, tmp_path / "1.ipynb", 60, pool, KEY)
+        ex.execute(tiny["looks"], {"years": 5}, tmp_path / "2.ipynb", 60, pool, KEY)
+        # Two started ahead, none started on demand; the second section got the other fresh one
+        # (the queue hands out the longest idle first), so no kernel was reset.
+        assert (pool.started, pool.reused) == (2, 0)
+    alone = ex.execute(tiny["looks"], {"years": 5}, tmp_path / "alone.ipynb", 60)
+    assert _dump(first) == _dump(alone)
+
+
+def test_closing_while_kernels_start_leaves_none_running(tmp_path):
+    pool = kernels.KernelPool(2)
+    pool.prestart(KEY, 2)
+    pool.close()  # waits for the two starts, then shuts both down
+    assert pool.started == 2
+    assert pool._idle_kernel() is None and pool._count == 0

@@ -33,9 +33,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
     out = publish.check_out(args.out)  # a folder that is not a report: exit 2, nothing touched
-    # Resolved once: bad input exits 2 here, before anything else; the build reuses the result.
-    resolved = options.resolve(args.params, args.set)
-    p = resolved[0]
+    # Resolved once: a bad file or value exits 2 here, before anything else; the build reuses it.
+    p, data = params.resolve(args.params, args.set)
     values = p.model_dump(mode="json")
     if args.pdf:
         from gpucompare.report.pdf import require_chromium
@@ -57,20 +56,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 f"{restored['provenance']['built_at']} UTC from the same inputs; --force rebuilds)"
             )
             return 0
-    from gpucompare.report import build
+    # A report kept or restored above was built from exactly these inputs, so they passed the
+    # checks then. A build starts its kernels now: they start (~2 s) while the data and the
+    # parameters are checked (bad ones exit 2 before anything is written).
+    from gpucompare.report import build, kernels
 
-    manifest = build.build(
-        Path(args.out),
-        args.params,
-        args.set,
-        jobs=args.jobs,
-        timeout_s=args.timeout,
-        pdf=args.pdf,
-        force=args.force,
-        show_progress=True,
-        nb_dir=args.notebooks,
-        resolved=resolved,
-    )
+    jobs = args.jobs or os.cpu_count() or 1
+    with kernels.KernelPool(jobs) as pool:
+        wanted = cache.sections_to_run(values, args.notebooks, force=args.force)
+        pool.prestart(cache.inputs_fingerprint(), min(jobs, wanted))
+        resolved = options.checked(p, data)
+        manifest = build.build(
+            Path(args.out),
+            args.params,
+            args.set,
+            jobs=args.jobs,
+            timeout_s=args.timeout,
+            pdf=args.pdf,
+            force=args.force,
+            show_progress=True,
+            nb_dir=args.notebooks,
+            resolved=resolved,
+            kernels=pool,
+        )
     ran = [s for s in manifest["sections"] if not s["cached"]]
     total = sum(s["seconds"] for s in ran)
     print(

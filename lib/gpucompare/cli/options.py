@@ -31,8 +31,13 @@ def resolve(files: list[Path] = (), sets: list[str] = ()) -> tuple[params.Params
     """What :func:`gpucompare.report.preflight.resolve` returns (bad input exits 2 the same way),
     with the preflight's data checks (~1 s) skipped when exactly these parameters, data and library
     passed them before (:func:`gpucompare.report.cache.checked`)."""
+    return checked(*params.resolve(files, sets))
+
+
+def checked(p: params.Params, data: dict[str, Any]) -> tuple[params.Params, dict[str, Any]]:
+    """``(p, data)`` once they passed the preflight (remembered per parameters, data and library:
+    :func:`gpucompare.report.cache.checked`); bad input raises InputError (exit 2)."""
     from gpucompare.report import cache
 
-    p, data = params.resolve(files, sets)
     cache.checked(p, _preflight)
     return p, data

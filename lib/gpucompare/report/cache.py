@@ -107,6 +107,17 @@ def section_keys(notebooks: list[Path], values: dict[str, Any]) -> dict[str, str
     }
 
 
+def sections_to_run(values: dict[str, Any], nb_dir: Path | None = None, force: bool = False) -> int:
+    """How many sections have no entry in the section store for these parameter values (all with
+    ``force``): how many kernels a build will want (an entry found corrupt when read runs too)."""
+    notebooks = _notebooks(nb_dir)
+    if force:
+        return len(notebooks)
+    found = sections_store()
+    keys = section_keys(notebooks, values)
+    return sum(not found.has(stem, key) for stem, key in keys.items())
+
+
 def build_key(keys: dict[str, str], pdf: bool, title: str) -> str:
     """Key of a whole report's sections: their keys, the PDF option and the title."""
     payload = json.dumps({"sections": keys, "pdf": pdf, "title": title}, sort_keys=True)

@@ -161,9 +161,38 @@ class KernelPool:
         self._lock = threading.Lock()
         self._count = 0
         self._closed = False
+        self._starting: list[threading.Thread] = []
         #: Kernels started and sections run over the pool's life (for the tests and the docs).
         self.started = 0
         self.reused = 0
+
+    def prestart(self, key: str, count: int) -> None:
+        """Start up to ``count`` kernels for ``key`` in background threads and return at once: they
+        start while the caller checks its inputs; :meth:`take` hands them out when ready. A
+        kernel that fails to start here is simply not there (``take`` starts one itself)."""
+        with self._lock:
+            count = max(0, min(count, self.size - self._count))
+            self._count += count
+
+        def start() -> None:
+            try:
+                kernel = start_kernel(key)
+            except Exception:
+                with self._lock:
+                    self._count -= 1
+                return
+            with self._lock:
+                self.started += 1
+                closed = self._closed
+            if closed:
+                self._discard(kernel)
+            else:
+                self._idle.put(kernel)
+
+        for _ in range(count):
+            thread = threading.Thread(target=start, name="gpucompare-kernel-start", daemon=True)
+            thread.start()
+            self._starting.append(thread)
 
     def take(self, key: str) -> WarmKernel:
         """An idle kernel for ``key`` with a fresh namespace: a kernel for other inputs is shut
@@ -193,6 +222,8 @@ class KernelPool:
             if kernel.key != key or not kernel.km.is_alive():
                 self._discard(kernel)
                 continue
+            if kernel.sections_run == 0:
+                return kernel  # started ahead (prestart): its namespace is a fresh kernel's
             try:
                 kernel.run_silently(RESET)
             except Exception:
@@ -228,6 +259,8 @@ class KernelPool:
         back."""
         with self._lock:
             self._closed = True
+        for thread in self._starting:
+            thread.join()  # a kernel still starting is shut down by its thread
         while (kernel := self._idle_kernel()) is not None:
             self._discard(kernel)
 

@@ -109,6 +109,12 @@ class Store:
             self._clock = max((e.used_ns for e in self.entries()), default=0)
         self._clock = filecache.touch(marker, self._clock)
 
+    def has(self, stem: str, key: str) -> bool:
+        """Whether an entry of ``stem`` with ``key`` is marked as stored (not read, not verified,
+        not counted as a use: :meth:`get` does that)."""
+        doc = filecache.read_marked(self._marker(stem, key), _SECTION)
+        return doc is not None and doc.get("key") == key
+
     def get(self, stem: str, key: str) -> Path | None:
         """The cached executed notebook (now the most recently used), or None; a corrupt entry is
         removed (and listed in :attr:`discarded`) so that its section runs again."""
