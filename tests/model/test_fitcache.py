@@ -4,6 +4,9 @@ its dtypes, index and column order; a table that would not read back so is not s
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -214,3 +217,39 @@ def test_an_installed_version_is_read_from_the_headers_only(monkeypatch):
     monkeypatch.setattr(fitcache.metadata, "distribution", lambda name: Dist(texts[name]))
     assert fitcache.installed_version("a") == "1.2.3"
     assert fitcache.installed_version("b") == "from-the-parser"
+
+
+_COMPUTE_ONCE = """
+import sys, time
+import pandas as pd
+from gpucompare.model import fitcache
+
+def compute():
+    with open(sys.argv[1], "a") as log:
+        log.write("computed\\n")
+    time.sleep(1.0)  # long enough for the other process to ask meanwhile
+    return pd.DataFrame({"a": [1.0, 2.0]})
+
+print(fitcache.cached_frame("lock-test", None, compute)["a"].sum())
+"""
+
+
+def test_two_processes_asking_at_once_compute_the_entry_once(tmp_path):
+    # The kernels of a cold build ask for the same fit at the same moment: one computes, the
+    # other waits for it and reads what it stored.
+    log = tmp_path / "log.txt"
+    env = {**os.environ, "GPUCOMPARE_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _COMPUTE_ONCE, str(log)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert [o.strip() for o, _ in outs] == ["3.0", "3.0"]
+    assert log.read_text().splitlines() == ["computed"]

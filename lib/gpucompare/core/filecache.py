@@ -16,12 +16,14 @@ file system with coarse times) are broken by name, so eviction is deterministic.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +162,23 @@ class JsonCache:
         except OSError:
             return False
         return True
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the advisory lock file ``path`` (created if missing) while the block runs, waiting for
+    another process that holds it: one process computes what the others then read from the cache
+    (two kernels of a cold build would otherwise both fit the calibration). Where ``fcntl`` is
+    missing (Windows) nothing is locked: each process computes, as without the lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -356,14 +356,17 @@ def _fit_and_rows(folder: Path | None) -> tuple[Fit, fitcache.Table]:
     if key not in _FITS:
         digest = fitcache.key(FIT_CACHE, folder)
         found = fitcache.load(FIT_CACHE, digest)
-        if found is not None:
-            x, keys, rows = found
-            _FITS[key] = (Fit(x, Layout(keys), rows.select(FIT_COLUMNS)), rows)
-        else:
-            frame = calibration_rows(folder)
-            fit = fit_frame(base_params(), frame)
-            _FITS[key] = (fit, fitcache.Table(frame=frame))
-            fitcache.save(FIT_CACHE, digest, fit.x, fit.layout.keys, frame)
+        if found is None:
+            with fitcache.computing(FIT_CACHE, digest):
+                found = fitcache.load(FIT_CACHE, digest)  # stored meanwhile by another process?
+                if found is None:
+                    frame = calibration_rows(folder)
+                    fit = fit_frame(base_params(), frame)
+                    _FITS[key] = (fit, fitcache.Table(frame=frame))
+                    fitcache.save(FIT_CACHE, digest, fit.x, fit.layout.keys, frame)
+                    return _FITS[key]
+        x, keys, rows = found
+        _FITS[key] = (Fit(x, Layout(keys), rows.select(FIT_COLUMNS)), rows)
     return _FITS[key]
 
 

@@ -224,6 +224,15 @@ def cached_frame(
     digest = key(kind, folder)
     found = load_frame(kind, digest)
     if found is None:
-        found = compute()
-        save_frame(kind, digest, found)
+        with computing(kind, digest):
+            found = load_frame(kind, digest)  # another process may have stored it meanwhile
+            if found is None:
+                found = compute()
+                save_frame(kind, digest, found)
     return found
+
+
+def computing(kind: str, digest: str):
+    """The lock one process holds while it computes the ``kind`` entry ``digest``: processes that
+    want the same entry at the same time (the kernels of a cold build) wait, then read it."""
+    return filecache.locked(paths.cache_dir() / "locks" / f"{kind}-{digest[:24]}.lock")
