@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -95,6 +96,16 @@ def build(
         return _build_locked(
             out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress, kernels
         )
+
+
+def _expected_s(store: store_module.Store, s: Section) -> float:
+    """How long ``s`` is expected to run: its last run's seconds, else infinity for a notebook
+    marked ``runs_long`` (metadata ``gpucompare``) and 0 for the others (the sort is stable: file
+    order among equals)."""
+    seen = store.last_seconds(s.stem)
+    if seen is not None:
+        return seen
+    return math.inf if s.runs_long else 0.0
 
 
 def _page(
@@ -184,6 +195,9 @@ def _build_locked(
             s.cached = True
             shown.update(s.stem, "cached")
 
+        # Longest first (by the last run's time, else the notebook's own "runs_long" mark), so
+        # that a long section does not start last and leave the other kernels idle at the end.
+        to_run.sort(key=lambda s: _expected_s(store, s), reverse=True)
         inputs = cache.inputs_fingerprint()  # a kernel started for other inputs is not reused
         own_pool = kernels is None and bool(to_run)
         if own_pool:
@@ -218,7 +232,7 @@ def _build_locked(
                 exc = fut.exception()
                 if exc is None:
                     executed[s.stem] = fut.result()
-                    store.put(s.stem, keys[s.stem], tmp / "notebooks" / s.path.name)
+                    store.put(s.stem, keys[s.stem], tmp / "notebooks" / s.path.name, s.seconds)
                 else:
                     failures.append((s, exc))
         if failures:

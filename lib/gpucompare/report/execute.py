@@ -39,6 +39,9 @@ class Section:
     title: str
     question: str
     parameter_names: list[str]
+    #: The notebook's metadata says it takes long (``{"gpucompare": {"runs_long": true}}``): a
+    #: build with no timing of it yet starts it first.
+    runs_long: bool = False
     seconds: float = 0.0
     cached: bool = False
     #: Its cache entry was corrupt (removed), so it ran again.
@@ -89,7 +92,8 @@ def discover(nb_dir: Path | None = None) -> list[Section]:
         unknown = [n for n in names if n not in params.Params.model_fields]
         if unknown:
             raise BuildError(f"{path}: parameters cell declares unknown parameter(s) {unknown}")
-        sections.append(Section(path, title, question, names))
+        runs_long = bool(nb.metadata.get("gpucompare", {}).get("runs_long", False))
+        sections.append(Section(path, title, question, names, runs_long))
     if not sections:
         raise BuildError(f"{nb_dir}: no section notebooks ({SECTION_GLOB})")
     return sections

@@ -135,9 +135,9 @@ class Store:
         self._use(m)
         return p
 
-    def put(self, stem: str, key: str, executed: Path) -> None:
+    def put(self, stem: str, key: str, executed: Path, seconds: float | None = None) -> None:
         """Store an executed notebook (the notebook first, its marker last: a half-stored entry
-        has no marker), then evict beyond the bounds (module docstring)."""
+        has no marker) and how long it ran, then evict beyond the bounds (module docstring)."""
         folder = self.root / stem
         folder.mkdir(parents=True, exist_ok=True)
         self._remove_one_entry_format(folder)
@@ -149,6 +149,7 @@ class Store:
             "key": key,
             "sha256": _sha256(data),
             "size_bytes": len(data),
+            "seconds": seconds,
         }
         marker = self._marker(stem, key)
         filecache.write_atomic(marker, json.dumps(doc).encode())
@@ -156,6 +157,16 @@ class Store:
         for e in evictions(self.entries(), self.max_entries, self.max_bytes, keep=marker):
             e.data.unlink(missing_ok=True)  # the notebook first: a marker alone is a miss
             e.marker.unlink(missing_ok=True)
+
+    def last_seconds(self, stem: str) -> float | None:
+        """How long ``stem`` ran the last time it was stored (its most recently used entry that
+        says), or None: the build starts the longest sections first."""
+        markers = [m for m in (self.root / stem).glob("*.json") if filecache.KEY.match(m.stem)]
+        for marker in sorted(markers, key=filecache.recency, reverse=True):
+            doc = filecache.read_marked(marker, _SECTION)
+            if doc is not None and isinstance(doc.get("seconds"), int | float):
+                return float(doc["seconds"])
+        return None
 
     def entries(self) -> list[Entry]:
         """Every entry the program stored (marker checked), in no particular order."""
