@@ -27,6 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks (:func:`locked` then locks nothing)
+    fcntl = None
+
 #: ``generator`` of every entry the program writes (the same word as the report's manifest).
 MARKER = "gpucompare"
 #: An entry's name: a SHA-256 in hexadecimal.
@@ -170,9 +175,7 @@ def locked(path: Path) -> Iterator[None]:
     another process that holds it: one process computes what the others then read from the cache
     (two kernels of a cold build would otherwise both fit the calibration). Where ``fcntl`` is
     missing (Windows) nothing is locked: each process computes, as without the lock."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
