@@ -160,3 +160,29 @@ def test_the_planner_memo_changes_no_answer():
     fresh = plan.plan(params.make(), load, gpu_ids=["h100-sxm", "rtx-4090"])
     assert first["options"] and first == again == fresh
     assert len(plan._MEMO) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Another title"},
+        {"price_usd": {"h100-sxm": 11111, "rtx-4090": 999}},
+        {"cloud_usd_per_gpu_hour": {"h100-sxm": 0.5, "rtx-4090": 9.0}},
+        {"electricity_usd_per_kwh": 0.9},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_answers_remembered_under_other_prices_are_the_fresh_answers(change):
+    """The memo ignores the price-only parameters (plan.PRICE_ONLY): planning under changed
+    prices with the answers remembered from the defaults gives what an empty memo gives (the
+    prices move the costs and the choice, never the throughput model's answers)."""
+    assert set(change) <= plan.PRICE_ONLY
+    load = plan.Load("llama-2-7b", "fp16", "fp16", 2.0, 1000, 200, 1000.0, 50.0)
+    gpus = ["h100-sxm", "rtx-4090"]
+    plan._MEMO.clear()
+    plan.plan(params.make(), load, gpu_ids=gpus)
+    remembered = plan.plan(params.make(**change), load, gpu_ids=gpus)
+    assert len(plan._MEMO) == 1  # the second plan used the first one's answers
+    plan._MEMO.clear()
+    fresh = plan.plan(params.make(**change), load, gpu_ids=gpus)
+    assert remembered["options"] and remembered == fresh

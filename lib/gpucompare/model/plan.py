@@ -39,6 +39,7 @@ most ``desktop_host_max_gpus`` GPUs, of a server otherwise (:func:`gpucompare.mo
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -134,23 +135,40 @@ class Replica:
     prefill_share: float
 
 
-#: The throughput model's answers already computed, per parameters object and data folder: the
-#: planner asks the same (GPU, group, batch, context) many times while it sizes replicas and
-#: searches capacity (3-4x faster on the default services). Params are frozen, so an answer
-#: cannot change; each object is held here, so its id cannot be reused by another.
-_MEMO: dict[tuple[int, str | None], tuple[Params, dict]] = {}
-#: (Parameters, data folder) pairs remembered (the oldest forgotten first).
+#: Parameters that only put prices on things (and the report's title): the throughput model never
+#: reads them, so its answers computed under one value hold under another. A price edit in the
+#: preview's warm kernels, or the decision section after the summary in one kernel, reuses them
+#: (tests/model/test_plan.py changes each of them and compares with a fresh computation).
+PRICE_ONLY = frozenset({"title", "price_usd", "cloud_usd_per_gpu_hour", "electricity_usd_per_kwh"})
+#: The throughput model's answers already computed, per value of every other parameter and per
+#: data folder: the planner asks the same (GPU, group, batch, context) many times while it sizes
+#: replicas and searches capacity (3-4x faster on the default services).
+_MEMO: dict[tuple[str, str | None], dict] = {}
+#: Parameter values (and data folders) remembered (the oldest forgotten first).
 MEMO_PARAMS = 4
+#: The memo key of recent parameters objects (frozen: a key cannot change), by id; the object is
+#: held too, so that its id is not reused by another.
+_KEYS: dict[int, tuple[Params, str]] = {}
+
+
+def _speed_key(p: Params) -> str:
+    hit = _KEYS.get(id(p))
+    if hit is None or hit[0] is not p:
+        while len(_KEYS) >= 4 * MEMO_PARAMS:
+            _KEYS.pop(next(iter(_KEYS)))
+        values = p.model_dump(mode="json", exclude=PRICE_ONLY)
+        hit = _KEYS[id(p)] = (p, json.dumps(values, sort_keys=True))
+    return hit[1]
 
 
 def _memo(p: Params) -> dict:
-    key = (id(p), os.environ.get(paths.DATA_DIR_ENV))
+    key = (_speed_key(p), os.environ.get(paths.DATA_DIR_ENV))
     hit = _MEMO.get(key)
-    if hit is None or hit[0] is not p:
+    if hit is None:
         while len(_MEMO) >= MEMO_PARAMS:
             _MEMO.pop(next(iter(_MEMO)))
-        hit = _MEMO[key] = (p, {})
-    return hit[1]
+        hit = _MEMO[key] = {}
+    return hit
 
 
 def _step_s(
