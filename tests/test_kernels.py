@@ -78,8 +78,7 @@ def test_a_kernel_whose_section_failed_is_not_reused(tiny, tmp_path):
 def test_a_kernel_started_for_other_inputs_is_replaced(tiny, tmp_path):
     with kernels.KernelPool(1) as pool:
         ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
-        first = pool._idle.get_nowait()
-        pool._idle.put(first)
+        first = pool._idle[0]
         ex.execute(tiny["looks"], {"years": 1}, tmp_path / "2.ipynb", 60, pool, "inputs-b")
         assert (pool.started, pool.reused) == (2, 0)
         assert not first.km.is_alive()
@@ -88,8 +87,7 @@ def test_a_kernel_started_for_other_inputs_is_replaced(tiny, tmp_path):
 def test_closing_the_pool_stops_its_kernels(tiny, tmp_path):
     pool = kernels.KernelPool(2)
     ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
-    kernel = pool._idle.get_nowait()
-    pool._idle.put(kernel)
+    kernel = pool._idle[0]
     assert kernel.km.is_alive()
     pool.close()
     assert not kernel.km.is_alive()
@@ -119,12 +117,11 @@ def test_real_sections_are_the_same_alone_first_and_last_in_a_warm_kernel(tmp_pa
 def test_a_dead_kernel_is_replaced_not_waited_for(tiny, tmp_path):
     with kernels.KernelPool(1) as pool:
         ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
-        dead = pool._idle.get_nowait()
+        dead = pool._idle[0]
         dead.km.signal_kernel(signal.SIGKILL)  # it dies (out of memory, say)
         deadline = time.monotonic() + 30
         while dead.km.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
-        pool._idle.put(dead)
         ex.execute(tiny["looks"], {"years": 1}, tmp_path / "2.ipynb", 60, pool, KEY)
         assert (pool.started, pool.reused) == (2, 0)
 
@@ -143,9 +140,10 @@ def test_kernels_started_ahead_are_handed_out_fresh(tiny, tmp_path):
         pool.prestart(KEY, 5)  # no more than the pool's size
         first = ex.execute(tiny["looks"], {"years": 5}, tmp_path / "1.ipynb", 60, pool, KEY)
         ex.execute(tiny["looks"], {"years": 5}, tmp_path / "2.ipynb", 60, pool, KEY)
-        # Two started ahead, none started on demand; the second section got the other fresh one
-        # (the queue hands out the longest idle first), so no kernel was reset.
-        assert (pool.started, pool.reused) == (2, 0)
+        # Two started ahead and none on demand (started counts both); the first run got a fresh
+        # one as it was (not reset), the second went back to the kernel that ran the section
+        # (reset once).
+        assert (pool.started, pool.reused) == (2, 1)
     alone = ex.execute(tiny["looks"], {"years": 5}, tmp_path / "alone.ipynb", 60)
     assert _dump(first) == _dump(alone)
 
@@ -156,3 +154,18 @@ def test_closing_while_kernels_start_leaves_none_running(tmp_path):
     pool.close()  # waits for the two starts, then shuts both down
     assert pool.started == 2
     assert pool._idle_kernel() is None and pool._count == 0
+
+
+def test_a_section_goes_back_to_the_kernel_that_ran_it(tiny, tmp_path):
+    # Its in-process memos (the planner's answers) are in that kernel: a price edit in the preview
+    # runs the same sections again.
+    with kernels.KernelPool(2) as pool:
+        pool.prestart(KEY, 2)
+        while pool.started < 2:
+            time.sleep(0.05)
+        ex.execute(tiny["looks"], {"years": 1}, tmp_path / "1.ipynb", 60, pool, KEY)
+        # The other kernel is now the longest idle; the section still returns to the first.
+        ex.execute(tiny["looks"], {"years": 2}, tmp_path / "2.ipynb", 60, pool, KEY)
+        runs = sorted(k.sections_run for k in pool._idle)
+        assert runs == [0, 2]
+        assert [k.ran for k in pool._idle if k.sections_run] == [{"02_looks"}]

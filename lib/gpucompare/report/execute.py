@@ -167,7 +167,7 @@ def _execute_warm(
 ) -> nbformat.NotebookNode:
     """:func:`execute` in a warm kernel; the kernel goes back to the pool only if the section ran
     to its end (after an error or a timeout it is shut down)."""
-    kernel = kernels.take(key)
+    kernel = kernels.take(key, section.stem)
     ok = False
     try:
         nb = papermill.execute_notebook(
@@ -175,7 +175,7 @@ def _execute_warm(
         )
         ok = True
     finally:
-        kernels.give_back(kernel, ok)
+        kernels.give_back(kernel, ok, section.stem)
     return nb
 
 

@@ -25,7 +25,6 @@ papermill's own ``km=`` argument does).
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -86,7 +85,8 @@ class WarmKernel:
     kc: object
     sockets: tempfile.TemporaryDirectory
     sections_run: int = 0
-    failed: bool = field(default=False)
+    #: The sections it ran (the pool hands it out again for those first).
+    ran: set[str] = field(default_factory=set)
 
     def run_silently(self, code: str, timeout_s: float = SETUP_TIMEOUT_S) -> None:
         """Execute ``code`` without counting it or showing anything; raise if it fails."""
@@ -150,15 +150,17 @@ def start_kernel(key: str) -> WarmKernel:
 class KernelPool:
     """At most ``size`` warm kernels, each used by one section at a time.
 
-    :meth:`take` hands out an idle kernel started for ``key`` (or starts one), :meth:`give_back`
-    returns it after a section, :meth:`close` shuts every kernel down. Thread-safe: the build runs
-    sections from a thread pool.
+    :meth:`take` hands out an idle kernel started for ``key`` (or starts one), preferring one
+    that ran the same section before (its in-process memos hold that section's answers: the
+    planner's, for a price edit in the preview); :meth:`give_back` returns it after a section,
+    :meth:`close` shuts every kernel down. Thread-safe: the build runs sections from a thread
+    pool.
     """
 
     def __init__(self, size: int) -> None:
         self.size = max(1, size)
-        self._idle: queue.SimpleQueue[WarmKernel] = queue.SimpleQueue()
-        self._lock = threading.Lock()
+        self._idle: list[WarmKernel] = []  # the longest idle first
+        self._lock = threading.Condition()
         self._count = 0
         self._closed = False
         self._starting: list[threading.Thread] = []
@@ -180,6 +182,7 @@ class KernelPool:
             except Exception:
                 with self._lock:
                     self._count -= 1
+                    self._lock.notify_all()
                 return
             with self._lock:
                 self.started += 1
@@ -187,38 +190,43 @@ class KernelPool:
             if closed:
                 self._discard(kernel)
             else:
-                self._idle.put(kernel)
+                self._put_idle(kernel)
 
         for _ in range(count):
             thread = threading.Thread(target=start, name="gpucompare-kernel-start", daemon=True)
             thread.start()
             self._starting.append(thread)
 
-    def take(self, key: str) -> WarmKernel:
-        """An idle kernel for ``key`` with a fresh namespace: a kernel for other inputs is shut
-        down, and a new one is started while fewer than ``size`` exist."""
+    def take(self, key: str, section: str = "") -> WarmKernel:
+        """An idle kernel for ``key`` with a fresh namespace, one that ran ``section`` before if
+        there is one: a kernel for other inputs is shut down, and a new one is started while
+        fewer than ``size`` exist; otherwise wait for one."""
         while True:
-            kernel = self._idle_kernel()
-            if kernel is None:
-                with self._lock:
+            with self._lock:
+                while True:
                     if self._closed:
                         raise RuntimeError("the kernel pool is closed")
-                    can_start = self._count < self.size
-                    if can_start:
+                    if self._idle:
+                        ran = [k for k in self._idle if section and section in k.ran]
+                        kernel = (ran or self._idle)[0]
+                        self._idle.remove(kernel)
+                        break
+                    if self._count < self.size:
                         self._count += 1
-                if can_start:
-                    try:
-                        kernel = start_kernel(key)
-                    except BaseException:
-                        with self._lock:
-                            self._count -= 1
-                        raise
+                        kernel = None
+                        break
+                    self._lock.wait(WAIT_S)  # every kernel is busy (or starting)
+            if kernel is None:
+                try:
+                    kernel = start_kernel(key)
+                except BaseException:
+                    with self._lock:
+                        self._count -= 1
+                        self._lock.notify_all()
+                    raise
+                with self._lock:
                     self.started += 1
-                    return kernel
-                try:  # every kernel is busy: wait for one (or for a failed one's place)
-                    kernel = self._idle.get(timeout=WAIT_S)
-                except queue.Empty:
-                    continue
+                return kernel
             if kernel.key != key or not kernel.km.is_alive():
                 self._discard(kernel)
                 continue
@@ -229,29 +237,37 @@ class KernelPool:
             except Exception:
                 self._discard(kernel)
                 continue
-            self.reused += 1
+            with self._lock:
+                self.reused += 1
             return kernel
 
-    def _idle_kernel(self) -> WarmKernel | None:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return None
+    def _put_idle(self, kernel: WarmKernel) -> None:
+        with self._lock:
+            self._idle.append(kernel)
+            self._lock.notify_all()
 
-    def give_back(self, kernel: WarmKernel, ok: bool) -> None:
-        """Return ``kernel`` after a section; one whose section failed (or that ran
+    def _idle_kernel(self) -> WarmKernel | None:
+        """The longest idle kernel, taken out of the pool (None if none is idle)."""
+        with self._lock:
+            return self._idle.pop(0) if self._idle else None
+
+    def give_back(self, kernel: WarmKernel, ok: bool, section: str = "") -> None:
+        """Return ``kernel`` after ``section``; one whose section failed (or that ran
         :data:`MAX_SECTIONS_PER_KERNEL`) is shut down instead."""
         kernel.sections_run += 1
+        if section:
+            kernel.ran.add(section)
         with self._lock:
             closed = self._closed
         if ok and not closed and kernel.sections_run < MAX_SECTIONS_PER_KERNEL:
-            self._idle.put(kernel)
+            self._put_idle(kernel)
         else:
             self._discard(kernel)
 
     def _discard(self, kernel: WarmKernel) -> None:
         with self._lock:
             self._count -= 1
+            self._lock.notify_all()
         kernel.close()
 
     def close(self) -> None:
@@ -259,6 +275,7 @@ class KernelPool:
         back."""
         with self._lock:
             self._closed = True
+            self._lock.notify_all()
         for thread in self._starting:
             thread.join()  # a kernel still starting is shut down by its thread
         while (kernel := self._idle_kernel()) is not None:
