@@ -23,7 +23,6 @@ import nbformat
 from gpucompare import __version__, params
 from gpucompare.core import interrupts
 from gpucompare.core.errors import BuildError, InputError
-from gpucompare.core.interrupts import CHECK_EVERY_S
 from gpucompare.report import cache, preflight, progress, publish
 from gpucompare.report import store as store_module
 from gpucompare.report.execute import (
@@ -219,7 +218,10 @@ def _build_locked(
             try:
                 with interrupts.deferred() as caught:
                     futures = {s: pool.submit(run, s) for s in to_run}
-                    while caught.signal is None and wait(futures.values(), CHECK_EVERY_S)[1]:
+                    while (
+                        caught.signal is None
+                        and wait(futures.values(), interrupts.CHECK_EVERY_S)[1]
+                    ):
                         pass
                     # Interrupted (Ctrl-C, SIGTERM): start nothing new, let running cells end,
                     # clean up (the caller's handler removes the temporary folder).
