@@ -10,11 +10,12 @@ Isolation: before each section the kernel's namespace is emptied and its executi
 back to 1 (``InteractiveShell.reset(new_session=True)``, run silently, so it counts nothing), so
 a section sees what it would in a fresh kernel: no name defined by another section, the same
 execution counts. Modules stay imported: the library keeps no state between calls other than
-caches of what it read from ``data/`` (pure functions of the files), and a kernel is never reused
-after the data or the library's code changed (its :attr:`WarmKernel.key` is the build's inputs
-fingerprint), after a section failed in it (a half-run cell may leave anything behind), or after
-a timeout. ``tests/test_kernels.py`` checks that a section's outputs are the same run alone in a
-fresh kernel, or first or last in a warm one.
+caches of what it read from ``data/`` and memos of its answers (pure functions of the files and
+the parameters), and a kernel is never reused after the data or the library's code changed (its
+:attr:`WarmKernel.key` is the build's inputs fingerprint), after a section failed in it (a
+half-run cell may leave anything behind), after a timeout, when it died, or after
+:data:`MAX_SECTIONS_PER_KERNEL` sections. ``tests/test_kernels.py`` checks that a section's
+outputs are the same run alone in a fresh kernel, or first or last in a warm one.
 
 Execution goes through papermill as before (parameters injected the same way, the same errors)
 with an engine that hands nbclient the pool's kernel manager *and* client: nbclient then neither
