@@ -36,7 +36,8 @@ class Case:
     args: list[str]
     patterns: list[str]
     files: dict[str, str] = field(default_factory=dict)  # params files to write, by name
-    data: str | None = None  # how to break a copy of data/ ("delete:FILE" or "drop:GPU.FIELD")
+    # How to break a copy of data/: "delete:FILE", "drop:GPU.FIELD" or "value:GPU.FIELD=VALUE".
+    data: str | None = None
     report: bool = True  # a `report` command (checks the previous report survives)
 
 
@@ -127,6 +128,13 @@ CASES: dict[str, Case] = {
         data="drop:rtx-4090.memory_bandwidth_gb_s",
     ),
     "missing-models-file": Case([], [r"models\.yaml: file not found"], data="delete:models.yaml"),
+    # A value the schema accepts (a number) that the data checks refuse: before any notebook runs
+    # (it used to run every section, ten failing with tracebacks, and exit 1).
+    "negative-value-in-data": Case(
+        [],
+        [r"gpus\.yaml: h100-sxm\.specs\.memory_bandwidth_gb_s: must be > 0 \(got -5\.0\)"],
+        data="value:h100-sxm.memory_bandwidth_gb_s=-5",
+    ),
     "missing-cloud-prices-file": Case(
         [], [r"cloud_prices\.yaml: \(file\): file not found"], data="delete:cloud_prices.yaml"
     ),
@@ -186,6 +194,14 @@ def _break_data(how: str, data: Path) -> None:
         start = text.index(f"  - id: {gpu_id}\n")
         line = re.compile(rf"^ +{name}: .*\n", re.M).search(text, start)
         (data / "gpus.yaml").write_text(text[: line.start()] + text[line.end() :], encoding="utf-8")
+    elif verb == "value":  # one spec value of one GPU replaced, its source kept
+        field_path, value = what.split("=")
+        gpu_id, name = field_path.split(".")
+        text = (data / "gpus.yaml").read_text(encoding="utf-8")
+        start = text.index(f"  - id: {gpu_id}\n")
+        found = re.compile(rf"^ +{name}: {{value: ([^,]+),", re.M).search(text, start)
+        text = text[: found.start(1)] + value + text[found.end(1) :]
+        (data / "gpus.yaml").write_text(text, encoding="utf-8")
     else:
         raise ValueError(how)
 

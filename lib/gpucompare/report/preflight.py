@@ -78,10 +78,12 @@ def parameter_problems(p: params.Params) -> list[str]:
 
 
 def preflight(p: params.Params) -> None:
-    """Load every data file and check the parameters against the data; one InputError listing every
-    problem. Cheap (the loaders cache); the report runs it before any notebook starts."""
-    problems, _ = checkdata.schema_problems()
-    problems += checkdata.id_problems()  # an id with markup never reaches a page
+    """Check every data file as ``gpucompare check-data`` does (schemas, units, values, sources,
+    cross-field sanity: a negative bandwidth is refused here, not by ten failing notebooks), then
+    the parameters against the data; one InputError listing every problem. ~0.1-0.2 s with the
+    loaders' caches; the report runs it before any notebook starts (once per inputs:
+    :func:`gpucompare.report.cache.checked`)."""
+    problems = checkdata.check_all()  # ids with markup included: an id never reaches a page raw
     if not problems:
         problems += claim_kind_problems()
     lines = [str(x) for x in problems]
