@@ -12,6 +12,7 @@ only as added or removed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -24,9 +25,10 @@ import pandas as pd
 
 from gpucompare import __version__, params
 from gpucompare.core.errors import InputError
+from gpucompare.data import catalog
 from gpucompare.report import cache, publish, tablediff
 from gpucompare.report import render as pages
-from gpucompare.report.tablediff import Cell, TableDiff
+from gpucompare.report.tablediff import Cell, Flip, TableDiff
 from gpucompare.sections import display, labels
 
 #: The comparison's manifest, with the marker that lets a later compare replace the folder.
@@ -82,13 +84,20 @@ def _table_view(t: TableDiff) -> dict[str, Any]:
         for k, c in enumerate(t.columns)
     ]
 
+    # Catalog ids read as the catalog's names, as on the report's pages (id columns keep ids).
+    names = catalog.display_names()
+    as_words = [not display.shows_ids(c) for c in t.columns]
+
+    def named(k: int, text: str | None) -> str | None:
+        return labels.words(text, names) if text and as_words[k] else text
+
     def cell(k: int, c: Cell) -> dict[str, Any]:
         if k < t.keys:
-            return {"text": c.value or "", "was": None}
+            return {"text": named(k, c.value or ""), "was": None}
         if c.changed:
             was, now = tablediff.show_pair(c.a, c.b, percent[k])
-            return {"text": now, "was": was}
-        return {"text": tablediff.show(c.value, percent=percent[k]), "was": None}
+            return {"text": named(k, now), "was": named(k, was)}
+        return {"text": named(k, tablediff.show(c.value, percent=percent[k])), "was": None}
 
     texts = [[cell(k, c) for k, c in enumerate(r.cells)] for r in t.rows]
     kinds = [display.column_kind([row[k]["text"] for row in texts]) for k in range(len(t.columns))]
@@ -96,7 +105,7 @@ def _table_view(t: TableDiff) -> dict[str, Any]:
         "name": t.name,
         "title": t.title,
         "wide": len(shown) >= display.WIDE_COLUMNS,
-        "header": [{"label": labels.header(t.columns[k]), "kind": kinds[k]} for k in shown],
+        "header": [{"label": labels.header(t.columns[k], names), "kind": kinds[k]} for k in shown],
         "rows": [
             {
                 "status": r.status,
@@ -117,6 +126,14 @@ def _table_view(t: TableDiff) -> dict[str, Any]:
         "added": t.count("added"),
         "removed": t.count("removed"),
     }
+
+
+def _named_flip(f: Flip) -> Flip:
+    """A flipped verdict with catalog ids read as names ("34 x rtx-5090" -> "34 x RTX 5090")."""
+    names = catalog.display_names()
+    return dataclasses.replace(
+        f, row=labels.words(f.row, names), a=labels.words(f.a, names), b=labels.words(f.b, names)
+    )
 
 
 def _section_link(report: Path, name: str) -> dict[str, str] | None:
@@ -208,7 +225,7 @@ def render(a_dir: Path, b_dir: Path, a_name: str, b_name: str) -> str:
             css=pages._css(),
             print_css=pages._print_css(),
             nav=nav,
-            flips=[f for t in tables for f in t.flips],
+            flips=[_named_flip(f) for t in tables for f in t.flips],
             tables=views,
             parameters=parameter_changes(a_dir, b_dir),
             version=__version__,

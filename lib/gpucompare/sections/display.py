@@ -69,7 +69,8 @@ def column_kind(cells: list[str], missing: tuple[str, ...] = ()) -> str:
 ID_COLUMNS = ("id", "source", "source_id", "url")
 
 
-def _shows_ids(column: object) -> bool:
+def shows_ids(column: object) -> bool:
+    """Whether ``column`` shows ids as ids (:data:`ID_COLUMNS`, ``*_id``) rather than names."""
     return str(column) in ID_COLUMNS or str(column).endswith("_id")
 
 
@@ -216,7 +217,7 @@ class Table:
             shown = shown.reset_index()
         # Row labels and cells in words: catalog ids read as the names the catalog gives them.
         names = catalog.display_names()
-        as_words = [not _shows_ids(c) for c in shown.columns]
+        as_words = [not shows_ids(c) for c in shown.columns]
         cells = [
             [
                 labels.words(str(v), names) if w else str(v)
