@@ -466,7 +466,9 @@ def test_compare_of_one_price_highlights_only_cells_that_depend_on_it(compare_vi
     assert facts["parameters"] == ["price_usd.rtx-4090"]
     assert facts["oneSided"] == 0, "both scenarios have the same rows"
     # The price itself, and the costs it feeds, are highlighted ...
-    assert {"table": "tco", "column": "price_usd", "keys": ["rtx-4090"]} in changed
+    # Row keys read as the catalog's names on the page (data/gpus.yaml's short_name).
+    rtx4090 = catalog.display_names()["rtx-4090"]
+    assert {"table": "tco", "column": "price_usd", "keys": [rtx4090]} in changed
     assert any(c["table"] == "cost_per_token" for c in changed)
     # ... and nothing else: no specs, memory or audit table, no speed, no rent, no H100 cost.
     assert {c["table"] for c in changed} <= {
@@ -486,5 +488,5 @@ def test_compare_of_one_price_highlights_only_cells_that_depend_on_it(compare_vi
         assert "rent" not in column and "tokens_per_s" not in column, c
         assert any(w in column for w in ("usd", "$", "price", "own", "break_even")), c
         if c["table"] in ("tco", "cost_per_token"):
-            assert "rtx-4090" in c["keys"], c  # rows matched on (workload, gpu): H100 rows same
+            assert rtx4090 in c["keys"], c  # rows matched on (workload, gpu): H100 rows same
     assert all(f[2] in ("Best to own", "Cheapest to own") for f in facts["flips"]), facts["flips"]
