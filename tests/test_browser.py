@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 
-from gpucompare.data import catalog
+from gpucompare.data import catalog, interconnect
 from gpucompare.report import compare, pdf
 from gpucompare.sections import labels
 from tests.conftest import SHARED_RTX4090_PRICE
@@ -163,10 +163,11 @@ def test_tables_fit_the_column_at_1280_px(visits):
 
 
 def test_rows_are_labelled_in_words(visits, report):
-    """No cell or header of a section page is a bare catalog id (``rtx-4090``): the catalog's
-    names label rows ("RTX 4090"); the CSV files keep the ids."""
+    """No cell or header of a section page is a bare catalog id (``rtx-4090``,
+    ``pcie4-x16-host-staged``): the catalogs' names label rows ("RTX 4090", "PCIe 4.0 x16 via
+    host"); the CSV files keep the ids."""
     _, manifest = report
-    ids = set(catalog.gpu_ids()) | set(catalog.model_ids())
+    ids = set(catalog.gpu_ids()) | set(catalog.model_ids()) | set(interconnect.link_ids())
     bare = {
         s["html"]: sorted({c for c in visits["pages"][s["html"]]["idCells"] if c in ids})
         for s in manifest["sections"]

@@ -51,6 +51,9 @@ class Link(Strict):
 
     id: str
     name: str
+    #: What tables call the link ("PCIe 4.0 x16 via host"): the full name is long for a cell;
+    #: None: ``name``.
+    short_name: str | None = None
     kind: Literal["nvlink", "nvswitch", "xgmi", "pcie", "network"]
     scope: Literal["intra-node", "rack", "inter-node"]
     per_direction_gb_s: Sourced[float] | None = None
@@ -60,6 +63,11 @@ class Link(Strict):
     host_staged: bool = False
     mesh_peers: int | None = Field(default=None, gt=0)
     note: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The link's name in table cells: its short name, else its name."""
+        return self.short_name or self.name
 
     @model_validator(mode="after")
     def _bandwidth_given_once(self) -> Link:

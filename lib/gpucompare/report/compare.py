@@ -25,7 +25,7 @@ import pandas as pd
 
 from gpucompare import __version__, params
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog
+from gpucompare.data import names as data_names
 from gpucompare.report import cache, publish, tablediff
 from gpucompare.report import render as pages
 from gpucompare.report.tablediff import Cell, Flip, TableDiff
@@ -85,7 +85,7 @@ def _table_view(t: TableDiff) -> dict[str, Any]:
     ]
 
     # Catalog ids read as the catalog's names, as on the report's pages (id columns keep ids).
-    names = catalog.display_names()
+    names = data_names.display_names()
     as_words = [not display.shows_ids(c) for c in t.columns]
 
     def named(k: int, text: str | None) -> str | None:
@@ -130,7 +130,7 @@ def _table_view(t: TableDiff) -> dict[str, Any]:
 
 def _named_flip(f: Flip) -> Flip:
     """A flipped verdict with catalog ids read as names ("34 x rtx-5090" -> "34 x RTX 5090")."""
-    names = catalog.display_names()
+    names = data_names.display_names()
     return dataclasses.replace(
         f, row=labels.words(f.row, names), a=labels.words(f.a, names), b=labels.words(f.b, names)
     )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog
+from gpucompare.data import names as data_names
 from gpucompare.sections import labels
 
 if TYPE_CHECKING:  # annotations only: the comparison page uses this module's tables, no figure
@@ -216,7 +216,7 @@ class Table:
             n_index = shown.index.nlevels
             shown = shown.reset_index()
         # Row labels and cells in words: catalog ids read as the names the catalog gives them.
-        names = catalog.display_names()
+        names = data_names.display_names()
         as_words = [not shows_ids(c) for c in shown.columns]
         cells = [
             [
@@ -317,7 +317,7 @@ class Bullets:
         )
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        names = catalog.display_names()
+        names = data_names.display_names()
         items = "".join(f"<li>{html.escape(labels.words(s, names))}</li>" for s in self.items)
         data = {
             "text/plain": "\n".join(f"- {s}" for s in self.items),
@@ -395,7 +395,7 @@ class Figure:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         png = base64.b64encode(self.png_bytes()).decode("ascii")
-        names = catalog.display_names()
+        names = data_names.display_names()
         caption, alt = labels.words(self.caption, names), labels.words(self.alt, names)
         fig_html = (
             f'<figure class="gc-figure" id="figure-{html.escape(self.name)}">'
