@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from gpucompare import params
+from gpucompare.cli import options
 from gpucompare.cli.options import add_params_options
 from gpucompare.core import jsonout
 from gpucompare.core.errors import unknown
@@ -152,9 +153,9 @@ def _print_text(r: dict) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from gpucompare.model import training
-    from gpucompare.report import preflight
 
-    p, _ = preflight.resolve(args.params, args.set)
+    # The data checks are skipped for inputs that passed them before, as for the other commands.
+    p, _ = options.resolve(args.params, args.set)
     setup = _setup(args)
     result = training.estimate(p, setup, args.gpu, args.tokens, args.node_link)
     for f in result["fixes"]:
