@@ -179,14 +179,10 @@ class KernelPool:
 
         def start() -> None:
             try:
-                kernel = start_kernel(key)
+                kernel = self._start(key)
             except Exception:
-                with self._lock:
-                    self._count -= 1
-                    self._lock.notify_all()
                 return
             with self._lock:
-                self.started += 1
                 closed = self._closed
             if closed:
                 self._discard(kernel)
@@ -218,16 +214,7 @@ class KernelPool:
                         break
                     self._lock.wait(WAIT_S)  # every kernel is busy (or starting)
             if kernel is None:
-                try:
-                    kernel = start_kernel(key)
-                except BaseException:
-                    with self._lock:
-                        self._count -= 1
-                        self._lock.notify_all()
-                    raise
-                with self._lock:
-                    self.started += 1
-                return kernel
+                return self._start(key)
             if kernel.key != key or not kernel.km.is_alive():
                 self._discard(kernel)
                 continue
@@ -241,6 +228,23 @@ class KernelPool:
             with self._lock:
                 self.reused += 1
             return kernel
+
+    def _start(self, key: str) -> WarmKernel:
+        """Start a kernel in a place already counted; a failed start gives the place back."""
+        try:
+            kernel = start_kernel(key)
+        except BaseException:
+            self._release()
+            raise
+        with self._lock:
+            self.started += 1
+        return kernel
+
+    def _release(self) -> None:
+        """One kernel fewer (counted places free one; a waiting :meth:`take` may start one)."""
+        with self._lock:
+            self._count -= 1
+            self._lock.notify_all()
 
     def _put_idle(self, kernel: WarmKernel) -> None:
         with self._lock:
@@ -266,9 +270,7 @@ class KernelPool:
             self._discard(kernel)
 
     def _discard(self, kernel: WarmKernel) -> None:
-        with self._lock:
-            self._count -= 1
-            self._lock.notify_all()
+        self._release()
         kernel.close()
 
     def close(self) -> None:

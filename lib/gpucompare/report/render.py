@@ -361,7 +361,7 @@ def data_sources(data_dir: Path | None = None) -> list[dict[str, Any]]:
     print page both show it; the preview's process sees edits)."""
     data_dir = data_dir or paths.data_dir()
     found = sorted(data_dir.rglob("*.yaml"))
-    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in found)
+    stamp = tuple((str(f), (st := f.stat()).st_mtime_ns, st.st_size) for f in found)
     return copy.deepcopy(_data_sources(data_dir, stamp))
 
 
