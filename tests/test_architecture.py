@@ -47,6 +47,8 @@ LAZY_MODULES = {
     "gpucompare/cli/preview.py",
     # A comparison of two reports built before restores both without the build stack.
     "gpucompare/report/compare.py",
+    # Tables without matplotlib (the comparison page): the figure cache loads it for a figure.
+    "gpucompare/sections/display.py",
 }
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 

@@ -141,6 +141,27 @@ def test_failed_build_keeps_previous_report(report, tmp_path):
     shutil.rmtree(out.with_name("latest.failed"))
 
 
+def test_a_section_that_times_out_keeps_what_it_ran(tmp_path):
+    # Warm kernels write the executed notebook once at the end, not after every cell as papermill
+    # does by default; a cell that times out must still leave the cells before it on disk.
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    slow = nbformat.v4.new_notebook()
+    slow.cells = [
+        nbformat.v4.new_markdown_cell("# Slow\n\nA section whose second cell never ends."),
+        nbformat.v4.new_code_cell("gpus = ['h100-sxm']  # ids", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print('the first cell ran')"),
+        nbformat.v4.new_code_cell("import time\ntime.sleep(600)"),
+    ]
+    nbformat.write(slow, nb_dir / "01_slow.ipynb")
+    out = tmp_path / "latest"
+    with pytest.raises(BuildError, match=r"01_slow\.ipynb"):
+        build.build(out, nb_dir=nb_dir, jobs=1, timeout_s=2)
+    assert not out.exists()
+    kept = out.with_name("latest.failed") / "01_slow.ipynb"
+    assert kept.is_file() and "the first cell ran" in kept.read_text()
+
+
 def test_cli_bad_input_exits_2_and_writes_nothing(run_cli, tmp_path):
     out = tmp_path / "r"
     res = run_cli("report", "--out", str(out), "--set", "gpus=[h100]")

@@ -320,6 +320,28 @@ def test_checked_runs_again_after_a_data_change(tmp_path, monkeypatch):
     assert len(calls) == 2
 
 
+def test_data_checked_runs_the_data_checks_once_per_data_and_never_remembers_problems(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    shutil.copytree(paths.repo_root() / "data", data)
+    monkeypatch.setenv("GPUCOMPARE_DATA_DIR", str(data))
+    calls = []
+
+    def clean():
+        calls.append("clean")
+        return []
+
+    assert cache.data_checked(clean) == [] and cache.data_checked(clean) == []
+    assert calls == ["clean"]
+    (data / "models.yaml").write_text((data / "models.yaml").read_text() + "\n# comment\n")
+    assert cache.data_checked(clean) == [] and calls == ["clean", "clean"]
+    (data / "models.yaml").write_text((data / "models.yaml").read_text() + "# another\n")
+    for _ in range(2):  # a problem is found again, not remembered as passed
+        assert cache.data_checked(lambda: ["gpus.yaml: bad"]) == ["gpus.yaml: bad"]
+
+
 def test_build_key_depends_on_pdf_and_title():
     keys = {"01_specs": "a"}
     assert cache.build_key(keys, False, "t") != cache.build_key(keys, True, "t")

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from gpucompare import params
+from gpucompare.core import paths
 from gpucompare.report import execute as ex
 from gpucompare.report import kernels
 from tests.tiny_sections import write_section
@@ -169,3 +170,34 @@ def test_a_section_goes_back_to_the_kernel_that_ran_it(tiny, tmp_path):
         runs = sorted(k.sections_run for k in pool._idle)
         assert runs == [0, 2]
         assert [k.ran for k in pool._idle if k.sections_run] == [{"02_looks"}]
+
+
+#: A cell that plans a small service with engine ENGINE and prints the number of options.
+PLANS = (
+    "from gpucompare import params\n"
+    "from gpucompare.model import plan\n"
+    "load = plan.Load('llama-2-7b', 'fp16', 'fp16', 2.0, 1000, 200, 1000.0, 50.0)\n"
+    "print(len(plan.plan(params.make(engine='{engine}'), load, ['h100-sxm'])['options']))"
+)
+
+
+def test_a_warm_kernel_saves_the_planners_answers_after_each_cell(tmp_path, monkeypatch):
+    """The warm-up's hook writes the planner's new answers to the disk cache as a cell ends (the
+    pool kills its kernels: nothing runs at their exit), in a kernel reset by the pool too, and
+    shows nothing: the section's outputs are a fresh kernel's."""
+    folder = tmp_path / "sections"
+    folder.mkdir()
+    vllm = _section(folder, "01_vllm.ipynb", PLANS.format(engine="vllm"))
+    sglang = _section(folder, "02_sglang.ipynb", PLANS.format(engine="sglang"))
+    values = {"years": 3}
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "alone-cache"))
+    alone = ex.execute(vllm, values, tmp_path / "alone.ipynb", 120)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(cache))  # the kernels started next inherit it
+    with kernels.KernelPool(1) as pool:
+        warm = ex.execute(vllm, values, tmp_path / "vllm.ipynb", 120, pool, KEY)
+        assert len(list((cache / "plan").glob("*.json"))) == 1
+        ex.execute(sglang, values, tmp_path / "sglang.ipynb", 120, pool, KEY)  # after a reset
+        assert len(list((cache / "plan").glob("*.json"))) == 2
+        assert (pool.started, pool.reused) == (1, 1)
+    assert _dump(warm) == _dump(alone)

@@ -30,6 +30,48 @@ def test_hash_tree_sees_names_and_bytes(tmp_path):
     assert filecache.hash_tree(tmp_path, ("**/*",)) != before
 
 
+def _age(folder, seconds=60):
+    """Set every file's modification time ``seconds`` back: settled files, as the data usually is."""
+    for f in folder.rglob("*"):
+        st = f.stat()
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns - seconds * 10**9))
+
+
+def test_hash_tree_reads_a_settled_tree_once_and_again_after_any_change(tmp_path, monkeypatch):
+    # Clock times, so that the test does not depend on this machine's speed: the ctime of a file
+    # (set by the kernel on every change, never by utime's arguments) is the one thing aging
+    # cannot move back, so the settle window is measured from a clock we control.
+    (tmp_path / "a.txt").write_text("one")
+    (tmp_path / "b.txt").write_text("two")
+    _age(tmp_path)
+    monkeypatch.setattr(filecache.time, "time_ns", lambda: 10**9 * 4_000_000_000)  # far future
+    first = filecache.hash_tree(tmp_path, ("**/*",))
+    reads = []
+    real = type(tmp_path).read_bytes
+    monkeypatch.setattr(type(tmp_path), "read_bytes", lambda p: reads.append(p.name) or real(p))
+    assert filecache.hash_tree(tmp_path, ("**/*",)) == first and reads == []  # remembered
+    (tmp_path / "a.txt").write_text("ONE")  # same size: only the times and the bytes differ
+    changed = filecache.hash_tree(tmp_path, ("**/*",))
+    assert changed != first and sorted(reads) == ["a.txt", "b.txt"]
+    (tmp_path / "c.txt").write_text("")
+    assert filecache.hash_tree(tmp_path, ("**/*",)) not in (first, changed)
+
+
+def test_hash_tree_never_remembers_a_tree_modified_within_the_settle_window(tmp_path, monkeypatch):
+    # A write within one tick of the file system's clock can leave every stat field unchanged
+    # ("racy" files): a tree with a file that new is read every time.
+    (tmp_path / "a.txt").write_text("one")
+    newest = (tmp_path / "a.txt").stat()
+    now = max(newest.st_mtime_ns, newest.st_ctime_ns) + int(filecache.SETTLED_S * 1e9) // 2
+    monkeypatch.setattr(filecache.time, "time_ns", lambda: now)
+    filecache.hash_tree(tmp_path, ("**/*",))
+    reads = []
+    real = type(tmp_path).read_bytes
+    monkeypatch.setattr(type(tmp_path), "read_bytes", lambda p: reads.append(p.name) or real(p))
+    filecache.hash_tree(tmp_path, ("**/*",))
+    assert reads == ["a.txt"]
+
+
 def test_touch_orders_uses_even_within_one_clock_tick(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text("a")

@@ -1,21 +1,36 @@
 """The capacity planner: the queueing arithmetic by hand, the physical lower bounds (prefill FLOPs,
-decode KV bandwidth), monotonicity in load (hypothesis), and a load no option can serve."""
+decode KV bandwidth), monotonicity in load (hypothesis), a load no option can serve, and its memo
+of the throughput model's answers, in the process and on disk."""
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpucompare import params
+from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.model import plan, throughput
 
 P = params.make()
 CHAT_70B = plan.Load("llama-3-70b", "int4", "fp16", 10.0, 2000, 300, 2000.0, 100.0)
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch) -> Path:
+    """Each test its own empty cache folder (the planner's memo on disk, the fits): "fresh" means
+    computed here, and nothing is left in the session's or the project's cache."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(folder))
+    return folder
 
 
 def test_replica_queueing_by_hand():
@@ -186,3 +201,154 @@ def test_answers_remembered_under_other_prices_are_the_fresh_answers(change):
     plan._MEMO.clear()
     fresh = plan.plan(params.make(**change), load, gpu_ids=gpus)
     assert remembered["options"] and remembered == fresh
+
+
+# The memo on disk (issue 21): a new process (a report kernel, a one-line command) reads the
+# answers an earlier one saved, under the same non-price parameters, data and code.
+
+LOAD = plan.Load("llama-2-7b", "fp16", "fp16", 2.0, 1000, 200, 1000.0, 50.0)
+GPUS = ["h100-sxm", "rtx-4090"]
+
+
+def _new_process() -> None:
+    """Forget what the planner holds in this process, as a new process starts."""
+    for held in (plan._MEMO, plan._KEYS, plan._STORED, plan._FINGERPRINTS):
+        held.clear()
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "plan").glob("*.json"))
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("the throughput model was asked again")
+
+
+def _types(memo: dict) -> list[tuple]:
+    return [(tuple(map(type, k)), tuple(map(type, v))) for k, v in memo.items()]
+
+
+def test_answers_read_back_from_disk_are_the_fresh_answers(own_cache, monkeypatch):
+    _new_process()
+    fresh = plan.plan(P, LOAD, GPUS)  # nothing on disk: every answer computed
+    (computed,) = (dict(m) for m in plan._MEMO.values())
+    assert plan.save_memo() == 1 and len(_entries(own_cache)) == 1
+    _new_process()
+    # Every answer now comes from the disk: the throughput model is never asked.
+    for name in ("decode_step", "prefill_tokens_per_s", "max_batch"):
+        monkeypatch.setattr(throughput, name, _never)
+    again = plan.plan(params.make(), LOAD, GPUS)
+    assert fresh["options"] and again == fresh
+    (read,) = plan._MEMO.values()
+    # The same answers, bit for bit, of the same types (an int batch stays an int), in order.
+    assert list(read.items()) == list(computed.items()) and _types(read) == _types(computed)
+
+
+def test_a_price_change_reads_the_entry_and_answers_as_a_fresh_computation(tmp_path, monkeypatch):
+    prices = {
+        "price_usd": {"h100-sxm": 11111, "rtx-4090": 999},
+        "cloud_usd_per_gpu_hour": {"h100-sxm": 0.5, "rtx-4090": 9.0},
+        "electricity_usd_per_kwh": 0.9,
+    }
+    assert set(prices) <= plan.PRICE_ONLY
+    _new_process()
+    plan.plan(P, LOAD, GPUS)
+    (saved,) = (dict(m) for m in plan._MEMO.values())
+    plan.save_memo()
+    _new_process()
+    q = params.make(**prices)
+    assert saved and plan._memo(q) == saved  # the defaults' entry, read back
+    remembered = plan.plan(q, LOAD, GPUS)
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "empty"))
+    _new_process()
+    fresh = plan.plan(params.make(**prices), LOAD, GPUS)
+    assert remembered["options"] and remembered == fresh
+
+
+@pytest.mark.parametrize(
+    "change", [{"engine": "sglang"}, {"gpu_memory_utilization": 0.8}], ids=lambda c: next(iter(c))
+)
+def test_a_non_price_change_does_not_read_the_entry(change):
+    assert not set(change) & plan.PRICE_ONLY
+    _new_process()
+    plan.plan(P, LOAD, GPUS)
+    plan.save_memo()
+    _new_process()
+    assert plan._memo(params.make(**change)) == {}
+    assert plan._memo(P)  # the control: the defaults' entry is there
+
+
+def test_a_changed_data_file_does_not_read_the_entry(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(paths.repo_root() / "data", data)
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(data))
+    _new_process()
+    plan.plan(P, LOAD, ["h100-sxm"])
+    assert plan.save_memo() == 1
+    _new_process()
+    assert plan._memo(P)  # the same files: read back
+    gpus = data / "gpus.yaml"
+    gpus.write_text(gpus.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    _new_process()
+    assert plan._memo(P) == {}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"{not json",  # a file the cache did not write (left alone)
+        {"step": [1.0, 2.0]},  # not a list of pairs
+        [["step", [1.0, 2.0]]],  # a key that is not a list
+        [[["step", "h100-sxm", 1.5], [1.0]]],  # a float in a key
+        [[["step", "h100-sxm", 1], ["1.0"]]],  # text as an answer
+        [[["step"], [1.0], [2.0]]],  # three items
+    ],
+    ids=["garbage", "dict", "flat-key", "float-key", "text-value", "triple"],
+)
+def test_a_corrupt_entry_is_a_miss_not_an_error(own_cache, payload):
+    _new_process()
+    fresh = plan.plan(P, LOAD, GPUS)
+    plan.save_memo()
+    (entry,) = _entries(own_cache)
+    if isinstance(payload, bytes):
+        entry.write_bytes(payload)
+    else:
+        assert plan._store().put(entry.stem, payload)
+    _new_process()
+    assert plan._memo(P) == {}
+    assert plan.plan(P, LOAD, GPUS) == fresh
+    # A well-formed entry of the cache's own replaces a wrong-shaped one; a foreign file stays.
+    assert plan.save_memo() == (0 if isinstance(payload, bytes) else 1)
+    _new_process()
+    assert bool(plan._memo(P)) is not isinstance(payload, bytes)
+
+
+def test_saving_with_nothing_new_writes_nothing(own_cache, monkeypatch):
+    _new_process()
+    assert plan.save_memo() == 0 and not (own_cache / "plan").exists()
+    plan.plan(P, LOAD, GPUS)
+    assert plan.save_memo() == 1
+    (entry,) = _entries(own_cache)
+    written = entry.stat().st_mtime_ns
+    assert plan.save_memo() == 0 and entry.stat().st_mtime_ns == written
+    _new_process()
+    plan.plan(P, LOAD, GPUS)  # every answer read back: nothing new
+    read = entry.stat().st_mtime_ns  # reading marks the entry as used
+    # No hashing and no file: nothing in the cache's or the hashing's way is called.
+    monkeypatch.setattr(plan.filecache, "hash_tree", _never)
+    for name in ("get", "put"):
+        monkeypatch.setattr(plan.filecache.JsonCache, name, _never)
+    assert plan.save_memo() == 0 and entry.stat().st_mtime_ns == read
+
+
+def test_answers_json_cannot_hold_exactly_are_left_out_and_computed_again():
+    finite = {("step", "g", 1, 2): (0.1 + 0.2, 0.0), ("prefill", "g", 1): (7, None)}
+    memo = {
+        **finite,
+        ("step", "g", 1, 3): (math.inf, 0.0),
+        ("step", "g", 1, 4): (math.nan, 0.0),
+        ("step", "g", 1, 5): (np.float64(0.5), 0.0),
+        ("step", "g", 1.5, 6): (0.5, 0.0),
+    }
+    back = plan._decode_memo(json.loads(json.dumps(plan._encode_memo(memo), allow_nan=False)))
+    assert list(back.items()) == list(finite.items()) and _types(back) == _types(finite)

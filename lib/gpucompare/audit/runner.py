@@ -15,8 +15,7 @@ of the claim returning a :class:`Finding`); this module only dispatches and tabu
 from __future__ import annotations
 
 from collections.abc import Callable
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from gpucompare.audit import (
     gemm,
@@ -31,6 +30,9 @@ from gpucompare.audit import (
 from gpucompare.audit.finding import VERDICTS, Finding
 from gpucompare.core.errors import InputError, unknown
 from gpucompare.data import claims
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The audit modules, one per section, each with its ``CLAIM_CHECKS``.
 CHECK_MODULES = (specs, memory, tco, reliability, gemm, throughput, interconnect, training)
@@ -81,6 +83,8 @@ def run(section: str | None = None) -> list[dict]:
 
 def audit_table(section: str | None = None) -> pd.DataFrame:
     """The audit as a table, one row per claim (index ``id``)."""
+    import pandas as pd  # the build's pre-check runs the audit's checks, never its tables
+
     return pd.DataFrame(run(section)).set_index("id")
 
 

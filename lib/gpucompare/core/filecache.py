@@ -38,18 +38,56 @@ MARKER = "gpucompare"
 KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
+#: A file modified less than this many seconds ago may change again within one tick of the file
+#: system's clock without its modification time changing, so its tree is hashed again.
+SETTLED_S = 2.0
+#: Per (root, patterns): the files' stat signature and the tree's hash (:func:`hash_tree`).
+_TREES: dict[tuple[str, tuple[str, ...]], tuple[tuple, str]] = {}
+
+
+def _tree_files(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+    return [
+        path
+        for pattern in patterns
+        for path in sorted(Path(root).glob(pattern))
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+
+
 def hash_tree(root: Path, patterns: tuple[str, ...]) -> str:
     """SHA-256 of the relative names and bytes of the files under ``root`` matching ``patterns``
-    (``__pycache__`` skipped), in sorted order."""
+    (``__pycache__`` skipped), in sorted order.
+
+    A build asks for the same trees (the data, the library) several times, and a preview at every
+    change: the hash is remembered with the files' names, sizes, inodes and modification times,
+    and read again only when one of these changed, as git's index does. A tree with a file
+    modified in the last :data:`SETTLED_S` seconds is hashed every time (a write within one tick
+    of the clock leaves the time unchanged: git's "racy" files)."""
+    files = _tree_files(root, patterns)
+    try:
+        stats = [(p, p.stat()) for p in files]
+    except OSError:
+        stats = None
+    memo_key = (str(root), tuple(patterns))
+    signature = stats and tuple(
+        (str(p), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns) for p, st in stats
+    )
+    hit = _TREES.get(memo_key)
+    if signature is not None and hit is not None and hit[0] == signature:
+        return hit[1]
     h = hashlib.sha256()
-    for pattern in patterns:
-        for path in sorted(Path(root).glob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(root)).encode())
-                h.update(b"\0")
-                h.update(path.read_bytes())
-                h.update(b"\0")
-    return h.hexdigest()
+    for path in files:
+        h.update(str(path.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    digest = h.hexdigest()
+    newest_ns = max((max(st.st_mtime_ns, st.st_ctime_ns) for _, st in stats or ()), default=0)
+    if signature is not None and time.time_ns() - newest_ns > SETTLED_S * 1e9:
+        _TREES[memo_key] = (signature, digest)
+    else:
+        _TREES.pop(memo_key, None)
+    return digest
 
 
 def digest(*parts: str | bytes) -> str:
@@ -118,14 +156,29 @@ class JsonCache:
             raise ValueError(f"cache key must be a SHA-256 in hexadecimal, got {key!r}")
         return self.folder / f"{key}.json"
 
+    def _head(self, key: str) -> bytes:
+        """How every entry :meth:`put` writes under ``key`` begins (its marker, kind and key)."""
+        doc = {"generator": MARKER, "kind": self.kind, "key": key}
+        return json.dumps(doc, separators=(",", ":")).encode()[:-1] + b","
+
+    def _is_mine(self, path: Path) -> bool:
+        """Whether ``path`` begins as :meth:`put` writes a ``kind`` entry under its name: a check
+        of the first bytes only, so that counting the entries of a cache of large documents (the
+        figures' PNGs) does not parse all of them."""
+        head = self._head(path.stem)
+        try:
+            with path.open("rb") as f:
+                return f.read(len(head)) == head
+        except OSError:
+            return False
+
     def _entries(self) -> list[Path]:
         """The marked entries, least recently used first (ties by name)."""
         try:
             names = [p for p in self.folder.glob("*.json") if KEY.match(p.stem)]
         except OSError:
             return []
-        mine = [p for p in names if (d := read_marked(p, self.kind)) and d.get("key") == p.stem]
-        return sorted(mine, key=lambda p: (recency(p), p.name))
+        return sorted(filter(self._is_mine, names), key=lambda p: (recency(p), p.name))
 
     def get(self, key: str) -> Any | None:
         """The payload stored under ``key`` (and the entry marked as used), or None."""

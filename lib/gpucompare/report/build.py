@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from gpucompare.report.render import (
     PARAMETERS_PAGE,
     PDF_FILE,
     PRINT_PAGE,
+    data_sources,
     export_html,
     page_key,
     render_index,
@@ -157,6 +159,7 @@ def _build_locked(
     # Pages are rendered on one thread (nbconvert's exporter is not thread-safe) as soon as a
     # section's notebook is ready, while the kernels still run the others.
     renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpucompare-render")
+    closing: list[threading.Thread] = []  # the kernels shut down while the pages are written
     try:
         (tmp / "notebooks").mkdir()
         (tmp / "tables").mkdir()
@@ -172,14 +175,25 @@ def _build_locked(
         # --force renders every page again too (and stores the fresh ones).
         page_store = store_module.pages_store()
 
-        def render(s: Section, nb: nbformat.NotebookNode) -> tuple[str, str]:
-            """The section's page and code page."""
-            return (
-                _page(page_store, keys[s.stem], nb, s, sections, context, force=force),
-                _page(page_store, keys[s.stem], nb, s, sections, context, code=True, force=force),
-            )
+        def render(s: Section, nb: nbformat.NotebookNode, ran: bool) -> tuple[str, dict[str, str]]:
+            """The section's page and code page, written with its tables (``{name: csv}``); a
+            section that ``ran`` goes into the section store. On the render thread, while the kernels
+            run other sections, so that little is left to do once the last one ends."""
+            page = _page(page_store, keys[s.stem], nb, s, sections, context, force=force)
+            code = _page(page_store, keys[s.stem], nb, s, sections, context, code=True, force=force)
+            (tmp / f"{s.stem}.html").write_text(page, encoding="utf-8")
+            (tmp / "code" / f"{s.stem}.html").write_text(code, encoding="utf-8")
+            tables = harvest_tables(nb)
+            for name, csv in tables.items():
+                (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
+            if ran:
+                store.put(s.stem, keys[s.stem], tmp / "notebooks" / s.path.name, s.seconds)
+            return page, tables
 
-        rendered: dict[str, Future[tuple[str, str]]] = {}
+        # The parameters and print pages list every data file's sources (~0.4 s to read them
+        # all): read while the kernels run.
+        renderer.submit(data_sources)
+        rendered: dict[str, Future[tuple[str, dict[str, str]]]] = {}
         for s in sections:
             hit = None if force else store.get(s.stem, keys[s.stem])
             if hit is None:
@@ -190,7 +204,7 @@ def _build_locked(
                 continue
             shutil.copy2(hit, tmp / "notebooks" / s.path.name)
             executed[s.stem] = nbformat.read(hit, as_version=4)
-            rendered[s.stem] = renderer.submit(render, s, executed[s.stem])
+            rendered[s.stem] = renderer.submit(render, s, executed[s.stem], False)
             s.cached = True
             shown.update(s.stem, "cached")
 
@@ -210,7 +224,7 @@ def _build_locked(
                 shown.update(s.stem, "failed")
                 raise
             shown.update(s.stem, "done")
-            rendered[s.stem] = renderer.submit(render, s, nb)
+            rendered[s.stem] = renderer.submit(render, s, nb, True)
             return nb
 
         if to_run:
@@ -228,16 +242,17 @@ def _build_locked(
                     pool.shutdown(wait=True, cancel_futures=caught.signal is not None)
             finally:
                 if own_pool:
-                    kernels.close()
+                    closing.append(threading.Thread(target=kernels.close, name="gpucompare-close"))
+                    closing[-1].start()
             caught.raise_if_caught()
             for s, fut in futures.items():
                 exc = fut.exception()
                 if exc is None:
                     executed[s.stem] = fut.result()
-                    store.put(s.stem, keys[s.stem], tmp / "notebooks" / s.path.name, s.seconds)
                 else:
                     failures.append((s, exc))
         if failures:
+            wait(rendered.values())  # the sections that ran are stored for the next build
             failed_dir = publish.failed_folder(out)
             for s, _ in failures:
                 partial = tmp / "notebooks" / s.path.name
@@ -255,7 +270,7 @@ def _build_locked(
         pages: dict[str, str] = {}
         for s in sections:
             nb = executed[s.stem]
-            tables = harvest_tables(nb)
+            pages[s.stem], tables = rendered[s.stem].result()
             clash = sorted(set(tables) & set(all_tables))
             if clash:
                 raise BuildError(
@@ -264,11 +279,6 @@ def _build_locked(
             all_tables.update(tables)
             table_index.update(harvest_index(nb))
             s.tables = sorted(tables)
-            for name, csv in tables.items():
-                (tmp / "tables" / f"{name}.csv").write_text(csv, encoding="utf-8")
-            pages[s.stem], code_page = rendered[s.stem].result()
-            (tmp / f"{s.stem}.html").write_text(pages[s.stem], encoding="utf-8")
-            (tmp / "code" / f"{s.stem}.html").write_text(code_page, encoding="utf-8")
 
         prov = provenance(built_at)
         pdf_name = PDF_FILE if pdf else None
@@ -329,6 +339,8 @@ def _build_locked(
     finally:
         renderer.shutdown(wait=True, cancel_futures=True)
         publish.remove_owned(tmp)
+        for thread in closing:
+            thread.join()
 
 
 __all__ = ["InputError", "build", "discover", "refresh_notebooks"]

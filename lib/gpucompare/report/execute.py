@@ -23,7 +23,7 @@ from gpucompare.core.errors import BuildError
 from gpucompare.data import checkdata
 from gpucompare.report import cache
 from gpucompare.report.kernels import ENGINE, KernelPool, kernel_config
-from gpucompare.sections.display import META_KEY
+from gpucompare.sections import META_KEY
 
 #: Per-cell timeout in seconds (papermill's default is to wait forever).
 CELL_TIMEOUT_S = 300
@@ -170,8 +170,17 @@ def _execute_warm(
     kernel = kernels.take(key, section.stem)
     ok = False
     try:
+        # papermill writes (and validates) the whole notebook before and after every cell so that
+        # a crashed run leaves its progress on disk; that is 0.1-0.5 s of this process's time per
+        # section. The warm engine writes it once, and on a failure (``save_to``).
         nb = papermill.execute_notebook(
-            str(section.path), str(out_path), engine_name=ENGINE, warm=kernel, **common
+            str(section.path),
+            str(out_path),
+            engine_name=ENGINE,
+            warm=kernel,
+            save_to=out_path,
+            request_save_on_cell_execute=False,
+            **common,
         )
         ok = True
     finally:

@@ -25,13 +25,17 @@ papermill's own ``km=`` argument does).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import KernelManager
+from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from traitlets.config import Config
@@ -48,12 +52,24 @@ MAX_SECTIONS_PER_KERNEL = 200
 #: Seconds between two looks for a kernel when all are busy (one may be discarded, not returned).
 WAIT_S = 0.1
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
-#: for it. Importing is all it does (no data is read, nothing is computed).
+#: for it (no data is read, nothing is computed). And after every cell, write the planner's new
+#: answers to the disk cache (:func:`gpucompare.model.plan.save_memo`; nothing to do is free):
+#: the pool kills its kernels, so nothing would run at their exit. The hook is the shell's, so
+#: :data:`RESET` keeps it, and it reads nothing from the namespace that the reset empties (its
+#: defaults hold what it calls); a failure to save is no section's business, so it shows nothing.
 WARM_UP = """\
 import importlib as _il, pkgutil as _pu
 import gpucompare.sections as _s
 for _m in _pu.iter_modules(_s.__path__, _s.__name__ + "."):
     _il.import_module(_m.name)
+def _save_plan_memo(
+    result=None,
+    save=_il.import_module("gpucompare.model.plan").save_memo,
+    quietly=_il.import_module("contextlib").suppress,
+):
+    with quietly(Exception):
+        save()
+get_ipython().events.register("post_run_cell", _save_plan_memo)
 """
 #: Run silently before each section: the namespace a fresh kernel has, execution counts from 1.
 #: IPython's reset flushes its output cache with a full ``gc.collect()`` (0.1-0.2 s in a kernel
@@ -93,7 +109,7 @@ class WarmKernel:
         """Execute ``code`` without counting it or showing anything; raise if it fails."""
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         while True:
-            reply = self.kc.get_shell_msg(timeout=timeout_s)
+            reply = run_sync(self.kc.get_shell_msg)(timeout=timeout_s)
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         content = reply["content"]
@@ -130,9 +146,13 @@ def start_kernel(key: str) -> WarmKernel:
     km = KernelManager(kernel_name="python3", config=kernel_config(Path(sockets.name)))
     try:
         km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
-        kc = km.client()
+        # An asynchronous client, as nbclient makes for itself: with a blocking one, nbclient's
+        # wait for output blocks its event loop, so a cell's timeout never fires.
+        kc = AsyncKernelClient(
+            **km.get_connection_info(session=True), connection_file=km.connection_file, parent=km
+        )
         kc.start_channels()
-        kc.wait_for_ready(timeout=START_TIMEOUT_S)
+        run_sync(kc.wait_for_ready)(timeout=START_TIMEOUT_S)
         kc.allow_stdin = False
     except BaseException:
         if km.has_kernel:
@@ -305,8 +325,12 @@ class _WarmEngine(NBClientEngine):
         start_timeout=START_TIMEOUT_S,
         execution_timeout=None,
         warm: WarmKernel | None = None,
+        save_to: Path | None = None,
         **kwargs,
     ):
+        """Run ``nb_man``'s notebook in ``warm``; when a cell fails, times out or the kernel dies,
+        the notebook as far as it ran is written to ``save_to`` (the build keeps it under
+        ``<out>.failed/``), as papermill's saves after every cell would have left it."""
         if warm is None:
             raise TypeError(f"the {ENGINE!r} engine needs warm=<WarmKernel>")
         client = PapermillNotebookClient(
@@ -320,7 +344,13 @@ class _WarmEngine(NBClientEngine):
             stderr_file=stderr_file,
         )
         client.kc = warm.kc  # nbclient uses this client and leaves its channels to the pool
-        return client.execute()
+        try:
+            return client.execute()
+        except BaseException:
+            if save_to is not None:
+                with contextlib.suppress(Exception):  # the error itself is what matters
+                    nbformat.write(nb_man.nb, save_to)
+            raise
 
 
 papermill_engines.register(ENGINE, _WarmEngine)

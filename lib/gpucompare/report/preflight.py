@@ -20,6 +20,7 @@ from gpucompare.data import catalog, checkdata, claims
 from gpucompare.data.problem import Problem
 from gpucompare.data.problem import display as _display
 from gpucompare.model import interconnect, tco
+from gpucompare.report import cache
 
 
 def claim_kind_problems() -> list[Problem]:
@@ -77,15 +78,20 @@ def parameter_problems(p: params.Params) -> list[str]:
     return out
 
 
+def data_problems() -> list[Problem]:
+    """What the preflight finds in the data alone: every check-data check (ids with markup
+    included: an id never reaches a page raw), then claims whose check kind is not registered."""
+    return checkdata.check_all() or claim_kind_problems()
+
+
 def preflight(p: params.Params) -> None:
     """Check every data file as ``gpucompare check-data`` does (schemas, units, values, sources,
     cross-field sanity: a negative bandwidth is refused here, not by ten failing notebooks), then
-    the parameters against the data; one InputError listing every problem. ~0.1-0.2 s with the
-    loaders' caches; the report runs it before any notebook starts (once per inputs:
-    :func:`gpucompare.report.cache.checked`)."""
-    problems = checkdata.check_all()  # ids with markup included: an id never reaches a page raw
-    if not problems:
-        problems += claim_kind_problems()
+    the parameters against the data; one InputError listing every problem. The data's checks
+    (~0.7 s) run once per data and library (:func:`gpucompare.report.cache.data_checked`), the whole
+    preflight once per inputs and parameters (:func:`gpucompare.report.cache.checked`); the report
+    runs it before any notebook starts."""
+    problems = cache.data_checked(data_problems)
     lines = [str(x) for x in problems]
     if not problems:
         lines += parameter_problems(p)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import numbers
 import re
@@ -23,13 +22,11 @@ import pandas as pd
 
 from gpucompare.core.errors import InputError
 from gpucompare.data import names as data_names
-from gpucompare.sections import labels
+from gpucompare.sections import META_KEY, labels
 
 if TYPE_CHECKING:  # annotations only: the comparison page uses this module's tables, no figure
     from matplotlib.figure import Figure as MplFigure
 
-#: Output-metadata key under which the build finds tables.
-META_KEY = "gpucompare"
 #: What a missing value (not applicable, does not fit) shows as.
 NA_TEXT = "—"
 #: A cell that reads as a number (thousands separators, decimals, exponent, %, x).
@@ -387,14 +384,17 @@ class Figure:
 
     def png_bytes(self) -> bytes:
         """The figure as PNG; no timestamp or software metadata, so the bytes are reproducible."""
-        buf = io.BytesIO()
-        self.figure.savefig(
-            buf, format="png", dpi=self.dpi, bbox_inches="tight", metadata={"Software": None}
-        )
-        return buf.getvalue()
+        return base64.b64decode(self.png_base64())
+
+    def png_base64(self) -> str:
+        """The PNG in base64, drawn or, when this very figure was drawn before, read back
+        (:mod:`gpucompare.sections.figcache`)."""
+        from gpucompare.sections import figcache  # matplotlib: only where a figure is shown
+
+        return figcache.png_base64(self.figure, self.dpi)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        png = base64.b64encode(self.png_bytes()).decode("ascii")
+        png = self.png_base64()
         names = data_names.display_names()
         caption, alt = labels.words(self.caption, names), labels.words(self.alt, names)
         fig_html = (
