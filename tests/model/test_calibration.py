@@ -216,8 +216,8 @@ def test_held_out_prediction_ignores_the_held_out_rows(p, synthetic):
 
     fit_a = calibration.fit_frame(p, frame)
     fit_b = calibration.fit_frame(p, bent)
-    held_a = calibration._held_out(p, frame, groups, fit_a)
-    held_b = calibration._held_out(p, bent, groups, fit_b)
+    held_a = calibration._held_out(p, frame, groups, fit_a, {})
+    held_b = calibration._held_out(p, bent, groups, fit_b, {})
     assert np.isfinite(held_a).all() and len(held_a) == len(frame)
     np.testing.assert_allclose(held_b[mask], held_a[mask], rtol=1e-3)
     in_a = calibration.predictions(p, fit_a, frame)[mask]
@@ -228,6 +228,29 @@ def test_held_out_prediction_ignores_the_held_out_rows(p, synthetic):
     # engine: the prediction is a fallback, still within the project's 25% limit.
     truth = frame["measured_tokens_per_s"].to_numpy()
     assert np.median(np.abs(held_a[mask] / truth[mask] - 1)) < 0.25
+
+
+def test_one_cross_validation_computes_each_rows_work_once_and_the_same(
+    p, synthetic, synthetic_fit, monkeypatch
+):
+    # The refits of a cross-validation share a memo of the rows' work: the same numbers as work
+    # computed afresh for every fit, each distinct row computed once.
+    _, frame = synthetic
+    half = len(frame) // 2
+    first, second = frame.iloc[:half].reset_index(drop=True), frame.iloc[half // 2 :]
+    second = second.reset_index(
+        drop=True
+    )  # overlaps the first half: shared rows come from the memo
+    fresh = [calibration.predictions(p, synthetic_fit, f) for f in (first, second)]
+    calls = []
+    real = calibration.work.work
+    monkeypatch.setattr(calibration.work, "work", lambda p_, c: calls.append(c) or real(p_, c))
+    works: dict = {}
+    shared = [calibration.predictions(p, synthetic_fit, f, works) for f in (first, second)]
+    for a, b in zip(fresh, shared, strict=True):
+        np.testing.assert_array_equal(a, b)
+    distinct = set(calibration_data.cases_of(frame))  # the two parts cover every row
+    assert len(calls) == len(set(calls)) == len(distinct)
 
 
 def test_not_modelled_reason():

@@ -301,8 +301,15 @@ class KernelPool:
             self._lock.notify_all()
         for thread in self._starting:
             thread.join()  # a kernel still starting is shut down by its thread
+        idle = []
         while (kernel := self._idle_kernel()) is not None:
-            self._discard(kernel)
+            idle.append(kernel)
+        # Together: shutting one down waits ~0.15 s for its process to end.
+        stopping = [threading.Thread(target=self._discard, args=(k,)) for k in idle]
+        for thread in stopping:
+            thread.start()
+        for thread in stopping:
+            thread.join()
 
     def __enter__(self) -> KernelPool:
         return self
