@@ -9,10 +9,21 @@ the same pixels with the same matplotlib, Pillow and FreeType, the same rcParams
 and the same fonts; the key (:func:`key`) hashes all of these. A figure that cannot be pickled is
 drawn every time.
 
-The pickle is made deterministic first (:class:`_Describer`): matplotlib stores object ids in
-transforms' parent maps and a counter in its callback registries, which differ between processes
-and between two pickles of one figure; the describer writes the parents in order, without ids,
-and leaves the registries out (callbacks draw nothing).
+The pickle is made deterministic first (:class:`_Describer`): matplotlib keeps, besides what is
+drawn, state that differs between processes or with the garbage collector's timing, and the
+describer leaves it out:
+
+* a transform's parents (by object id; a removed axes stays among them until the collector frees
+  it): the transforms an artist draws with are pickled with the artist, parents only invalidate;
+* the callback registries' counters (callbacks draw nothing);
+* the ``backend`` rcParam (a PNG is drawn by Agg whatever the backend).
+
+(matplotlib's ``ax.bar`` and ``axvspan`` also change the unit rectangle that every rectangle and
+square marker of the process shares; :func:`gpucompare.sections.figures.new` resets it, so that
+a figure's state does not depend on the figures made before it.)
+
+A figure drawn or read once is remembered as such (drawing changes its pickle: ticks made, layout
+positions set), so asking for the same figure object again costs nothing.
 
 Entries are :class:`gpucompare.core.filecache.JsonCache` documents under ``<cache>/figures/``
 (the PNG in base64, as the page embeds it), at most :data:`MAX_ENTRIES` (least recently used first
@@ -27,6 +38,7 @@ import hashlib
 import io
 import json
 import pickle
+import weakref
 from collections import OrderedDict
 from functools import cache
 from importlib import metadata
@@ -48,7 +60,15 @@ MEMORY_ENTRIES = 64
 #: Change when the way a figure is turned into PNG changes (``savefig``'s arguments below).
 FORMAT = "png bbox=tight metadata=none v1"
 
+#: rcParams that do not change a PNG drawn by :func:`draw`.
+NOT_DRAWN_RC = frozenset({"backend", "backend_fallback", "interactive"})
+#: The base64 of every PNG begins so (its 8-byte signature): a cached payload that does not is a
+#: miss.
+PNG_BASE64_START = "iVBORw0KGgo"
+
 _memory: OrderedDict[str, str] = OrderedDict()
+#: The PNG of each figure object drawn or read in this process (while the figure lives).
+_shown: weakref.WeakKeyDictionary[Figure, tuple[int, str]] = weakref.WeakKeyDictionary()
 
 
 class _HashWriter:
@@ -70,7 +90,7 @@ class _Describer(pickle.Pickler):
             return cbook.CallbackRegistry, ()
         if isinstance(obj, TransformNode):
             state = obj.__getstate__()
-            state["_parents"] = list(state.get("_parents", {}).values())
+            state.pop("_parents", None)
             return type(obj), (), state
         return NotImplemented
 
@@ -102,7 +122,7 @@ def key(fig: Figure, dpi: int) -> str | None:
         _Describer(sink, protocol=pickle.HIGHEST_PROTOCOL).dump(fig)
     except Exception:  # an artist that does not pickle (a lambda formatter): draw every time
         return None
-    rc = json.dumps(sorted((k, repr(v)) for k, v in mpl.rcParams.items()))
+    rc = json.dumps(sorted((k, repr(v)) for k, v in mpl.rcParams.items() if k not in NOT_DRAWN_RC))
     return filecache.digest(sink.sha.hexdigest(), str(dpi), rc, _environment())
 
 
@@ -112,12 +132,21 @@ def _store() -> filecache.JsonCache:
 
 def png_base64(fig: Figure, dpi: int) -> str:
     """The figure as PNG at ``dpi``, in base64: from memory, from disk, or drawn (and kept)."""
+    shown = _shown.get(fig)
+    if shown is not None and shown[0] == dpi:
+        return shown[1]
+    png = _cached_or_drawn(fig, dpi)
+    _shown[fig] = (dpi, png)
+    return png
+
+
+def _cached_or_drawn(fig: Figure, dpi: int) -> str:
     name = key(fig, dpi)
     if name is not None:
         hit = _memory.get(name)
         if hit is None:
             hit = _store().get(name)
-            if not isinstance(hit, str):
+            if not (isinstance(hit, str) and hit.startswith(PNG_BASE64_START)):
                 hit = None
         if hit is not None:
             _remember(name, hit)

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.path import Path
 
 #: Colour-blind-safe palette (Okabe & Ito, 2008), one colour per GPU in list order.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -78,6 +79,16 @@ def _wrap(title: str, width_in: float) -> str:
     return textwrap.fill(title, max(12, int(width_in * TITLE_CHARS_PER_IN)), break_long_words=False)
 
 
+def _fresh_shared_paths() -> None:
+    """Put back the interpolation steps of matplotlib's unit rectangle, which every rectangle and
+    square marker of the process shares and ``ax.bar`` (100) or ``axvspan`` (180) change for all:
+    each figure then starts from the same state, whatever was drawn before it in the process (a
+    warm kernel runs many sections), and describes itself the same way to the figure cache. The
+    steps only matter under a non-affine transform, where straight axis-aligned edges stay
+    straight."""
+    Path.unit_rectangle()._interpolation_steps = 1
+
+
 def _style_axes(ax: Axes) -> None:
     """Tick label sizes that hold for ticks made later, outside the style's rc context."""
     ax.tick_params(labelsize=STYLE["xtick.labelsize"])
@@ -87,6 +98,7 @@ def new(title: str, xlabel: str, ylabel: str, height_in: float = 4.2) -> tuple[F
     """A new figure with one axes, the report's style, a title and unit-bearing axis labels,
     :data:`FIG_WIDTH_IN` wide."""
     _check_labels(title, xlabel, ylabel)
+    _fresh_shared_paths()
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(FIG_WIDTH_IN, height_in), layout="constrained")
         ax = fig.add_subplot()
@@ -112,6 +124,7 @@ def new_row(
     n = len(panel_titles)
     cols = min(max(n, 1), MAX_PANELS_PER_ROW)
     rows = max(1, math.ceil(n / cols))
+    _fresh_shared_paths()
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(FIG_WIDTH_IN, panel_height_in * rows + 0.6), layout="constrained")
         grid = fig.subplots(rows, cols, sharey=sharey, squeeze=False)
