@@ -27,6 +27,7 @@ from itables.javascript import generate_init_offline_itables_html
 
 from gpucompare import params
 from gpucompare.core import filecache, paths
+from gpucompare.report.exporter import exporter_class
 
 if TYPE_CHECKING:  # annotations only: execute loads papermill and the kernel machinery
     import nbformat
@@ -70,10 +71,9 @@ def _exporter(code: bool = False):
     exporter (every cell with its input). Cached: loading the templates costs more than a page."""
     # nbconvert (~1 s to import) only when a section page is rendered: a comparison page or a
     # restored report needs none.
-    from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(
+    exporter = exporter_class()(
         extra_template_basedirs=[_templates_dir()],
         template_name="gpucompare",
         exclude_input=not code,
