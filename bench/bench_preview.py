@@ -4,9 +4,9 @@ benchmark, not a test. In this process: a :class:`gpucompare.report.preview.Prev
 prices.yaml`` runs it. After its first build, the file's H100 SXM price is edited three times:
 two prices never built before (the sections that read prices run, in the preview's warm
 kernels) and the first price again (restored from the report store). Each figure is the time
-from the write to the build counter moving (what an open page polls), plus, for what a reader
-sees, the page's poll interval at worst; the page served after each edit is checked to show the
-new price.
+from the write to the build counter moving, and the time until an open page has the new page:
+the bench asks for the build state as the page's script does (a request that the preview answers
+when the state changes) and then fetches the page, which is checked to show the new price.
 
 Results: bench/results/preview.json. Usage: ``make bench``.
 """
@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -40,13 +41,32 @@ def _wait(pv, version: int, limit_s: float = 600) -> None:
     raise SystemExit(f"no new build within {limit_s} s")
 
 
+def _page_sees(url: str, version: int, done: dict) -> None:
+    """What an open page's script does until the build counter moves past ``version``: ask for
+    the state it shows, again at each answer; then load the page (the parameters page, which shows
+    the price). Records the second at which the page was loaded."""
+    from gpucompare.report import reload
+
+    building = 0
+    while True:
+        query = f"?version={version}&building={building}"
+        with urllib.request.urlopen(url + reload.VERSION_PATH.lstrip("/") + query, timeout=60) as r:
+            state = json.loads(r.read())
+        if state["version"] != version:
+            break
+        building = int(state["building"])
+    with urllib.request.urlopen(url + "parameters.html", timeout=30) as r:
+        done["page"] = r.read().decode()
+    done["at"] = time.perf_counter()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gpucompare-bench-") as tmp:
         os.environ["GPUCOMPARE_CACHE_DIR"] = f"{tmp}/cache"
-        from gpucompare.report import preview, reload
+        from gpucompare.report import preview
 
         prices = Path(tmp) / "prices.yaml"
         prices.write_text(f"price_usd: {{{GPU}: 30000}}\n", encoding="utf-8")
@@ -58,20 +78,22 @@ def main() -> None:
             edits = []
             for price in PRICES_USD:
                 version = pv.state.version
+                page: dict = {}
+                watcher = threading.Thread(target=_page_sees, args=(pv.url, version, page))
+                watcher.start()
                 time.sleep(0.5)  # a new modification time, as an editor's save some time later
                 start = time.perf_counter()
                 prices.write_text(f"price_usd: {{{GPU}: {price}}}\n", encoding="utf-8")
                 _wait(pv, version)
                 took = time.perf_counter() - start
-                with urllib.request.urlopen(pv.url + "parameters.html", timeout=30) as r:
-                    shown = str(price) in r.read().decode()
+                watcher.join(60)
                 edits.append(
                     {
                         "price_usd": price,
                         "seen_before": PRICES_USD.index(price) < len(edits),
                         "new_build_s": round(took, 2),
-                        "visible_at_worst_s": round(took + reload.PAGE_POLL_MS / 1000, 2),
-                        "page_shows_price": shown,
+                        "visible_s": round(page["at"] - start, 2),
+                        "page_shows_price": str(price) in page["page"],
                     }
                 )
         finally:
@@ -90,11 +112,9 @@ def main() -> None:
     (folder / "preview.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     for e in edits:
-        verdict = "ok" if e["visible_at_worst_s"] <= TARGET_S else "over"
+        verdict = "ok" if e["visible_s"] <= TARGET_S and e["page_shows_price"] else "over"
         what = "seen before" if e["seen_before"] else "new price"
-        print(
-            f"  price edit ({what}): {e['visible_at_worst_s']:.2f} s against {TARGET_S:g} s: {verdict}"
-        )
+        print(f"  price edit ({what}): {e['visible_s']:.2f} s against {TARGET_S:g} s: {verdict}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ LAZY_IMPORTS_ALLOWED = {
     # The notebook exporter (~1 s with nbformat): a comparison page and a restored report render
     # no section page (issue 21, docs/performance.md).
     "nbconvert": "only when a section page is rendered",
+    # The tables' search and sort (it imports pandas): only when a page with a long table is
+    # rendered, not by a build whose pages all come from the cache (issue 21).
+    "itables": "only when a page with a long table is rendered",
     "nbformat": "only when a section page is rendered",
 }
 #: The command line defers the report stack (papermill, nbconvert) to the commands that build.
@@ -49,6 +52,8 @@ LAZY_MODULES = {
     "gpucompare/report/compare.py",
     # Tables without matplotlib (the comparison page): the figure cache loads it for a figure.
     "gpucompare/sections/display.py",
+    # The audit (and pandas) only when the data's own checks run, not for a price edit.
+    "gpucompare/report/preflight.py",
 }
 SUBPACKAGES = ("core", "data", "model", "audit", "sections", "report")
 

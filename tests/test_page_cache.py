@@ -80,3 +80,28 @@ def test_force_renders_every_page_again(setup):
     rendered.clear()
     build.build(out, [root / "b.yaml"], nb_dir=nbs, jobs=1, force=True)
     assert len(rendered) == 4
+
+
+def test_the_tables_script_is_kept_and_read_back_without_itables(tmp_path, monkeypatch):
+    # itables (and the pandas it imports) loads only to make the script the first time.
+    from gpucompare.report import render
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    render._itables_init.cache_clear()
+    made = render._make_itables_init()
+    assert render._itables_init() == made and made.endswith("</script>\n")
+
+    def no_itables():
+        raise AssertionError("itables was asked again although the script was kept")
+
+    monkeypatch.setattr(render, "_make_itables_init", no_itables)
+    render._itables_init.cache_clear()
+    assert render._itables_init() == made
+    # A damaged entry is made again, not served.
+    (entry,) = (tmp_path / "cache" / "itables").glob("*.json")
+    entry.write_text('{"generator": "gpucompare", "kind": "itables-init", "payload": 1}')
+    monkeypatch.undo()
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    render._itables_init.cache_clear()
+    assert render._itables_init() == made
+    render._itables_init.cache_clear()

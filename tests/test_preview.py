@@ -151,6 +151,45 @@ def test_a_price_edit_reaches_the_open_page(running):
     assert "2999" in parameters.replace(",", "")
 
 
+def _ask_waiting(url: str, version: int, building: int, into: dict) -> threading.Thread:
+    """A request as an open page makes it (it shows ``version``), answered in a thread."""
+    query = f"?version={version}&building={building}"
+
+    def ask() -> None:
+        into.update(json.loads(_get(url + preview.VERSION_PATH.lstrip("/") + query)[1]))
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_the_page_is_told_of_a_new_build_as_it_happens_not_at_its_next_poll(running):
+    pv, params_file = running
+    now = _status(pv.url)
+    # A page showing another state is answered at once.
+    other: dict = {}
+    _ask_waiting(pv.url, now["version"] + 7, 0, other).join(5)
+    assert other["version"] == now["version"]
+    # A page showing the current state is answered when it changes: held while nothing happens,
+    # answered once an edit starts a build.
+    seen: dict = {}
+    waiting = _ask_waiting(pv.url, now["version"], 0, seen)
+    time.sleep(1.0)
+    assert waiting.is_alive() and seen == {}
+    _params(params_file, 2599)
+    waiting.join(WAIT_S)
+    assert not waiting.is_alive()
+    assert seen["building"] or seen["version"] > now["version"]
+    # Stopping the preview answers a request still waiting (nothing is left hanging).
+    status = _wait_version(pv.url, now["version"])
+    last: dict = {}
+    held = _ask_waiting(pv.url, status["version"], 0, last)
+    time.sleep(0.3)
+    pv.stop(timeout_s=30)
+    held.join(10)
+    assert not held.is_alive()
+
+
 def test_binds_to_loopback_and_answers_only_for_localhost(running):
     pv, _ = running
     assert pv.host == "127.0.0.1"

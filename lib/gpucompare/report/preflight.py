@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gpucompare import audit, params
+from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog, checkdata, claims
@@ -25,6 +25,10 @@ from gpucompare.report import cache
 
 def claim_kind_problems() -> list[Problem]:
     """Claims whose check kind no audit module registers."""
+    # The audit's modules load pandas (~0.5 s): only when the data's checks run, not when a price
+    # edit is checked against data that passed them before (cache.data_checked).
+    from gpucompare import audit
+
     data = paths.data_dir()
     registry = audit.checks()
     out = []

@@ -46,7 +46,7 @@ from gpucompare.core.errors import GpucompareError, InputError
 from gpucompare.report import build, cache, preflight, publish
 from gpucompare.report.execute import CELL_TIMEOUT_S
 from gpucompare.report.kernels import KernelPool
-from gpucompare.report.reload import VERSION_PATH, State, inject, placeholder
+from gpucompare.report.reload import LONG_POLL_S, VERSION_PATH, State, inject, placeholder
 
 #: The default address: this machine only. Another host is an explicit choice (``--host``).
 LOOPBACK = "127.0.0.1"
@@ -56,7 +56,7 @@ _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", ""})
 #: How the build writes ``provenance.built_at`` (UTC, to the second).
 BUILT_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Seconds between two looks at the watched files.
-POLL_S = 0.3
+POLL_S = 0.1
 #: Seconds the watched files must stay unchanged before a build starts (an editor's save can be a
 #: truncate then a write, or a write to a temporary file then a rename).
 SETTLE_S = 0.15
@@ -146,6 +146,9 @@ class _Handler(SimpleHTTPRequestHandler):
         # version it carries and reloads once more, never the other way round.
         state = self.preview.state
         if url_path == VERSION_PATH:
+            shown = _shown_state(urllib.parse.urlsplit(self.path).query)
+            if shown is not None:
+                state = self.preview.wait_for_change(*shown, timeout_s=LONG_POLL_S)
             body = json.dumps(
                 {
                     "version": state.version,
@@ -179,6 +182,16 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_HEAD(self) -> None:
         if self._host_ok():
             super().do_HEAD()
+
+
+def _shown_state(query: str) -> tuple[int, bool] | None:
+    """``(version, building)`` a page says it shows (``version=N&building=0|1``), or None (then
+    the state is answered at once)."""
+    asked = urllib.parse.parse_qs(query)
+    try:
+        return int(asked["version"][0]), asked["building"][0] == "1"
+    except (KeyError, ValueError):
+        return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -240,7 +253,8 @@ class Preview:
             Path(nb_dir) if nb_dir else paths.notebooks_dir(),
         ]
         self._state = State(has_report=(self.out / "index.html").is_file())
-        self._lock = threading.Lock()
+        # Guards the state; a request waiting for the state to change waits on it.
+        self._lock = threading.Condition()
         self._stop = threading.Event()
         self._shown: str | None = None  # the signature of the report the pages show
         self._threads: list[threading.Thread] = []
@@ -277,6 +291,20 @@ class Preview:
     def _update(self, **changes: Any) -> None:
         with self._lock:
             self._state = replace(self._state, **changes)
+            self._lock.notify_all()
+
+    def wait_for_change(self, version: int, building: bool, timeout_s: float) -> State:
+        """The state once its version or building flag differs from those given (what a page
+        shows), or after ``timeout_s``, or when the preview stops."""
+        with self._lock:
+            self._lock.wait_for(
+                lambda: (
+                    (self._state.version, self._state.building) != (version, building)
+                    or self._stop.is_set()
+                ),
+                timeout_s,
+            )
+            return self._state
 
     # --- running and stopping ------------------------------------------------------------------
 
@@ -313,6 +341,8 @@ class Preview:
         """Stop watching (a build under way is finished first: a thread cannot be interrupted),
         stop serving, close the socket and join the threads."""
         self._stop.set()
+        with self._lock:
+            self._lock.notify_all()  # requests waiting for a change answer now
         self._close_server()
         for thread in self._threads:
             if thread is not threading.current_thread():
@@ -438,6 +468,7 @@ class Preview:
                 has_report=(self.out / "index.html").is_file(),
                 last_build_s=seconds,
             )
+            self._lock.notify_all()
         if error is not None:
             self._say(
                 f"build failed after {seconds:.1f} s; still serving the last good report:\n{error}",

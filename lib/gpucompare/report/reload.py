@@ -1,6 +1,11 @@
-"""What the preview adds to the pages it serves: a script that polls :data:`VERSION_PATH` and
-reloads the page when the build counter moves, a "rebuilding" badge, and the last build's error.
-Plain HTML and JavaScript, no network access (:mod:`gpucompare.report.preview` serves them)."""
+"""What the preview adds to the pages it serves: a script that asks :data:`VERSION_PATH` for the
+build state and reloads the page when the build counter moves, a "rebuilding" badge, and the last
+build's error. Plain HTML and JavaScript, no network access (:mod:`gpucompare.report.preview`
+serves them).
+
+The script long-polls: it says which state it shows (``?version=N&building=0``) and the server
+answers when that state changes, or after :data:`LONG_POLL_S`; the page then asks again at once.
+A finished build reaches an open page within a round trip, not within a polling interval."""
 
 from __future__ import annotations
 
@@ -9,8 +14,12 @@ from dataclasses import dataclass
 
 #: The endpoint the injected script polls: the build counter, whether a build runs, the last error.
 VERSION_PATH = "/__gpucompare/version"
-#: Milliseconds between two polls of :data:`VERSION_PATH` by an open page.
-PAGE_POLL_MS = 500
+#: Seconds the server holds a request for the state that the page already shows (a browser keeps
+#: a request open far longer; a proxy or a stopped preview answers or fails sooner).
+LONG_POLL_S = 20.0
+#: Milliseconds an open page waits before asking again after a failed request (the preview
+#: stopped, or restarts).
+RETRY_MS = 2000
 
 
 @dataclass(frozen=True)
@@ -45,17 +54,18 @@ def snippet(state: State) -> str:
     )
     script = (
         "<script>(function(){"
-        f"var shown={state.version},badge=document.getElementById('gc-preview-status');"
+        f"var shown={state.version},building={int(state.building)},"
+        "badge=document.getElementById('gc-preview-status');"
         "function poll(){"
-        f"fetch('{VERSION_PATH}',{{cache:'no-store'}})"
+        f"fetch('{VERSION_PATH}?version='+shown+'&building='+building,{{cache:'no-store'}})"
         ".then(function(r){return r.json();})"
         ".then(function(s){"
         "if(s.version!==shown){location.reload();return;}"
-        "badge.textContent='rebuilding…';badge.hidden=!s.building;"
-        f"setTimeout(poll,{PAGE_POLL_MS});}})"
+        "building=s.building?1:0;"
+        "badge.textContent='rebuilding…';badge.hidden=!s.building;poll();})"
         ".catch(function(){badge.textContent='preview stopped';badge.hidden=false;"
-        f"setTimeout(poll,{4 * PAGE_POLL_MS});}});}}"
-        f"setTimeout(poll,{PAGE_POLL_MS});}})();</script>"
+        f"setTimeout(poll,{RETRY_MS});}});}}"
+        "poll();})();</script>"
     )
     return f"\n{banner}{badge}{script}\n"
 

@@ -13,17 +13,16 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import importlib.util
 import json
 import re
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import itables
 import jinja2
 import markupsafe
 import yaml
-from itables.javascript import generate_init_offline_itables_html
 
 from gpucompare import params
 from gpucompare.core import filecache, paths
@@ -216,7 +215,7 @@ def size_figures(page: str) -> str:
 
 #: The DataTables bundle that ships with itables (JavaScript and CSS), inlined in pages that
 #: have long tables so that they stay offline.
-DT_BUNDLE = Path(itables.__file__).parent / "html" / "dt_bundle.js"
+DT_BUNDLE = Path(importlib.util.find_spec("itables").origin).parent / "html" / "dt_bundle.js"
 _READY_VAR = re.compile(r"window\.(_itables_[0-9_]+)")
 _READY_EVENT = re.compile(r'"(itables-[0-9.]+-ready)"')
 #: DataTables options: no paging (every row stays in the page, for search, print and the PDF), the
@@ -227,7 +226,24 @@ _DT_OPTIONS = "{paging: false, order: [], autoWidth: false, info: false}"
 @functools.cache
 def _itables_init() -> str:
     """itables' offline initialisation (the bundle, base64 inlined) and a module script that turns
-    every ``table.gc-interactive`` into a searchable, sortable DataTable."""
+    every ``table.gc-interactive`` into a searchable, sortable DataTable. Kept in the cache folder
+    per itables version and bundle: itables imports pandas (~0.5 s), which a build's own process
+    needs for nothing else."""
+    key = filecache.digest(
+        "itables-init", metadata.version("itables"), DT_BUNDLE.read_bytes(), _DT_OPTIONS
+    )
+    store = filecache.JsonCache(paths.cache_dir() / "itables", "itables-init", 2)
+    kept = store.get(key)
+    if isinstance(kept, str) and kept.endswith("</script>\n"):
+        return kept
+    made = _make_itables_init()
+    store.put(key, made)
+    return made
+
+
+def _make_itables_init() -> str:
+    from itables.javascript import generate_init_offline_itables_html
+
     init = generate_init_offline_itables_html(DT_BUNDLE)
     var, event = _READY_VAR.search(init).group(1), _READY_EVENT.search(init).group(1)
     start = (
