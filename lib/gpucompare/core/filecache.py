@@ -180,13 +180,15 @@ class JsonCache:
             return []
         return sorted(filter(self._is_mine, names), key=lambda p: (recency(p), p.name))
 
-    def get(self, key: str) -> Any | None:
-        """The payload stored under ``key`` (and the entry marked as used), or None."""
+    def get(self, key: str, mark_used: bool = True) -> Any | None:
+        """The payload stored under ``key`` (and the entry marked as used, unless not
+        ``mark_used``), or None."""
         path = self.path(key)
         doc = read_marked(path, self.kind)
         if doc is None or doc.get("key") != key or "payload" not in doc:
             return None
-        touch(path, self._newest())
+        if mark_used:
+            touch(path, self._newest())
         return doc["payload"]
 
     def _newest(self) -> int:

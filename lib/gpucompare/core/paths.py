@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from gpucompare.core import yamlcache
 from gpucompare.core.errors import InputError
 
 #: PyYAML's safe loader, in C (libyaml) where available: about ten times faster than the Python one.
@@ -154,7 +155,12 @@ def check_bounded(obj: Any, where: str) -> Any:
 def parse_yaml(text: str, where: str) -> Any:
     """Parse YAML text with the safe loader and :func:`check_bounded` it. Malformed YAML, values the
     loader cannot build (an integer of 5,000 digits, month 13), nesting too deep for the parser and
-    memory exhaustion raise one InputError naming ``where``; nothing large is quoted."""
+    memory exhaustion raise one InputError naming ``where``; nothing large is quoted. A text parsed
+    before is read back from the cache folder (:mod:`gpucompare.core.yamlcache`)."""
+    folder = cache_dir() / "yaml"
+    found, data = yamlcache.get(folder, text)
+    if found:
+        return check_bounded(data, where)
     try:
         data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
@@ -172,7 +178,9 @@ def parse_yaml(text: str, where: str) -> Any:
         # e.g. "Exceeds the limit (4300 digits) for integer string conversion; use sys.set_..."
         problem = str(exc).split(";")[0]
         raise InputError(f"{where}: malformed YAML: {clip(problem, 200)}") from None
-    return check_bounded(data, where)
+    check_bounded(data, where)
+    yamlcache.put(folder, text, data)
+    return data
 
 
 def _file_kind(mode: int) -> str:

@@ -53,8 +53,9 @@ MAX_SECTIONS_PER_KERNEL = 200
 WAIT_S = 0.1
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
 #: for it (no data is read, nothing is computed). And after every cell, write the planner's new
-#: answers to the disk cache (:func:`gpucompare.model.plan.save_memo`; nothing to do is free):
-#: the pool kills its kernels, so nothing would run at their exit. The hook is the shell's, so
+#: answers and the YAML documents parsed to the disk cache (:func:`gpucompare.model.plan.save_memo`,
+#: :func:`gpucompare.core.yamlcache.flush`; nothing to do is free): the pool kills its kernels,
+#: so nothing would run at their exit. The hook is the shell's, so
 #: :data:`RESET` keeps it, and it reads nothing from the namespace that the reset empties (its
 #: defaults hold what it calls); a failure to save is no section's business, so it shows nothing.
 WARM_UP = """\
@@ -62,14 +63,18 @@ import importlib as _il, pkgutil as _pu
 import gpucompare.sections as _s
 for _m in _pu.iter_modules(_s.__path__, _s.__name__ + "."):
     _il.import_module(_m.name)
-def _save_plan_memo(
+def _save_caches(
     result=None,
-    save=_il.import_module("gpucompare.model.plan").save_memo,
+    saves=(
+        _il.import_module("gpucompare.model.plan").save_memo,
+        _il.import_module("gpucompare.core.yamlcache").flush,
+    ),
     quietly=_il.import_module("contextlib").suppress,
 ):
-    with quietly(Exception):
-        save()
-get_ipython().events.register("post_run_cell", _save_plan_memo)
+    for save in saves:
+        with quietly(Exception):
+            save()
+get_ipython().events.register("post_run_cell", _save_caches)
 """
 #: Run silently before each section: the namespace a fresh kernel has, execution counts from 1.
 #: IPython's reset flushes its output cache with a full ``gc.collect()`` (0.1-0.2 s in a kernel

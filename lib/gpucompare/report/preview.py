@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gpucompare import params
-from gpucompare.core import paths
+from gpucompare.core import paths, yamlcache
 from gpucompare.core.errors import GpucompareError, InputError
 from gpucompare.report import build, cache, preflight, publish
 from gpucompare.report.execute import CELL_TIMEOUT_S
@@ -430,6 +430,7 @@ class Preview:
                 resolved=(p, data),
                 reuse=True,
             )
+            yamlcache.flush()  # what this good build parsed, for the next process
         except GpucompareError as exc:
             error = str(exc)
         except Exception:
