@@ -68,7 +68,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gpucompare.core.errors import InputError
 from gpucompare.model import plan, throughput
@@ -171,6 +170,8 @@ def _rows(coef: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _shares(a: np.ndarray, x: np.ndarray) -> np.ndarray | None:
     """With replicas x fixed: the shares y[o, c] that use the least replica time, or None."""
+    from scipy.optimize import Bounds, LinearConstraint, milp  # ~0.3 s: only when one is solved
+
     usable = np.isfinite(a)
     coef = np.where(usable, a, 0.0)
     rows_cls, rows_opt = _rows(coef, 0)
@@ -196,6 +197,8 @@ def solve(cap, rates, cost, max_replicas: int = plan.MAX_REPLICAS) -> Solution |
     base = homogeneous(cap, rates, cost, max_replicas)
     mixed = None
     if np.all(usable.any(axis=0)):
+        from scipy.optimize import Bounds, LinearConstraint, milp  # ~0.3 s: only when solved
+
         coef = np.where(usable, a, 0.0)
         # Variables: x[0..O-1], then y[o, c] at O + o * C + c.
         n_var = n_opt + n_opt * n_cls
