@@ -53,8 +53,8 @@ from gpucompare.core import filecache, paths
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-#: Figures kept on disk: a report draws ~40, so a few scenarios' worth (~100 kB each).
-MAX_ENTRIES = 400
+#: Figures kept on disk (~50-300 kB each): a report draws 14, so many scenarios and price edits.
+MAX_ENTRIES = 200
 #: Figures a process keeps in memory (a preview's kernels draw the same figures again).
 MEMORY_ENTRIES = 64
 #: Change when the way a figure is turned into PNG changes (``savefig``'s arguments below).
