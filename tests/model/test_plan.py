@@ -18,7 +18,7 @@ from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
-from gpucompare.model import plan, throughput
+from gpucompare.model import plan, planmemo, throughput
 
 P = params.make()
 CHAT_70B = plan.Load("llama-3-70b", "int4", "fp16", 10.0, 2000, 300, 2000.0, 100.0)
@@ -212,7 +212,7 @@ GPUS = ["h100-sxm", "rtx-4090"]
 
 def _new_process() -> None:
     """Forget what the planner holds in this process, as a new process starts."""
-    for held in (plan._MEMO, plan._KEYS, plan._STORED, plan._FINGERPRINTS):
+    for held in (plan._MEMO, plan._KEYS, planmemo._STORED, planmemo._FINGERPRINTS):
         held.clear()
 
 
@@ -313,7 +313,7 @@ def test_a_corrupt_entry_is_a_miss_not_an_error(own_cache, payload):
     if isinstance(payload, bytes):
         entry.write_bytes(payload)
     else:
-        assert plan._store().put(entry.stem, payload)
+        assert planmemo._store().put(entry.stem, payload)
     _new_process()
     assert plan._memo(P) == {}
     assert plan.plan(P, LOAD, GPUS) == fresh
@@ -335,9 +335,9 @@ def test_saving_with_nothing_new_writes_nothing(own_cache, monkeypatch):
     plan.plan(P, LOAD, GPUS)  # every answer read back: nothing new
     read = entry.stat().st_mtime_ns  # reading marks the entry as used
     # No hashing and no file: nothing in the cache's or the hashing's way is called.
-    monkeypatch.setattr(plan.filecache, "hash_tree", _never)
+    monkeypatch.setattr(planmemo.filecache, "hash_tree", _never)
     for name in ("get", "put"):
-        monkeypatch.setattr(plan.filecache.JsonCache, name, _never)
+        monkeypatch.setattr(planmemo.filecache.JsonCache, name, _never)
     assert plan.save_memo() == 0 and entry.stat().st_mtime_ns == read
 
 
@@ -350,5 +350,7 @@ def test_answers_json_cannot_hold_exactly_are_left_out_and_computed_again():
         ("step", "g", 1, 5): (np.float64(0.5), 0.0),
         ("step", "g", 1.5, 6): (0.5, 0.0),
     }
-    back = plan._decode_memo(json.loads(json.dumps(plan._encode_memo(memo), allow_nan=False)))
+    back = planmemo._decode_memo(
+        json.loads(json.dumps(planmemo._encode_memo(memo), allow_nan=False))
+    )
     assert list(back.items()) == list(finite.items()) and _types(back) == _types(finite)
