@@ -78,6 +78,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             nb_dir=args.notebooks,
             resolved=resolved,
             kernels=pool,
+            release_kernels=True,
         )
     ran = [s for s in manifest["sections"] if not s["cached"]]
     total = sum(s["seconds"] for s in ran)

@@ -69,6 +69,7 @@ def build(
     resolved: tuple[params.Params, dict[str, Any]] | None = None,
     reuse: bool = False,
     kernels: KernelPool | None = None,
+    release_kernels: bool = False,
 ) -> dict[str, Any]:
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
@@ -78,8 +79,9 @@ def build(
     (and not ``force``), a report at ``out`` built from the same inputs is kept as it is, and one
     in the report store is restored (:func:`gpucompare.report.cache.restore`) instead of built.
     Sections run in warm kernels (:mod:`gpucompare.report.kernels`): those of ``kernels`` when
-    given (``gpucompare preview`` keeps its pool between builds), else of a pool of ``jobs``
-    kernels for this build only."""
+    given (``gpucompare preview`` keeps its pool between builds; with ``release_kernels`` that
+    pool is closed once the sections ran, while the pages are written: the command line's pool
+    serves one build), else of a pool of ``jobs`` kernels for this build only."""
     out = publish.check_out(out)  # a folder that is not ours is refused before anything else
     # Bad input stops here, before anything is written.
     p, data = resolved or preflight.resolve(list(files), list(sets))
@@ -95,7 +97,18 @@ def build(
     with publish.exclusive(out):
         publish.clean_leftovers(out)
         return _build_locked(
-            out, p, data, sections, values, jobs, timeout_s, chromium, force, show_progress, kernels
+            out,
+            p,
+            data,
+            sections,
+            values,
+            jobs,
+            timeout_s,
+            chromium,
+            force,
+            show_progress,
+            kernels,
+            release_kernels,
         )
 
 
@@ -150,6 +163,7 @@ def _build_locked(
     force: bool,
     show_progress: bool,
     kernels: KernelPool | None = None,
+    release_kernels: bool = False,
 ) -> dict[str, Any]:
     """:func:`build` once ``out`` is checked and locked."""
     pdf = chromium is not None
@@ -213,6 +227,7 @@ def _build_locked(
         to_run.sort(key=lambda s: _expected_s(store, s), reverse=True)
         inputs = cache.inputs_fingerprint()  # a kernel started for other inputs is not reused
         own_pool = kernels is None and bool(to_run)
+        close_pool = own_pool or (release_kernels and kernels is not None)
         if own_pool:
             kernels = KernelPool(min(jobs, len(to_run)))
 
@@ -241,7 +256,7 @@ def _build_locked(
                     # clean up (the caller's handler removes the temporary folder).
                     pool.shutdown(wait=True, cancel_futures=caught.signal is not None)
             finally:
-                if own_pool:
+                if close_pool:
                     closing.append(threading.Thread(target=kernels.close, name="gpucompare-close"))
                     closing[-1].start()
             caught.raise_if_caught()
