@@ -298,3 +298,21 @@ def test_source_title_note_and_publisher_are_escaped(tmp_path, monkeypatch):
         assert SCRIPT_ESCAPED in text
     assert body in printed, "the section body is trusted HTML: not escaped"
     assert "<style>.x{}</style>" in printed
+
+
+def test_code_that_reads_as_markup_is_shown_as_text_on_the_code_page():
+    # The code page shows each cell's source highlighted by Pygments, which escapes it (the
+    # template does not pass it through bleach as well: tests/test_exporter.py, render time).
+    from bs4 import BeautifulSoup
+
+    source = f'x = "{SCRIPT}"  # {IMG}\n# </div></div><script>alert(2)</script>'
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Title\n\nWhat?"), nbformat.v4.new_code_cell(source)]
+    )
+    section = execute.Section(Path("01_x.ipynb"), "Title", "Question", [])
+    context = {"gc_title": "T", "gc_version": "0", "gc_built_at": ""}
+    page = render.export_html(nb, section, [section], context, code=True)
+    assert SCRIPT not in page and "<script>alert(2)" not in page and "<img" not in page
+    (editor,) = BeautifulSoup(page, features="html.parser").select(".jp-InputArea-editor")
+    assert editor.select("script, img") == []
+    assert editor.get_text().strip() == source  # the source, as text
