@@ -9,12 +9,14 @@ traceback under ``<out>.failed/``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,7 @@ def build(
     reuse: bool = False,
     kernels: KernelPool | None = None,
     release_kernels: bool = False,
+    later: list[Callable[[], Any]] | None = None,
 ) -> dict[str, Any]:
     """Build the whole report into ``out``; returns the manifest. See the module docstring.
     With ``pdf``, also ``report.pdf``; without headless Chromium that stops before anything is
@@ -81,7 +84,9 @@ def build(
     Sections run in warm kernels (:mod:`gpucompare.report.kernels`): those of ``kernels`` when
     given (``gpucompare preview`` keeps its pool between builds; with ``release_kernels`` that
     pool is closed once the sections ran, while the pages are written: the command line's pool
-    serves one build), else of a pool of ``jobs`` kernels for this build only."""
+    serves one build), else of a pool of ``jobs`` kernels for this build only. With ``later``,
+    the copy into the report store is appended to it instead of made (the preview makes it once
+    the open page was told of the new report)."""
     out = publish.check_out(out)  # a folder that is not ours is refused before anything else
     # Bad input stops here, before anything is written.
     p, data = resolved or preflight.resolve(list(files), list(sets))
@@ -109,6 +114,7 @@ def build(
             show_progress,
             kernels,
             release_kernels,
+            later,
         )
 
 
@@ -164,6 +170,7 @@ def _build_locked(
     show_progress: bool,
     kernels: KernelPool | None = None,
     release_kernels: bool = False,
+    later: list[Callable[[], Any]] | None = None,
 ) -> dict[str, Any]:
     """:func:`build` once ``out`` is checked and locked."""
     pdf = chromium is not None
@@ -343,7 +350,11 @@ def _build_locked(
         publish.swap_into_place(tmp, out)
         publish.remove_owned(failed_dir)
         # A copy in the report store: returning to these inputs later restores it (no rendering).
-        cache.store_report(out, values, manifest["build_key"])
+        keep = functools.partial(cache.store_report, out, values, manifest["build_key"])
+        if later is None:
+            keep()
+        else:
+            later.append(keep)
         return manifest
     except OSError as exc:
         # A failed write (full disk, permissions): the previous report is still in place.

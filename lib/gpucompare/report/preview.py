@@ -58,8 +58,10 @@ BUILT_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Seconds between two looks at the watched files.
 POLL_S = 0.1
 #: Seconds the watched files must stay unchanged before a build starts (an editor's save can be a
-#: truncate then a write, or a write to a temporary file then a rename).
-SETTLE_S = 0.15
+#: truncate then a write, or a write to a temporary file then a rename: milliseconds apart). A
+#: save slower than this costs one more build: the half-written file fails or builds, and the
+#: next look sees the rest and builds again.
+SETTLE_S = 0.05
 #: The longest wait for the files to settle: files that never stop changing still get built.
 MAX_SETTLE_S = 2.0
 #: Modules whose functools caches hold what was read from the data files (keyed by path, for the
@@ -416,6 +418,7 @@ class Preview:
         started = time.perf_counter()
         started_at = dt.datetime.now(dt.UTC).strftime(BUILT_AT_FORMAT)
         error, manifest = None, None
+        later: list = []  # what the build leaves until the page knows of the new report
         try:
             p, data = params.resolve(self.files, self.sets)
             cache.checked(p, preflight.preflight)  # skipped for inputs that passed it before
@@ -429,6 +432,7 @@ class Preview:
                 nb_dir=self.nb_dir,
                 resolved=(p, data),
                 reuse=True,
+                later=later,
             )
             yamlcache.flush()  # what this good build parsed, for the next process
         except GpucompareError as exc:
@@ -441,6 +445,8 @@ class Preview:
             self._update(building=False)
             raise
         self._finish(manifest, error, time.perf_counter() - started, started_at)
+        for step in later:  # the report store's copy, once the page was told
+            step()
 
     def _finish(
         self, manifest: dict | None, error: str | None, seconds: float, started_at: str
