@@ -69,9 +69,11 @@ def hash_tree(root: Path, patterns: tuple[str, ...]) -> str:
     except OSError:
         stats = None
     memo_key = (str(root), tuple(patterns))
-    signature = stats and tuple(
-        (str(p), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns) for p, st in stats
-    )
+    signature = None
+    if stats is not None:  # a file that vanished mid-walk: hash, remember nothing
+        signature = tuple(
+            (str(p), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns) for p, st in stats
+        )
     hit = _TREES.get(memo_key)
     if signature is not None and hit is not None and hit[0] == signature:
         return hit[1]
