@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gpucompare import params
-from gpucompare.core import paths
+from gpucompare.core import filecache, paths
 from gpucompare.core.errors import InputError
 from gpucompare.report import cache, store
 
@@ -136,6 +136,28 @@ def test_the_size_bound_counts_every_section_and_spares_the_new_entry(tmp_path):
     # One entry larger than the bound: it is kept (just stored), every other one goes.
     store.put("04_interconnect", K[3], _notebook(tmp_path, size_bytes=3000))
     assert _kept(tmp_path / "c") == {("04_interconnect", K[3])}
+
+
+def test_a_store_within_its_bounds_reads_no_marker_to_store_an_entry(tmp_path, monkeypatch):
+    # A preview's price edit stores 18 entries into stores holding hundreds: reading every
+    # marker at each put (to find what to evict) cost ~0.25 s an edit.
+    store = cache.Store(tmp_path / "c", max_entries=3, max_bytes=10**6)
+    nb = _notebook(tmp_path)
+    for k in K[:3]:
+        store.put("01_specs", k, nb)
+    reads = []
+    real = filecache.read_marked
+    monkeypatch.setattr(filecache, "read_marked", lambda *a: reads.append(a) or real(*a))
+    cache.Store(tmp_path / "c", max_entries=3, max_bytes=10**6).put("02_memory", K[3], nb)
+    assert reads == []
+    # Over a bound, the markers are read and the least recent entry goes, as before.
+    cache.Store(tmp_path / "c", max_entries=3, max_bytes=10**6).put("01_specs", K[4], nb)
+    assert reads and _kept(tmp_path / "c") == {
+        ("01_specs", K[1]),
+        ("01_specs", K[2]),
+        ("01_specs", K[4]),
+        ("02_memory", K[3]),
+    }
 
 
 def test_eviction_order_is_deterministic_when_uses_tie():

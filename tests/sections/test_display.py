@@ -179,3 +179,47 @@ def test_captions_name_catalog_entries_in_words_and_does_not_fit_columns_stay_nu
     assert "At 4,096 tokens Llama 2 7B fits RTX 4090." in page
     # Two of three cells say "does not fit": still a number column (right-aligned).
     assert '<th class="gc-num">Most sequences that fit</th>' in page
+
+
+def _renders(monkeypatch) -> list[str]:
+    """The names of the tables whose page HTML is made (not taken from the memo) from now on."""
+    made = []
+    styled = display.Table._styled_html
+
+    def counting(self):
+        made.append(self.name)
+        return styled(self)
+
+    monkeypatch.setattr(display.Table, "_styled_html", counting)
+    monkeypatch.setattr(display, "_PAGE_HTML", type(display._PAGE_HTML)())
+    return made
+
+
+def test_a_table_shown_again_is_rendered_once_and_a_change_renders_it_again(monkeypatch):
+    made = _renders(monkeypatch)
+    frame = pd.DataFrame({"gpu": ["h100-sxm", "rtx-4090"], "usd": [25000.0, 1599.5]})
+    first = display.table(frame, "t", "Prices.")._repr_mimebundle_()
+    again = display.table(frame.copy(), "t", "Prices.")._repr_mimebundle_()
+    assert again == first and made == ["t"]
+    # Anything the page shows makes a new page: a number, its type, the caption, a format.
+    changed = frame.copy()
+    changed.loc[1, "usd"] = 1999.0
+    variants = [
+        display.table(changed, "t", "Prices."),
+        display.table(frame.astype({"usd": object}), "t", "Prices."),
+        display.table(frame, "t", "Other prices."),
+        display.table(frame, "t", "Prices.", usd=2),
+        display.table(frame, "t", "Prices.", highlight={"usd": "min"}),
+    ]
+    pages = [v._repr_mimebundle_()[0]["text/html"] for v in variants]
+    assert len(made) == 1 + len(variants)
+    assert "1,999" in pages[0] and "Other prices." in pages[2] and "1,599.50" in pages[3]
+    assert "gc-best" in pages[4] and "gc-best" not in first[0]["text/html"]
+
+
+def test_tables_with_a_cell_class_are_always_rendered(monkeypatch):
+    made = _renders(monkeypatch)
+    frame = pd.DataFrame({"fits": [True, False]})
+    for _ in range(2):
+        display.table(frame, "f", cell_class=lambda v: "gc-yes" if v else "")._repr_mimebundle_()
+    assert made == ["f", "f"]

@@ -28,6 +28,7 @@ from gpucompare.audit import (
     training,
 )
 from gpucompare.audit.finding import VERDICTS, Finding
+from gpucompare.core import memo
 from gpucompare.core.errors import InputError, unknown
 from gpucompare.data import claims
 
@@ -49,8 +50,10 @@ def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
     return registry
 
 
+@memo.of_inputs(memo.copy_rows)
 def run(section: str | None = None) -> list[dict]:
-    """Recompute every claim (optionally of one section): the ``gpucompare audit --json`` payload."""
+    """Recompute every claim (optionally of one section): the ``gpucompare audit --json`` payload.
+    Remembered per section and input files (:mod:`gpucompare.core.memo`): four sections show it."""
     registry = checks()
     sections = sorted({c.section for c in claims.claims()})
     if section is not None and section not in sections:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpucompare.core import paths
+from gpucompare.core import memo, paths
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog, claims, engines
 from gpucompare.data.gemm_precisions import gemm_precision
@@ -118,6 +118,7 @@ def _number(where: str, col: str, text: str, kind=float, required: bool = True):
     return value
 
 
+@memo.of_inputs(memo.copy_frame)
 def load_kernel_measurements(folder: Path | None = None) -> pd.DataFrame:
     """Every row of ``data/measurements/kernels*.csv``, validated and typed, sorted by GPU,
     benchmark, precision and shape. A GEMM row needs M, N, K and TFLOP/s, a copy row GB/s; every
@@ -307,6 +308,7 @@ def _inference_file(path: Path) -> dict[str, list]:
     }
 
 
+@memo.of_inputs(memo.copy_frame)
 def load_inference(folder: Path | None = None) -> pd.DataFrame:
     """Every row of ``data/measurements/inference_*.csv``, validated and typed, with a ``file``
     column; sorted by id. Ids are unique across the files; a GPU, model, engine or format must be in
@@ -326,6 +328,7 @@ def load_inference(folder: Path | None = None) -> pd.DataFrame:
     return frame.sort_values("id").reset_index(drop=True)
 
 
+@memo.of_inputs(memo.copy_dict)
 def load_exclusions(
     folder: Path | None = None, known_ids: Iterable[str] | None = None
 ) -> dict[str, str]:

@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gpucompare.core import memo
 from gpucompare.core.errors import InputError
 from gpucompare.data import catalog
 from gpucompare.data.interconnect import get_link
@@ -131,6 +132,7 @@ def _row(where: str, r: pd.Series) -> dict:
     return row
 
 
+@memo.of_inputs(memo.copy_frame)
 def load_training(folder: Path | None = None) -> pd.DataFrame:
     """Every row of ``data/measurements/training.csv``, validated and typed, sorted by id. Ids are
     unique; a GPU, model or link must be in the catalogs (a catalog model's size must match its

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from gpucompare.core import memo
 from gpucompare.data import catalog
 from gpucompare.model import memory, tco, throughput
 from gpucompare.model import training as tr
@@ -115,6 +116,7 @@ def article_choose_gpu(workload: dict) -> tuple[str, str]:
     raise AssertionError("the default rule always applies")
 
 
+@memo.of_inputs(memo.copy_frame)
 def rule_coverage() -> pd.DataFrame:
     """For each rule: how many grid workloads satisfy its own condition, how many it actually
     decides (first match), and the share of its own cases that earlier rules take first."""

@@ -78,6 +78,9 @@ def _exporter(code: bool = False):
         exclude_input=not code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
+        # The notebook is validated once, after the preprocessors, instead of after each of the
+        # twelve (most of them disabled): ~10 ms a validation, twice a section (its two pages).
+        optimistic_validation=True,
     )
     if not code:
         exporter.register_preprocessor(

@@ -105,8 +105,11 @@ class Store:
         return self.path(stem, key).with_suffix(".json")
 
     def _use(self, marker: Path) -> None:
-        if not self._clock:  # the newest use so far: a stat per entry, once per store
-            self._clock = max((e.used_ns for e in self.entries()), default=0)
+        if not self._clock:  # the newest use so far: a stat per marker, once per store
+            # Any marker-named file's time may count (ours or not): the clock only has to be
+            # later than every entry's, and reading each marker to tell costs ~1 ms an entry.
+            markers = (m for m in self.root.glob("*/*.json") if filecache.KEY.match(m.stem))
+            self._clock = max(map(filecache.recency, markers), default=0)
         self._clock = filecache.touch(marker, self._clock)
 
     def has(self, stem: str, key: str) -> bool:
@@ -154,9 +157,25 @@ class Store:
         marker = self._marker(stem, key)
         filecache.write_atomic(marker, json.dumps(doc).encode())
         self._use(marker)
+        if not self._may_exceed(folder):
+            return
         for e in evictions(self.entries(), self.max_entries, self.max_bytes, keep=marker):
             e.data.unlink(missing_ok=True)  # the notebook first: a marker alone is a miss
             e.marker.unlink(missing_ok=True)
+
+    def _may_exceed(self, folder: Path) -> bool:
+        """Whether the store may be over a bound after a put into ``folder``, from file names and
+        sizes alone: every file that looks like an entry counts, ours or not, so this is never
+        False when :meth:`entries` (which reads every marker, ~1 ms each: a preview's price edit
+        puts 18 entries into stores of hundreds) would find a bound exceeded."""
+        markers = sum(1 for m in folder.glob("*.json") if filecache.KEY.match(m.stem))
+        if markers > self.max_entries:
+            return True
+        total = 0
+        for data in self.root.glob(f"*/*{self.suffix}"):
+            with contextlib.suppress(OSError):  # removed meanwhile: not counted
+                total += data.stat().st_size
+        return total > self.max_bytes
 
     def last_seconds(self, stem: str) -> float | None:
         """How long ``stem`` ran the last time it was stored (its most recently used entry that
