@@ -203,3 +203,17 @@ def test_a_warm_kernel_saves_the_planners_answers_after_each_cell(tmp_path, monk
         assert len(list((cache / "plan").glob("*.json"))) == 2
         assert (pool.started, pool.reused) == (1, 1)
     assert _dump(warm) == _dump(alone)
+
+
+def test_the_pool_loads_no_papermill_nor_nbformat():
+    # The command line starts its kernels (~1-2 s) before it loads the rest of the report stack
+    # (~0.4 s): the two overlap only if the pool's module does not load it first.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gpucompare.report.kernels\n"
+        "print(sorted(m for m in ('papermill', 'nbformat', 'nbconvert') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -57,14 +57,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
             )
             return 0
     # A report kept or restored above was built from exactly these inputs, so they passed the
-    # checks then. A build starts its kernels now: they start (~2 s) while the data and the
-    # parameters are checked (bad ones exit 2 before anything is written).
-    from gpucompare.report import build, kernels
+    # checks then. A build starts its kernels now: they start (~1-2 s) while the rest of the report
+    # stack loads (~0.4 s: papermill, nbformat) and the data and the parameters are checked (bad
+    # ones exit 2 before anything is written).
+    from gpucompare.report import kernels
 
     jobs = args.jobs or os.cpu_count() or 1
     with kernels.KernelPool(jobs) as pool:
         wanted = cache.sections_to_run(values, args.notebooks, force=args.force)
         pool.prestart(cache.inputs_fingerprint(), min(jobs, wanted))
+        from gpucompare.report import build
+
         resolved = options.checked(p, data)
         manifest = build.build(
             Path(args.out),

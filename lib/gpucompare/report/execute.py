@@ -6,6 +6,7 @@ committed notebooks with the default parameters).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import time
@@ -15,6 +16,8 @@ from typing import Any
 
 import nbformat
 import papermill
+from papermill.clientwrap import PapermillNotebookClient
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 
 from gpucompare import params
@@ -22,7 +25,7 @@ from gpucompare.core import paths
 from gpucompare.core.errors import BuildError
 from gpucompare.data import checkdata
 from gpucompare.report import cache
-from gpucompare.report.kernels import ENGINE, KernelPool, kernel_config
+from gpucompare.report.kernels import START_TIMEOUT_S, KernelPool, WarmKernel, kernel_config
 from gpucompare.sections import META_KEY
 
 #: Per-cell timeout in seconds (papermill's default is to wait forever).
@@ -186,6 +189,55 @@ def _execute_warm(
     finally:
         kernels.give_back(kernel, ok, section.stem)
     return nb
+
+
+#: The engine name papermill looks up for a warm kernel (:class:`_WarmEngine`).
+ENGINE = "gpucompare-warm"
+
+
+class _WarmEngine(NBClientEngine):
+    """papermill's nbclient engine, running in the warm kernel given as ``warm=``."""
+
+    @classmethod
+    def execute_managed_notebook(
+        cls,
+        nb_man,
+        kernel_name,
+        log_output=False,
+        stdout_file=None,
+        stderr_file=None,
+        start_timeout=START_TIMEOUT_S,
+        execution_timeout=None,
+        warm: WarmKernel | None = None,
+        save_to: Path | None = None,
+        **kwargs,
+    ):
+        """Run ``nb_man``'s notebook in ``warm``; when a cell fails, times out or the kernel dies,
+        the notebook as far as it ran is written to ``save_to`` (the build keeps it under
+        ``<out>.failed/``), as papermill's saves after every cell would have left it."""
+        if warm is None:
+            raise TypeError(f"the {ENGINE!r} engine needs warm=<WarmKernel>")
+        client = PapermillNotebookClient(
+            nb_man,
+            km=warm.km,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
+        client.kc = warm.kc  # nbclient uses this client and leaves its channels to the pool
+        try:
+            return client.execute()
+        except BaseException:
+            if save_to is not None:
+                with contextlib.suppress(Exception):  # the error itself is what matters
+                    nbformat.write(nb_man.nb, save_to)
+            raise
+
+
+papermill_engines.register(ENGINE, _WarmEngine)
 
 
 #: A kernel that fails to start (two kernels of a parallel build raced for a port) is tried again

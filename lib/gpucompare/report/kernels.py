@@ -18,30 +18,26 @@ half-run cell may leave anything behind), after a timeout, when it died, or afte
 outputs are the same run alone in a fresh kernel, or first or last in a warm one.
 
 Execution goes through papermill as before (parameters injected the same way, the same errors)
-with an engine that hands nbclient the pool's kernel manager *and* client: nbclient then neither
-starts nor stops anything, and no client is left with its channels open after each section (what
-papermill's own ``km=`` argument does).
+with an engine (:mod:`gpucompare.report.execute`) that hands nbclient the pool's kernel manager
+*and* client: nbclient then neither starts nor stops anything, and no client is left with its
+channels open after each section (what papermill's own ``km=`` argument does). This module imports
+jupyter_client only, not papermill or nbformat (~0.3 s more): a build starts its kernels before it
+loads the rest of the report stack.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import KernelManager
 from jupyter_core.utils import run_sync
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import NBClientEngine, papermill_engines
 from traitlets.config import Config
 
-#: The engine name papermill looks up for a warm kernel.
-ENGINE = "gpucompare-warm"
 #: Seconds to wait for a kernel to start and answer (papermill's own default).
 START_TIMEOUT_S = 60
 #: Seconds to wait for the reset between sections and for the warm-up imports.
@@ -321,48 +317,3 @@ class KernelPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-class _WarmEngine(NBClientEngine):
-    """papermill's nbclient engine, running in the warm kernel given as ``warm=``."""
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=START_TIMEOUT_S,
-        execution_timeout=None,
-        warm: WarmKernel | None = None,
-        save_to: Path | None = None,
-        **kwargs,
-    ):
-        """Run ``nb_man``'s notebook in ``warm``; when a cell fails, times out or the kernel dies,
-        the notebook as far as it ran is written to ``save_to`` (the build keeps it under
-        ``<out>.failed/``), as papermill's saves after every cell would have left it."""
-        if warm is None:
-            raise TypeError(f"the {ENGINE!r} engine needs warm=<WarmKernel>")
-        client = PapermillNotebookClient(
-            nb_man,
-            km=warm.km,
-            timeout=execution_timeout,
-            startup_timeout=start_timeout,
-            kernel_name=kernel_name,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
-        )
-        client.kc = warm.kc  # nbclient uses this client and leaves its channels to the pool
-        try:
-            return client.execute()
-        except BaseException:
-            if save_to is not None:
-                with contextlib.suppress(Exception):  # the error itself is what matters
-                    nbformat.write(nb_man.nb, save_to)
-            raise
-
-
-papermill_engines.register(ENGINE, _WarmEngine)
