@@ -383,3 +383,31 @@ def test_two_builds_give_byte_identical_pages_notebooks_and_tables(tmp_path, mon
     # Only the build's own record may differ: the manifest (time, durations), the front page
     # and the whole-document pages that print the build time.
     assert set(differ) <= {"manifest.json", "index.html", "parameters.html", "print.html"}, differ
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_stop_signal_while_the_temporary_folder_is_made_leaves_nothing(
+    tmp_path, monkeypatch, when
+):
+    # The signal lands between making the temporary folder and marking it as the build's own: an
+    # unmarked folder is one nothing may remove. The build holds the signal back until the folder
+    # is marked, then stops and removes it.
+    from gpucompare.report import publish
+
+    real = publish.mark_owned
+
+    def interrupted(folder, kind):
+        if kind == "temporary" and when == "before":
+            signal.raise_signal(signal.SIGINT)
+        real(folder, kind)
+        if kind == "temporary" and when == "after":
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(publish, "mark_owned", interrupted)
+    monkeypatch.setenv("GPUCOMPARE_CACHE_DIR", str(tmp_path / "cache"))
+    nbs = _tiny_notebooks(tmp_path / "nbs")
+    out = tmp_path / "reports" / "latest"
+    out.parent.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        build.build(out, nb_dir=nbs, jobs=1)
+    assert os.listdir(out.parent) == []

@@ -175,13 +175,19 @@ def _build_locked(
     """:func:`build` once ``out`` is checked and locked."""
     pdf = chromium is not None
     failed_dir = out.with_name(f"{out.name}.failed")
-    tmp = publish.new_temp_folder(out)
-    built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    tmp: Path | None = None
     # Pages are rendered on one thread (nbconvert's exporter is not thread-safe) as soon as a
     # section's notebook is ready, while the kernels still run the others.
     renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpucompare-render")
     closing: list[threading.Thread] = []  # the kernels shut down while the pages are written
     try:
+        # Ctrl-C or SIGTERM between making the folder and marking it as ours would leave a folder
+        # that nothing may remove: the signal is held back until both are done (and the marked
+        # folder is removed below).
+        with interrupts.deferred() as caught:
+            tmp = publish.new_temp_folder(out)
+        caught.raise_if_caught()
+        built_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         (tmp / "notebooks").mkdir()
         (tmp / "tables").mkdir()
         (tmp / "code").mkdir()
@@ -369,7 +375,8 @@ def _build_locked(
         ) from exc
     finally:
         renderer.shutdown(wait=True, cancel_futures=True)
-        publish.remove_owned(tmp)
+        if tmp is not None:
+            publish.remove_owned(tmp)
         for thread in closing:
             thread.join()
 

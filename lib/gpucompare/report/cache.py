@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gpucompare import __version__
-from gpucompare.core import filecache, paths
+from gpucompare.core import filecache, interrupts, paths
 from gpucompare.report import publish, store
 
 if TYPE_CHECKING:  # the parameters' schema loads pandas; this module needs only their values
@@ -214,8 +214,13 @@ def restore(
     out.parent.mkdir(parents=True, exist_ok=True)
     with publish.exclusive(out):
         publish.clean_leftovers(out)
-        tmp = publish.new_temp_folder(out)
+        tmp = None
         try:
+            # A stop signal while the folder is made and marked waits until it is marked (an
+            # unmarked folder is one nothing may remove); the marked one is removed below.
+            with interrupts.deferred() as caught:
+                tmp = publish.new_temp_folder(out)
+            caught.raise_if_caught()
             manifest = reports.copy_into(key, tmp)
             if manifest is None:
                 return None
@@ -224,7 +229,8 @@ def restore(
         except OSError:
             return None  # a failed copy (full disk): the caller builds; out is untouched
         finally:
-            publish.remove_owned(tmp)
+            if tmp is not None:
+                publish.remove_owned(tmp)
     return manifest
 
 
