@@ -32,10 +32,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from gpucompare import params
-from gpucompare.audit import runner as audit_runner
 from gpucompare.core import paths
 from gpucompare.core.errors import InputError
-from gpucompare.data import catalog, engines, interconnect, measurements
+from gpucompare.data import catalog, engines, interconnect
 from gpucompare.model import cost, specs
 from gpucompare.report import execute, preflight
 from gpucompare.sections import display
@@ -225,20 +224,14 @@ def _shown(x) -> None:
         x._repr_mimebundle_()
 
 
-#: Functions that do not read the parameters and cost the most (the claims audit, run by several
-#: tables, about a third of a draw; the inference and kernel measurements and the calibration's
-#: exclusions, parsed per lookup; ``params/default.yaml``, parsed again by every
-#: ``notebook_params`` and audit check, hundreds of times a draw; the checkout's root and the data
-#: folder, resolved per data-file lookup, millions of times): the same for every draw, so each runs
-#: once per test session (per data folder) and later calls get a copy.
+#: Functions that do not read the parameters and cost the most, the same for every draw, so each
+#: runs once per test session (per data folder) and later calls get a copy: ``params/default.yaml``,
+#: read and copied again by every ``notebook_params`` and audit check, hundreds of times a draw.
+#: (The claims audit and the measurement loaders remember their answers themselves,
+#: :mod:`gpucompare.core.memo`; the data folder is resolved once per environment by the library:
+#: wrapping them here cost more than it saved, ~8 s of the 20 draws.)
 _CONSTANT = [
-    (audit_runner, "run"),
-    (measurements, "load_inference"),
-    (measurements, "load_exclusions"),
-    (measurements, "load_kernel_measurements"),
     (params, "defaults_dict"),
-    (paths, "repo_root"),
-    (paths, "data_dir"),
 ]
 _CONSTANT_CACHE: dict = {}
 
