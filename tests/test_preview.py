@@ -264,6 +264,28 @@ def test_a_data_edit_is_seen_by_the_checks_of_the_running_process(
         pv.stop(timeout_s=WAIT_S)
 
 
+def test_kernels_start_for_the_first_edit_when_no_section_ran(tmp_path, specs_only):
+    """A preview of inputs built before finds its report up to date (or in the report store) and
+    runs no section; its kernels start anyway, so that the first edit does not wait for them."""
+    params_file = tmp_path / "prices.yaml"
+    _params(params_file, 2468)
+    out = tmp_path / "reports" / "preview"
+    first = preview.Preview(out, [params_file], nb_dir=specs_only, jobs=1).start()
+    try:
+        assert _wait_version(first.url, 0)["error"] is None
+    finally:
+        first.stop(timeout_s=WAIT_S)
+    again = preview.Preview(out, [params_file], nb_dir=specs_only, jobs=1).start()
+    try:
+        assert _wait_version(again.url, 0)["error"] is None
+        deadline = time.monotonic() + 60  # a kernel starts in seconds, even on a loaded machine
+        while again.kernels.started < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (again.kernels.started, again.kernels.reused) == (1, 0)  # started, no section run
+    finally:
+        again.stop(timeout_s=WAIT_S)
+
+
 def test_refuses_a_folder_it_did_not_make(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()

@@ -447,6 +447,11 @@ class Preview:
         self._finish(manifest, error, time.perf_counter() - started, started_at)
         for step in later:  # the report store's copy, once the page was told
             step()
+        if error is None:
+            # Kernels ready for the next edit: a report restored from the store (or one up to
+            # date) ran no section, and its first edit would also wait ~1-2 s for them to start.
+            # Kernels already there count: none is started twice.
+            self.kernels.prestart(cache.inputs_fingerprint(), self.kernels.size)
 
     def _finish(
         self, manifest: dict | None, error: str | None, seconds: float, started_at: str
