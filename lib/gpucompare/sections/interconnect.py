@@ -58,8 +58,10 @@ def interconnect_links() -> display.Table:
     t = _links_frame()
     intra = t[t["scope"] == "intra-node"]["per_direction_gb_s"]
     caption = (
-        f"Per direction, intra-node links range from {intra.min():.2f} GB/s ({intra.idxmin()}) to "
-        f"{intra.max():.0f} GB/s ({intra.idxmax()}), a factor of {intra.max() / intra.min():.0f}; "
+        # Link names carry parentheses of their own ("NVLink 5 (B200)"): named before their
+        # figures, not inside another pair.
+        f"Per direction, intra-node links range from {intra.idxmin()} at {intra.min():.2f} GB/s "
+        f"to {intra.idxmax()} at {intra.max():.0f} GB/s, a factor of {intra.max() / intra.min():.0f}; "
         f"PCIe 4.0 x16 carries {link_per_direction_gb_s('pcie4-x16'):.1f} GB/s each way, "
         f"{link_total_gb_s('pcie4-x16'):.0f} GB/s both ways together."
     )
