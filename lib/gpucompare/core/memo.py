@@ -10,9 +10,10 @@ argument. The contents are hashed by :func:`gpucompare.core.filecache.hash_tree`
 tree only when a file's size, inode or times changed (~0.3 ms a call otherwise): a memo never
 answers from other contents than the files hold now. (The catalogs and claims underneath are parsed
 once per folder and process, :mod:`gpucompare.data.catalog`: an edited catalog needs a new process,
-memo or not; the measurement files are read at every call, and so at every change.) A call that
-raises keeps nothing. Each caller gets its own copy of the answer (``copy``): a caller may change what it
-got without changing what the next one gets.
+memo or not; the measurement files are read at every call, and so at every change.)
+
+A call that raises keeps nothing. Each caller gets its own copy of the answer (``copy``): a caller
+may change what it got without changing what the next one gets.
 """
 
 from __future__ import annotations
