@@ -24,10 +24,12 @@ NEVER = (
     "jinja2",
     "itables",
 )
-#: Not loaded once the caches are warm: the least squares of the calibration fit, and the
-#: preflight's data checks with the audit they load (remembered by report.cache.checked).
+#: Not loaded once the caches are warm: the least squares of the calibration fit, the
+#: preflight's data checks with the audit they load (remembered by report.cache.checked), and the
+#: YAML parser (every document comes from the parsed-YAML cache, core/yamlcache.py).
 WARM_NEVER = (
     "scipy",
+    "yaml",
     "gpucompare.report.preflight",
     "gpucompare.audit",
     "gpucompare.data.checkdata",

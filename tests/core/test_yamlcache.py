@@ -129,3 +129,8 @@ def test_a_command_that_stops_on_bad_input_writes_no_parsed_document(tmp_path, r
     assert not (tmp_path / "cache").exists()
     res = run_cli("memory", "--model", "llama-2-7b", "--gpu", "h100-sxm")
     assert res.returncode == 0 and list((tmp_path / "cache" / "yaml").glob("*.json"))
+
+
+def test_the_key_names_the_installed_pyyaml_without_importing_it():
+    # Read from PyYAML's source so that a warm process never loads it; the module says the same.
+    assert yamlcache.parser_version() == yaml.__version__

@@ -12,13 +12,12 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gpucompare.core import yamlcache
 from gpucompare.core.errors import InputError
 
-#: PyYAML's safe loader, in C (libyaml) where available: about ten times faster than the Python one.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: The YAML loader, when not PyYAML's safe loader in C (libyaml, about ten times faster than the
+#: Python one) or, without libyaml, in Python: a test sets the Python one here.
+_SAFE_LOADER = None
 
 #: Environment variable that points the library at another data folder (tests use it).
 DATA_DIR_ENV = "GPUCOMPARE_DATA_DIR"
@@ -161,8 +160,12 @@ def parse_yaml(text: str, where: str) -> Any:
     found, data = yamlcache.get(folder, text)
     if found:
         return check_bounded(data, where)
+    # PyYAML only for a text not parsed before: a command whose documents all come from the
+    # cache never loads it (~10 ms).
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_SAFE_LOADER)
+        data = yaml.load(text, Loader=_SAFE_LOADER or getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
