@@ -72,6 +72,45 @@ def test_hash_tree_never_remembers_a_tree_modified_within_the_settle_window(tmp_
     assert reads == ["a.txt"]
 
 
+def test_a_kept_tree_hash_spares_the_next_process_the_reading(tmp_path, monkeypatch):
+    tree, keep = tmp_path / "tree", tmp_path / "keep"
+    tree.mkdir()
+    (tree / "a.txt").write_text("one")
+    (tree / "b.txt").write_text("two")
+    _age(tree)
+    monkeypatch.setattr(filecache.time, "time_ns", lambda: 10**9 * 4_000_000_000)  # far future
+    monkeypatch.setattr(filecache, "_trees_pending", {})
+    first = filecache.hash_tree(tree, ("**/*",), keep)
+    assert not keep.exists()  # nothing written before the flush (bad input writes nothing)
+    assert filecache.flush_trees() == 1 and filecache.flush_trees() == 0
+    # A new process: nothing remembered in memory; the hash comes from the folder, no file read.
+    monkeypatch.setattr(filecache, "_TREES", {})
+    reads = []
+    real = type(tree).read_bytes
+
+    def read_bytes(path):
+        if tree in path.parents:  # the tree's files (the kept hash is read from the folder)
+            reads.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(type(tree), "read_bytes", read_bytes)
+    assert filecache.hash_tree(tree, ("**/*",), keep) == first and reads == []
+    # A changed file changes its stat signature: read again, and the hash of the new bytes.
+    monkeypatch.setattr(filecache, "_TREES", {})
+    (tree / "a.txt").write_text("ONE")
+    changed = filecache.hash_tree(tree, ("**/*",), keep)
+    assert sorted(reads) == ["a.txt", "b.txt"] and changed != first
+    monkeypatch.setattr(filecache, "_TREES", {})
+    assert changed == filecache.hash_tree(tree, ("**/*",))  # the same as without the folder
+
+
+def test_an_unsettled_tree_is_not_kept(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("one")  # just written: within the settle window
+    monkeypatch.setattr(filecache, "_trees_pending", {})
+    filecache.hash_tree(tmp_path, ("**/*.txt",), tmp_path / "keep")
+    assert filecache.flush_trees() == 0 and not (tmp_path / "keep").exists()
+
+
 def test_touch_orders_uses_even_within_one_clock_tick(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text("a")

@@ -39,7 +39,8 @@ def inputs_signature(args: tuple = ()) -> tuple[str, ...]:
     data = paths.data_dir()
     trees = [(data, ("**/*",)), (paths.params_dir(), ("default.yaml",))]
     trees += [(a, ("**/*",)) for a in args if isinstance(a, Path) and a.is_dir()]
-    return tuple(f"{root}:{filecache.hash_tree(root, patterns)}" for root, patterns in trees)
+    keep = paths.trees_dir()
+    return tuple(f"{root}:{filecache.hash_tree(root, patterns, keep)}" for root, patterns in trees)
 
 
 def of_inputs(copy: Callable[[T], T]) -> Callable[[Callable[..., T]], Callable[..., T]]:

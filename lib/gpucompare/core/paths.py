@@ -62,6 +62,12 @@ def cache_dir() -> Path:
     return _folder(os.environ.get(CACHE_DIR_ENV, ""), _CACHE)
 
 
+def trees_dir() -> Path:
+    """Where the hashes of the data and library trees are kept between processes
+    (:func:`gpucompare.core.filecache.hash_tree` with ``keep``): ``<cache_dir>/trees``."""
+    return cache_dir() / "trees"
+
+
 def notebooks_dir() -> Path:
     """The folder of section notebooks (``notebooks/``)."""
     return _NOTEBOOKS

@@ -40,12 +40,12 @@ def _store(kind: str) -> filecache.JsonCache:
 def key(kind: str, folder: Path | None = None) -> str:
     """The entry name of a ``kind`` entry (a fit, a cross-validation) on ``folder`` (default: the
     data's measurements): the folder is the only argument either takes."""
-    lib = Path(__file__).resolve().parents[1]
+    lib, keep = Path(__file__).resolve().parents[1], paths.trees_dir()
     return filecache.digest(
         kind,
-        filecache.hash_tree(paths.data_dir(), ("**/*",)),
-        filecache.hash_tree(Path(folder), ("**/*",)) if folder else "",
-        filecache.hash_tree(lib, ("**/*.py",)),
+        filecache.hash_tree(paths.data_dir(), ("**/*",), keep),
+        filecache.hash_tree(Path(folder), ("**/*",), keep) if folder else "",
+        filecache.hash_tree(lib, ("**/*.py",), keep),
         params.default_file().read_bytes(),
         f"python {platform.python_version()} numpy {np.__version__} "
         f"pandas {installed_version('pandas')} scipy {installed_version('scipy')}",

@@ -73,8 +73,9 @@ def inputs_fingerprint() -> str:
     """Hash of the data files, the library's code and templates, and the versions."""
     lib = Path(__file__).resolve().parents[1]  # the gpucompare package
     h = hashlib.sha256()
-    h.update(filecache.hash_tree(paths.data_dir(), ("**/*",)).encode())
-    h.update(filecache.hash_tree(lib, ("**/*.py", "templates/**/*")).encode())
+    keep = paths.trees_dir()
+    h.update(filecache.hash_tree(paths.data_dir(), ("**/*",), keep).encode())
+    h.update(filecache.hash_tree(lib, ("**/*.py", "templates/**/*"), keep).encode())
     h.update(f"{__version__} {platform.python_version()}".encode())
     return h.hexdigest()
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gpucompare import params
-from gpucompare.core import paths, yamlcache
+from gpucompare.core import filecache, paths, yamlcache
 from gpucompare.core.errors import GpucompareError, InputError
 from gpucompare.report import build, cache, preflight, publish
 from gpucompare.report.execute import CELL_TIMEOUT_S
@@ -434,7 +434,8 @@ class Preview:
                 reuse=True,
                 later=later,
             )
-            yamlcache.flush()  # what this good build parsed, for the next process
+            yamlcache.flush()  # what this good build parsed and hashed, for the next process
+            filecache.flush_trees()
         except GpucompareError as exc:
             error = str(exc)
         except Exception:
