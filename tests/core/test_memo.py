@@ -147,3 +147,59 @@ def test_a_call_with_an_unhashable_argument_is_computed_not_kept(data):
     assert calls == []
     assert answer(["a"]) == {"x": ["a"], "calls": 1}
     assert answer(["a"])["calls"] == 2 and calls == [["a"], ["a"]]
+
+
+def _kept_counting(tmp_path, monkeypatch, answer):
+    """A function kept between processes (``keep``) that counts its computations."""
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(memo, "_pending", {})
+    calls = []
+
+    @memo.of_inputs(memo.copy_rows, keep="test-rows")
+    def rows():
+        calls.append(1)
+        return answer()
+
+    return rows, calls
+
+
+def test_a_kept_answer_is_read_by_the_next_process_and_written_only_at_the_flush(
+    data, tmp_path, monkeypatch
+):
+    rows, calls = _kept_counting(tmp_path, monkeypatch, lambda: [{"id": "a", "value": 0.1}])
+    assert rows() == [{"id": "a", "value": 0.1}] and len(calls) == 1
+    assert not (tmp_path / "cache" / "memo").exists()  # nothing written before the flush
+    assert memo.flush() == 1 and memo.flush() == 0
+    rows.cache_clear()  # a new process: nothing in memory
+    assert rows() == [{"id": "a", "value": 0.1}] and len(calls) == 1  # read, not computed
+    # Other code or versions: another entry, computed again.
+    monkeypatch.setattr(memo, "_code_and_versions", lambda: "other code")
+    rows.cache_clear()
+    assert rows() == [{"id": "a", "value": 0.1}] and len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [{"value": float("nan")}],
+        [{"pair": (1, 2)}],
+        [{"when": __import__("datetime").date.today()}],
+    ],
+    ids=["nan", "tuple", "date"],
+)
+def test_an_answer_json_does_not_hold_exactly_is_not_kept(data, tmp_path, monkeypatch, answer):
+    rows, calls = _kept_counting(tmp_path, monkeypatch, lambda: answer)
+    rows()
+    assert calls == [1] and memo.flush() == 0 and not (tmp_path / "cache" / "memo").exists()
+
+
+def test_the_audit_is_kept_between_processes(data, tmp_path, monkeypatch):
+    from gpucompare.audit import runner
+
+    monkeypatch.setenv(paths.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(memo, "_pending", {})
+    first = runner.run("memory")
+    assert memo.flush() == 1
+    runner.run.cache_clear()
+    monkeypatch.setattr(runner, "checks", lambda: pytest.fail("the audit ran again"))
+    assert runner.run("memory") == first

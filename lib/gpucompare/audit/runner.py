@@ -50,10 +50,11 @@ def checks() -> dict[str, Callable[[claims.Claim], Finding]]:
     return registry
 
 
-@memo.of_inputs(memo.copy_rows)
+@memo.of_inputs(memo.copy_rows, keep="claims-audit")
 def run(section: str | None = None) -> list[dict]:
     """Recompute every claim (optionally of one section): the ``gpucompare audit --json`` payload.
-    Remembered per section and input files (:mod:`gpucompare.core.memo`): four sections show it."""
+    Remembered per section and input files, in this process and for the next ones
+    (:mod:`gpucompare.core.memo`): four sections show it, in each kernel of a build."""
     registry = checks()
     sections = sorted({c.section for c in claims.claims()})
     if section is not None and section not in sections:

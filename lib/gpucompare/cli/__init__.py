@@ -16,7 +16,7 @@ from gpucompare import params
 from gpucompare.cli import listing, options, preview, speed, train
 from gpucompare.cli import models as models_cli
 from gpucompare.cli.options import add_params_options
-from gpucompare.core import filecache, jsonout, yamlcache
+from gpucompare.core import caches, jsonout
 from gpucompare.core.errors import EXIT_BAD_INPUT, GpucompareError
 from gpucompare.core.guards import bounded_int, positive_int
 from gpucompare.data import catalog
@@ -382,9 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         if code == 0:
-            # What this command parsed and hashed, for the next one (never after bad input).
-            yamlcache.flush()
-            filecache.flush_trees()
+            caches.flush()  # what this command parsed and computed, for the next one
         return code
     except BrokenPipeError:
         return _reader_gone()

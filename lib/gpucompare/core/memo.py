@@ -14,13 +14,22 @@ memo or not; the measurement files are read at every call, and so at every chang
 
 A call that raises keeps nothing. Each caller gets its own copy of the answer (``copy``): a caller
 may change what it got without changing what the next one gets.
+
+An answer can also be kept between processes (``keep``: the claims audit, ~0.2 s that every new
+kernel of a build would pay again): in the cache folder (``memo/``), keyed as in memory and by
+the library's code and the Python, numpy, pandas and scipy versions, and written only by
+:func:`flush` (which a command calls when it succeeded: bad input writes nothing). Only answers
+that JSON holds exactly are kept (read back, they print the same).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import platform
 from collections import OrderedDict
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +40,13 @@ T = TypeVar("T")
 #: Answers kept per function: a few argument sets (the audit per section) times a few versions of
 #: the data (a preview whose data is edited, tests that point at copies of data/).
 MAX_ENTRIES = 64
+#: Answers kept on disk (``keep``), all functions together.
+KEPT_ENTRIES = 64
+#: The library's own modules (an answer kept on disk is for this code only).
+_LIBRARY = Path(__file__).resolve().parents[1]
+#: Answers computed in this process, to be written by :func:`flush`:
+#: ``{(folder, kind, name): answer}``.
+_pending: dict[tuple[Path, str, str], Any] = {}
 
 
 def inputs_signature(args: tuple = ()) -> tuple[str, ...]:
@@ -43,14 +59,55 @@ def inputs_signature(args: tuple = ()) -> tuple[str, ...]:
     return tuple(f"{root}:{filecache.hash_tree(root, patterns, keep)}" for root, patterns in trees)
 
 
-def of_inputs(copy: Callable[[T], T]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+@functools.cache
+def _code_and_versions() -> str:
+    """The library's code and the versions an answer kept on disk was computed with."""
+    versions = []
+    for name in ("numpy", "pandas", "scipy"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} -")
+    code = filecache.hash_tree(_LIBRARY, ("**/*.py",), paths.trees_dir())
+    return f"{code} python {platform.python_version()} {' '.join(versions)}"
+
+
+def _exactly_json(answer: Any) -> bool:
+    """Whether ``answer`` reads back from JSON as an equal value that prints the same."""
+    try:
+        back = json.loads(json.dumps(answer, allow_nan=False))
+    except (TypeError, ValueError):
+        return False
+    return back == answer and repr(back) == repr(answer)
+
+
+def of_inputs(
+    copy: Callable[[T], T], keep: str | None = None
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Memoise a function whose answer depends only on its arguments and the input files
     (:func:`inputs_signature`); ``copy(answer)`` is what each call returns. A call with an
-    unhashable argument is computed and not kept. The wrapper's ``cache_clear()`` forgets every
-    answer."""
+    unhashable argument is computed and not kept. With ``keep`` (a name), answers are also kept
+    between processes (module docstring). The wrapper's ``cache_clear()`` forgets every answer
+    held in memory."""
 
     def decorate(func: Callable[..., T]) -> Callable[..., T]:
         answers: OrderedDict[tuple, Any] = OrderedDict()
+
+        def compute(key: tuple, args: tuple, kwargs: dict) -> Any:
+            if keep is None:
+                return func(*args, **kwargs)
+            folder = paths.cache_dir() / "memo"
+            name = filecache.digest(
+                keep, func.__module__, func.__qualname__, repr(key), _code_and_versions()
+            )
+            store = filecache.JsonCache(folder, keep, KEPT_ENTRIES)
+            kept = store.get(name, mark_used=False)
+            if kept is not None:
+                return kept
+            answer = func(*args, **kwargs)
+            if _exactly_json(answer):
+                _pending[folder, keep, name] = answer
+            return answer
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> T:
@@ -62,7 +119,7 @@ def of_inputs(copy: Callable[[T], T]) -> Callable[[Callable[..., T]], Callable[.
             if key in answers:
                 answers.move_to_end(key)
             else:
-                answers[key] = func(*args, **kwargs)
+                answers[key] = compute(key, args, kwargs)
                 while len(answers) > MAX_ENTRIES:
                     answers.popitem(last=False)
             return copy(answers[key])
@@ -71,6 +128,16 @@ def of_inputs(copy: Callable[[T], T]) -> Callable[[Callable[..., T]], Callable[.
         return wrapper
 
     return decorate
+
+
+def flush() -> int:
+    """Write the answers kept on disk that this process computed (``keep``); returns how many
+    (free when none)."""
+    written = 0
+    while _pending:
+        (folder, kind, name), answer = _pending.popitem()
+        written += filecache.JsonCache(folder, kind, KEPT_ENTRIES).put(name, answer)
+    return written
 
 
 def copy_rows(rows: list[dict]) -> list[dict]:

@@ -50,8 +50,7 @@ WAIT_S = 0.1
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
 #: for it (no data is read, nothing is computed). And after every cell, write the planner's new
 #: answers and the YAML documents parsed to the disk cache (:func:`gpucompare.model.plan.save_memo`,
-#: :func:`gpucompare.core.yamlcache.flush`, :func:`gpucompare.core.filecache.flush_trees`; nothing
-#: to do is free): the pool kills its kernels,
+#: :func:`gpucompare.core.caches.flush`; nothing to do is free): the pool kills its kernels,
 #: so nothing would run at their exit. The hook is the shell's, so
 #: :data:`RESET` keeps it, and it reads nothing from the namespace that the reset empties (its
 #: defaults hold what it calls); a failure to save is no section's business, so it shows nothing.
@@ -64,8 +63,7 @@ def _save_caches(
     result=None,
     saves=(
         _il.import_module("gpucompare.model.plan").save_memo,
-        _il.import_module("gpucompare.core.yamlcache").flush,
-        _il.import_module("gpucompare.core.filecache").flush_trees,
+        _il.import_module("gpucompare.core.caches").flush,
     ),
     quietly=_il.import_module("contextlib").suppress,
 ):

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from gpucompare import params
-from gpucompare.core import filecache, paths, yamlcache
+from gpucompare.core import caches, paths
 from gpucompare.core.errors import GpucompareError, InputError
 from gpucompare.report import build, cache, preflight, publish
 from gpucompare.report.execute import CELL_TIMEOUT_S
@@ -434,8 +434,7 @@ class Preview:
                 reuse=True,
                 later=later,
             )
-            yamlcache.flush()  # what this good build parsed and hashed, for the next process
-            filecache.flush_trees()
+            caches.flush()  # what this good build parsed and computed, for the next process
         except GpucompareError as exc:
             error = str(exc)
         except Exception:
