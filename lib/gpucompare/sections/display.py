@@ -297,11 +297,11 @@ class Table:
 
     def _page_html(self) -> str:
         """:meth:`_styled_html`, remembered by what it depends on (:data:`_PAGE_HTML`)."""
+        if self.cell_class is not None:  # a function: not part of a key
+            return self._styled_html()
         try:
             # Pickles are equal only for equal contents and types; unequal pickles of equal
-            # contents (another memory layout) merely miss. A cell class is a function: not kept.
-            if self.cell_class is not None:
-                raise pickle.PicklingError("a cell class")
+            # contents (another memory layout) merely miss.
             shown = (self.frame, self.name, self.caption, self.digits, self.formats)
             shown += (self.highlight, self.hidden, self.zero_means, data_names.display_names())
             key = hashlib.sha256(pickle.dumps(shown, protocol=5)).digest()
