@@ -173,7 +173,7 @@ def test_a_kept_answer_is_read_by_the_next_process_and_written_only_at_the_flush
     rows.cache_clear()  # a new process: nothing in memory
     assert rows() == [{"id": "a", "value": 0.1}] and len(calls) == 1  # read, not computed
     # Other code or versions: another entry, computed again.
-    monkeypatch.setattr(memo, "_code_and_versions", lambda: "other code")
+    monkeypatch.setattr(memo, "code_and_versions", lambda: "other code")
     rows.cache_clear()
     assert rows() == [{"id": "a", "value": 0.1}] and len(calls) == 2
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gpucompare.core import filecache, paths
+from gpucompare.core import filecache, memo, paths
 from gpucompare.model import fitcache
 
 KIND = "test-table"
@@ -194,9 +194,9 @@ def test_installed_versions_are_the_metadata_versions():
     from importlib import metadata
 
     for name in ("pandas", "scipy", "numpy"):
-        assert fitcache.installed_version(name) == metadata.version(name)
-    assert fitcache.installed_version("numpy") == np.__version__
-    assert fitcache.installed_version("pandas") == pd.__version__
+        assert memo.installed_version(name) == metadata.version(name)
+    assert memo.installed_version("numpy") == np.__version__
+    assert memo.installed_version("pandas") == pd.__version__
 
 
 def test_an_installed_version_is_read_from_the_headers_only(monkeypatch):
@@ -214,9 +214,9 @@ def test_an_installed_version_is_read_from_the_headers_only(monkeypatch):
         "a": "Metadata-Version: 2.1\nName: a\nVersion: 1.2.3\nSummary: x\n\nVersion: 9\n",
         "b": "Metadata-Version: 2.1\nName: b\nSummary: x\n\nVersion: 9\n",
     }
-    monkeypatch.setattr(fitcache.metadata, "distribution", lambda name: Dist(texts[name]))
-    assert fitcache.installed_version("a") == "1.2.3"
-    assert fitcache.installed_version("b") == "from-the-parser"
+    monkeypatch.setattr(memo.metadata, "distribution", lambda name: Dist(texts[name]))
+    assert memo.installed_version("a") == "1.2.3"
+    assert memo.installed_version("b") == "from-the-parser"
 
 
 _COMPUTE_ONCE = """

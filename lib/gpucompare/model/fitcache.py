@@ -15,16 +15,14 @@ here): the one-line commands count rows in them, and only callers that want the 
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gpucompare import params
-from gpucompare.core import filecache, paths
+from gpucompare.core import filecache, memo, paths
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,30 +38,14 @@ def _store(kind: str) -> filecache.JsonCache:
 def key(kind: str, folder: Path | None = None) -> str:
     """The entry name of a ``kind`` entry (a fit, a cross-validation) on ``folder`` (default: the
     data's measurements): the folder is the only argument either takes."""
-    lib, keep = Path(__file__).resolve().parents[1], paths.trees_dir()
+    keep = paths.trees_dir()
     return filecache.digest(
         kind,
         filecache.hash_tree(paths.data_dir(), ("**/*",), keep),
         filecache.hash_tree(Path(folder), ("**/*",), keep) if folder else "",
-        filecache.hash_tree(lib, ("**/*.py",), keep),
         params.default_file().read_bytes(),
-        f"python {platform.python_version()} numpy {np.__version__} "
-        f"pandas {installed_version('pandas')} scipy {installed_version('scipy')}",
+        memo.code_and_versions(),
     )
-
-
-def installed_version(name: str) -> str:
-    """The installed version of distribution ``name``, read from its metadata rather than from the
-    package (a fit read back needs neither pandas nor scipy, ~0.5 s to import here): the ``Version``
-    header of its core metadata (``importlib.metadata.version`` parses the same headers with the
-    email package, ~4 ms the first time; this reads them as the specification's lines)."""
-    text = metadata.distribution(name).read_text("METADATA") or ""
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the headers end at the first blank line
-        if line.startswith("Version:"):
-            return line.removeprefix("Version:").strip()
-    return metadata.version(name)
 
 
 def _frame_payload(frame: pd.DataFrame) -> dict | None:
