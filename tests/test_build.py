@@ -313,6 +313,12 @@ def test_data_sources_reads_any_yaml_with_a_sources_table(tmp_path):
     assert files[1]["slug"] == "sub-c" and files[1]["sources"][0]["title"] == "Three"
 
 
+#: The price of the rebuild below. The section store is shared by the whole test session (all
+#: workers), so a section another test built with this price would be reused, not run: no other
+#: test may use it (the preview tests once used the same 2999 and made this test order-dependent).
+UNSHARED_RTX4090_PRICE = 2611
+
+
 def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sections(report):
     from gpucompare import params
     from gpucompare.report import cache
@@ -320,15 +326,21 @@ def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sec
     out, _ = report
     p, _ = params.resolve(sets=[PRICE_SET])
     assert cache.up_to_date(out, p.model_dump(mode="json"), p.title, pdf=False) is not None
-    q, _ = params.resolve(sets=["price_usd.rtx-4090=2999"])
+    changed = f"price_usd.rtx-4090={UNSHARED_RTX4090_PRICE}"
+    q, _ = params.resolve(sets=[changed])
     assert cache.up_to_date(out, q.model_dump(mode="json"), q.title, pdf=False) is None
-    again = build.build(out, sets=["price_usd.rtx-4090=2999"], jobs=2)
-    executed = {s["notebook"] for s in again["sections"] if not s["cached"]}
-    declares = {
-        s["notebook"]
-        for s in again["sections"]
-        if "price_usd" in cache.parameter_names(paths.notebooks_dir() / s["notebook"])
+    notebooks = sorted(paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    declares = {nb.name for nb in notebooks if "price_usd" in cache.parameter_names(nb)}
+    keys = cache.section_keys(notebooks, q.model_dump(mode="json"))
+    stored_before = {
+        f"{stem}.ipynb" for stem, key in keys.items() if cache.sections_store().has(stem, key)
     }
+    assert not stored_before & declares, (
+        f"another test built {UNSHARED_RTX4090_PRICE}: {stored_before}"
+    )
+    again = build.build(out, sets=[changed], jobs=2)
+    executed = {s["notebook"] for s in again["sections"] if not s["cached"]}
+    assert {s["notebook"] for s in again["sections"]} == {nb.name for nb in notebooks}
     assert executed == declares
     assert "02_memory.ipynb" not in executed
     price_row = next(
@@ -336,4 +348,4 @@ def test_unchanged_inputs_are_up_to_date_and_a_price_change_reruns_only_cost_sec
         for line in (out / "tables" / "spec_table.csv").read_text().splitlines()
         if line.startswith("price (USD)")
     )
-    assert "2999" in price_row
+    assert str(UNSHARED_RTX4090_PRICE) in price_row
