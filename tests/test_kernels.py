@@ -217,3 +217,29 @@ def test_the_pool_loads_no_papermill_nor_nbformat():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_pools_kernels_run_without_the_debugger():
+    """ipykernel loads debugpy (~0.3 s a kernel) unless ``import debugpy`` fails; the pool's kernels
+    start through :mod:`gpucompare.report.kernel_launcher`, where it does. debugpy is installed
+    here (ipykernel requires it), so its absence in the kernel is the launcher's doing. That the
+    sections' outputs are those of a stock kernel is
+    :func:`test_real_sections_are_the_same_alone_first_and_last_in_a_warm_kernel`."""
+    import importlib.util
+
+    from jupyter_core.utils import run_sync
+
+    assert importlib.util.find_spec("debugpy") is not None
+    kernel = kernels.start_kernel(KEY)
+    try:
+        assert kernel.km.kernel_spec.argv[1:3] == ["-m", "gpucompare.report.kernel_launcher"]
+        kernel.run_silently("import sys\nassert sys.modules.get('debugpy') is None")
+        msg_id = kernel.kc.kernel_info()
+        while True:
+            reply = run_sync(kernel.kc.get_shell_msg)(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        assert reply["content"]["status"] == "ok"
+        assert "debugger" not in reply["content"]["supported_features"]
+    finally:
+        kernel.close()
