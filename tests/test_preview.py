@@ -336,17 +336,31 @@ def _start_command(tmp_path: Path, nbs: Path, price_usd: int):
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
+    # Both pipes are read as the command writes them: a pipe nobody reads fills (64 KiB) and then
+    # blocks the command's next write, which would look like a preview that does not stop.
+    proc.err_lines = []
+    proc.err_reader = threading.Thread(
+        target=lambda: [proc.err_lines.append(x) for x in proc.stderr], daemon=True
+    )
+    proc.err_reader.start()
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         try:
             line = lines.get(timeout=1)
         except queue.Empty:
-            assert proc.poll() is None, proc.stderr.read()
+            assert proc.poll() is None, _stderr(proc)
             continue
         if found := re.search(r"at (http://127\.0\.0\.1:\d+/)", line):
             return proc, found.group(1), out
     proc.kill()
     raise AssertionError("the preview printed no URL")
+
+
+def _stderr(proc: subprocess.Popen) -> str:
+    """What the command of :func:`_start_command` wrote to stderr (all of it once it has ended)."""
+    if proc.poll() is not None:
+        proc.err_reader.join(timeout=10)
+    return "".join(proc.err_lines)
 
 
 def test_ctrl_c_stops_the_command_with_130(tmp_path, specs_only):
@@ -357,7 +371,7 @@ def test_ctrl_c_stops_the_command_with_130(tmp_path, specs_only):
         assert proc.wait(timeout=60) == 130
     finally:
         proc.kill()
-    assert "interrupted" in proc.stderr.read()
+    assert "interrupted" in _stderr(proc)
     assert (out / "index.html").is_file() and _leftovers(out.parent) == []
 
 
