@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpec
 
 from gpucompare import params
 from gpucompare.core import paths
@@ -153,10 +155,42 @@ def test_kernels_started_ahead_are_handed_out_fresh(tiny, tmp_path):
 
 def test_closing_while_kernels_start_leaves_none_running(tmp_path):
     pool = kernels.KernelPool(2)
-    pool.prestart(KEY, 2)
-    pool.close()  # waits for the two starts, then shuts both down
-    assert pool.started == 2
-    assert pool._idle_kernel() is None and pool._count == 0
+    managers = []
+    real = kernels.start_kernel
+
+    def recording(key, spawned):
+        return real(key, lambda km: (managers.append(km), spawned(km)))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "start_kernel", recording)
+        pool.prestart(KEY, 2)
+        pool.close()  # stops the starts under way; a start that ended first is shut down
+    assert pool._idle_kernel() is None and pool._count == 0 and not pool._spawned
+    assert managers and not any(km.is_alive() for km in managers)
+
+
+def test_closing_stops_a_kernel_that_never_answers(monkeypatch):
+    """A kernel that does not answer (here a process that only sleeps) would hold ``close`` for
+    :data:`~gpucompare.report.kernels.START_TIMEOUT_S` (60 s), and with it Ctrl-C in the preview;
+    ``close`` stops its process instead, and its start fails and cleans up."""
+
+    def never_ready(self, name):
+        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+        return KernelSpec(argv=sleeper, display_name="sleeper", language="python")
+
+    monkeypatch.setattr(kernels._KernelSpecs, "get_kernel_spec", never_ready)
+    pool = kernels.KernelPool(1)
+    pool.prestart(KEY, 1)
+    deadline = time.monotonic() + 30
+    while not pool._spawned and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (km,) = pool._spawned
+    assert km.is_alive()
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 10 < kernels.START_TIMEOUT_S
+    assert not km.is_alive()
+    assert pool.started == 0 and pool._count == 0 and not pool._spawned
 
 
 def test_a_section_goes_back_to_the_kernel_that_ran_it(tiny, tmp_path):

@@ -308,7 +308,8 @@ def test_a_busy_port_is_bad_input(tmp_path):
 #: ``gpucompare`` with the preview command registered (until ``cli/__init__.py`` does it itself):
 #: the real ``cli.main``, so the exit codes are the command line's own.
 _PROBE = """
-import argparse, sys
+import argparse, faulthandler, signal, sys
+faulthandler.register(signal.SIGUSR1)  # a test that waits too long asks for every thread's stack
 from gpucompare import cli
 from gpucompare.cli import preview
 make_parser = cli.parser
@@ -363,12 +364,27 @@ def _stderr(proc: subprocess.Popen) -> str:
     return "".join(proc.err_lines)
 
 
+def _exit_code(proc: subprocess.Popen, timeout_s: float) -> int:
+    """The command's exit code; if it has not ended within ``timeout_s``, the failure shows where
+    each of its threads was (``faulthandler``, registered by :data:`_PROBE`) and what it wrote."""
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        proc.wait()
+        raise AssertionError(
+            f"no exit within {timeout_s} s; its stderr:\n{_stderr(proc)}"
+        ) from None
+
+
 def test_ctrl_c_stops_the_command_with_130(tmp_path, specs_only):
     proc, url, out = _start_command(tmp_path, specs_only, 1999)
     try:
         _wait_version(url, 0)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
+        assert _exit_code(proc, 60) == 130
     finally:
         proc.kill()
     assert "interrupted" in _stderr(proc)
@@ -384,7 +400,7 @@ def test_sigterm_during_a_build_leaves_nothing_half_written(tmp_path, specs_only
             time.sleep(0.02)
         assert _leftovers(out.parent), "no build started"
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=WAIT_S) == 130
+        assert _exit_code(proc, WAIT_S) == 130
     finally:
         proc.kill()
     assert _leftovers(out.parent) == []

@@ -27,10 +27,15 @@ loads the rest of the report stack.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import signal
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +54,9 @@ SETUP_TIMEOUT_S = 120
 MAX_SECTIONS_PER_KERNEL = 200
 #: Seconds between two looks for a kernel when all are busy (one may be discarded, not returned).
 WAIT_S = 0.1
+#: Seconds between two checks that a kernel running setup code is still alive: a kernel that died
+#: (or that :meth:`KernelPool.close` stopped) is known within this, not at the setup timeout.
+ALIVE_CHECK_S = 1.0
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
 #: for it (no data is read, nothing is computed). And after every cell, write the planner's new
 #: answers and the YAML documents parsed to the disk cache (:func:`gpucompare.model.plan.save_memo`,
@@ -136,10 +144,24 @@ class WarmKernel:
     ran: set[str] = field(default_factory=set)
 
     def run_silently(self, code: str, timeout_s: float = SETUP_TIMEOUT_S) -> None:
-        """Execute ``code`` without counting it or showing anything; raise if it fails."""
+        """Execute ``code`` without counting it or showing anything; raise if it fails, if the
+        kernel dies meanwhile, or after ``timeout_s`` without an answer."""
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout_s
         while True:
-            reply = run_sync(self.kc.get_shell_msg)(timeout=timeout_s)
+            left_s = deadline - time.monotonic()
+            try:
+                reply = run_sync(self.kc.get_shell_msg)(
+                    timeout=max(0.0, min(ALIVE_CHECK_S, left_s))
+                )
+            except queue.Empty:
+                if not self.km.is_alive():
+                    raise KernelSetupError("the kernel died while running setup code") from None
+                if left_s <= 0:
+                    raise KernelSetupError(
+                        f"no answer to setup code within {timeout_s} s"
+                    ) from None
+                continue
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         content = reply["content"]
@@ -169,9 +191,10 @@ def kernel_config(socket_dir: Path) -> Config:
     return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
 
 
-def start_kernel(key: str) -> WarmKernel:
+def start_kernel(key: str, spawned: Callable[[KernelManager], None] | None = None) -> WarmKernel:
     """Start a kernel (Unix-socket transport, :func:`kernel_config`), wait until it answers, and
-    import the library in it."""
+    import the library in it. ``spawned`` is called with its manager as soon as its process
+    exists (:class:`KernelPool` stops a kernel still starting when it closes)."""
     sockets = tempfile.TemporaryDirectory(prefix="gpucompare-kernel-")
     km = KernelManager(
         kernel_name=KERNEL_NAME,
@@ -180,6 +203,8 @@ def start_kernel(key: str) -> WarmKernel:
     )
     try:
         km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
+        if spawned is not None:
+            spawned(km)
         # An asynchronous client, as nbclient makes for itself: with a blocking one, nbclient's
         # wait for output blocks its event loop, so a cell's timeout never fires.
         kc = AsyncKernelClient(
@@ -219,6 +244,8 @@ class KernelPool:
         self._count = 0
         self._closed = False
         self._starting: list[threading.Thread] = []
+        #: The managers of kernels whose start is under way (:meth:`close` stops them).
+        self._spawned: set[KernelManager] = set()
         #: Kernels started and sections run over the pool's life (for the tests and the docs).
         self.started = 0
         self.reused = 0
@@ -284,12 +311,28 @@ class KernelPool:
             return kernel
 
     def _start(self, key: str) -> WarmKernel:
-        """Start a kernel in a place already counted; a failed start gives the place back."""
+        """Start a kernel in a place already counted; a failed start gives the place back. The
+        kernel's manager is known to :meth:`close` from the moment its process exists until the
+        start ends; one that appears after the pool closed is stopped at once."""
+        managers: list[KernelManager] = []
+
+        def spawned(km: KernelManager) -> None:
+            managers.append(km)
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._spawned.add(km)
+            if closed:
+                _stop_process(km)
+
         try:
-            kernel = start_kernel(key)
+            kernel = start_kernel(key, spawned)
         except BaseException:
             self._release()
             raise
+        finally:
+            with self._lock:
+                self._spawned.difference_update(managers)
         with self._lock:
             self.started += 1
         return kernel
@@ -333,8 +376,14 @@ class KernelPool:
         with self._lock:
             self._closed = True
             self._lock.notify_all()
+            starting = list(self._spawned)
+        # A kernel still starting is not waited for (its start may take up to START_TIMEOUT_S on
+        # a busy machine, and Ctrl-C should stop the preview at once): its process is stopped, so
+        # its start fails within ALIVE_CHECK_S and its thread cleans up and ends.
+        for km in starting:
+            _stop_process(km)
         for thread in self._starting:
-            thread.join()  # a kernel still starting is shut down by its thread
+            thread.join()
         idle = []
         while (kernel := self._idle_kernel()) is not None:
             idle.append(kernel)
@@ -350,3 +399,10 @@ class KernelPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _stop_process(km: KernelManager) -> None:
+    """SIGKILL the kernel process of ``km`` (from any thread); its own start then fails and shuts
+    it down. A process already gone is no error."""
+    with contextlib.suppress(Exception):
+        km.signal_kernel(signal.SIGKILL)
