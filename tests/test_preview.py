@@ -370,13 +370,25 @@ def _exit_code(proc: subprocess.Popen, timeout_s: float) -> int:
     try:
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        masks = {who: _signal_masks(pid) for who, pid in (("command", proc.pid), ("test", "self"))}
         proc.send_signal(signal.SIGUSR1)
         time.sleep(2)
         proc.kill()
         proc.wait()
         raise AssertionError(
-            f"no exit within {timeout_s} s; its stderr:\n{_stderr(proc)}"
+            f"no exit within {timeout_s} s; signal masks {masks}; its stderr:\n{_stderr(proc)}"
         ) from None
+
+
+def _signal_masks(pid) -> str:
+    """The blocked, ignored and caught signal masks of a process (Linux; elsewhere nothing)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return ""
+    return " ".join(
+        line for line in status.splitlines() if line[:6] in {"SigBlk", "SigIgn", "SigCgt"}
+    )
 
 
 def test_ctrl_c_stops_the_command_with_130(tmp_path, specs_only):
