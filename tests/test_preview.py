@@ -310,6 +310,10 @@ def test_a_busy_port_is_bad_input(tmp_path):
 _PROBE = """
 import argparse, faulthandler, signal, sys
 faulthandler.register(signal.SIGUSR1)  # a test that waits too long asks for every thread's stack
+# Ctrl-C reaches a command run in a terminal's foreground. A test session started in the
+# background by a non-interactive shell (`make test &`, nohup) ignores SIGINT, this command
+# inherits that, and Python then leaves SIGINT ignored: restore what a terminal gives.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from gpucompare import cli
 from gpucompare.cli import preview
 make_parser = cli.parser
