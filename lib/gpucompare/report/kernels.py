@@ -56,7 +56,7 @@ MAX_SECTIONS_PER_KERNEL = 200
 WAIT_S = 0.1
 #: Seconds between two checks that a kernel running setup code is still alive: a kernel that died
 #: (or that :meth:`KernelPool.close` stopped) is known within this, not at the setup timeout.
-ALIVE_CHECK_S = 1.0
+ALIVE_CHECK_S = 0.25
 #: Run in a new kernel, silently: import every module a section imports, so that no section pays
 #: for it (no data is read, nothing is computed). And after every cell, write the planner's new
 #: answers and the YAML documents parsed to the disk cache (:func:`gpucompare.model.plan.save_memo`,
@@ -377,9 +377,10 @@ class KernelPool:
             self._closed = True
             self._lock.notify_all()
             starting = list(self._spawned)
-        # A kernel still starting is not waited for (its start may take up to START_TIMEOUT_S on
-        # a busy machine, and Ctrl-C should stop the preview at once): its process is stopped, so
-        # its start fails within ALIVE_CHECK_S and its thread cleans up and ends.
+        # A kernel still starting is not waited for (its start may take up to START_TIMEOUT_S, and
+        # Ctrl-C should stop the preview promptly): its process is stopped, so its start fails
+        # within about a second (jupyter_client looks for the first answer once a second, the
+        # setup code every ALIVE_CHECK_S) and its thread cleans up and ends.
         for km in starting:
             _stop_process(km)
         for thread in self._starting:
