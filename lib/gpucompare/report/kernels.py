@@ -101,7 +101,7 @@ KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 
 
 #: The kernel the pool starts: ipykernel's, through :mod:`gpucompare.report.kernel_launcher`
-#: (no debugger, ~0.3 s less per kernel), in this interpreter, as the ``python3`` kernel of this
+#: (no debugger: ~0.25 s less CPU per kernel), in this interpreter, as the ``python3`` kernel of this
 #: environment is.
 KERNEL_NAME = "gpucompare-python3"
 
