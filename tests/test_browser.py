@@ -491,3 +491,33 @@ def test_compare_of_one_price_highlights_only_cells_that_depend_on_it(compare_vi
         if c["table"] in ("tco", "cost_per_token"):
             assert rtx4090 in c["keys"], c  # rows matched on (workload, gpu): H100 rows same
     assert all(f[2] in ("Best to own", "Cheapest to own") for f in facts["flips"]), facts["flips"]
+
+
+#: Per sources table of a page: its width, its columns' widths, and each note's font size beside
+#: the table's.
+SOURCES_TABLES_JS = """() => [...document.querySelectorAll("table.gc-sources")].map(t => ({
+  id: t.id,
+  width: t.getBoundingClientRect().width,
+  columns: [...t.querySelectorAll("thead th")].map(th => th.getBoundingClientRect().width),
+  tableFont: getComputedStyle(t).fontSize,
+  noteFonts: [...t.querySelectorAll(".gc-note")].map(n => getComputedStyle(n).fontSize),
+}))"""
+
+
+def test_printed_sources_give_the_document_column_the_width(report, browser):
+    """On paper (print.html, the PDF's source) a source's note prints at its table's size in the
+    document column, the table's widest: each note had wrapped in a third of the page at a larger
+    size than its table, one source a page (the PDF was 168 pages, 56 of them sources)."""
+    out, _ = report
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.emulate_media(media="print")
+    page.goto((out / "print.html").as_uri(), wait_until="load")
+    tables = page.evaluate(SOURCES_TABLES_JS)
+    context.close()
+    assert len(tables) >= 5, "print.html has the sources table of every data file"
+    assert any(t["noteFonts"] for t in tables)
+    for t in tables:
+        assert set(t["noteFonts"]) <= {t["tableFont"]}, t["id"]
+        document = t["columns"][1]
+        assert document == max(t["columns"]) and document >= 0.45 * t["width"], t
