@@ -38,6 +38,9 @@ LAZY_IMPORTS_ALLOWED = {
     # rendered, not by a build whose pages all come from the cache (issue 21).
     "itables": "only when a page with a long table is rendered",
     "nbformat": "only when a section page is rendered",
+    # The code pages' syntax highlighting, with nbconvert (report/exporter.py).
+    "pygments": "only when a section page is rendered",
+    "ipython_pygments_lexers": "only when a section page is rendered",
     # The YAML parser (~10 ms): a text parsed before comes from the parsed-YAML cache
     # (core/yamlcache.py), so a warm one-line command never loads it (issue 21).
     "yaml": "only for a YAML text not in the parsed-YAML cache",
