@@ -10,7 +10,13 @@ Issue 21's targets 1 and 2, each a ratio of two figures measured in this one run
   code or notebook edit costs;
 * rebuild with nothing changed: ``gpucompare report`` again (the up-to-date check answers);
 * price-only change: ``--set price_usd.h100-sxm=...`` (only sections that read prices re-run).
-  Target: at most 0.35x the cold build.
+  Target: at most 0.35x the cold build. Its kernels are forks of the kernel server the builds
+  before started (report/forkserver.py), as after any build within the server's idle time; the
+  same change with the server turned off is timed too (``price_change_without_server_s``).
+
+The run's builds get an environment variable of their own (``GPUCOMPARE_BENCH_RUN``), so the
+cold build finds no kernel server from an earlier run and starts one, as on a fresh machine; the
+run's servers are stopped at its end.
 
 Results: bench/results/build.json. Usage: ``make bench``, or ``python bench/bench_build.py
 --root DIR`` for another checkout.
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +59,12 @@ def main() -> None:
     bindir = Path(sys.executable).parent
     notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="gpucompare-bench-") as tmp:
-        env = {**os.environ, "PYTHONPATH": str(root / "lib"), "OPENBLAS_NUM_THREADS": "1"}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(root / "lib"),
+            "OPENBLAS_NUM_THREADS": "1",
+            "GPUCOMPARE_BENCH_RUN": uuid.uuid4().hex,
+        }
         base_env = {**env, "GPUCOMPARE_CACHE_DIR": f"{tmp}/cache-baseline"}
         nbconvert = [str(bindir / "jupyter"), "nbconvert", "--to", "html", "--execute"]
         baseline = sum(
@@ -67,6 +79,10 @@ def main() -> None:
         unchanged = _time(out, root, env)
         price = _time([*out, "--set", "price_usd.h100-sxm=25000"], root, env)
         manifest = json.loads(Path(f"{tmp}/reports/latest/manifest.json").read_text())
+        no_server = {**env, "GPUCOMPARE_KERNEL_SERVER_IDLE_S": "0"}
+        price_no_server = _time([*out, "--set", "price_usd.h100-sxm=26000"], root, no_server)
+        stop = "from gpucompare.report import forkserver; forkserver.stop_servers()"
+        subprocess.run([sys.executable, "-c", stop], cwd=root, env=env, check=True)
     rerun = sorted(s["notebook"] for s in manifest["sections"] if not s["cached"])
     result = {
         "sections": len(notebooks),
@@ -79,6 +95,7 @@ def main() -> None:
         "rebuild_unchanged_s": round(unchanged, 2),
         "price_change_rebuild_s": round(price, 2),
         "price_over_cold": round(price / cold, 3),
+        "price_change_without_server_s": round(price_no_server, 2),
         "price_target": PRICE_TARGET,
         "price_change_reexecuted": rerun,
         "cpu_count": os.cpu_count(),

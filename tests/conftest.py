@@ -82,6 +82,9 @@ def pytest_xdist_make_scheduler(config, log):
     return FileGroupScheduling(config, log)
 
 
+#: Seconds a kernel server started by a test waits idle before it ends (the default is minutes).
+KERNEL_SERVER_IDLE_S = 20
+KERNEL_SERVER_IDLE_ENV = "GPUCOMPARE_KERNEL_SERVER_IDLE_S"
 #: Calibration fits and cross-validations kept between test sessions in pytest's own cache folder
 #: (``.pytest_cache/d/gpucompare-fits``). Their keys hash every data file, the library's code and
 #: the versions, so an entry is exact or never found: seeding a session's cache from there skips
@@ -101,6 +104,9 @@ def pytest_configure(config):
     """Builds made by the tests (in-process and in subprocesses) keep their cache in a folder of
     the test session, never in the project's ``reports/.gpucompare-cache/``; its ``fits/`` starts
     with the fits kept by earlier sessions (:data:`FITS_KEPT`)."""
+    # Kernel servers started by the tests' builds (report/forkserver.py) end soon after their last
+    # use: builds with other data start servers of their own, which this session does not stop.
+    os.environ.setdefault(KERNEL_SERVER_IDLE_ENV, str(KERNEL_SERVER_IDLE_S))
     if "GPUCOMPARE_CACHE_DIR" not in os.environ:
         folder = Path(tempfile.mkdtemp(prefix="gpucompare-test-cache-"))
         os.environ["GPUCOMPARE_CACHE_DIR"] = str(folder)
@@ -114,8 +120,14 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    """Keep the session's fits for the next session (the controller only, under pytest-xdist)."""
+    """Stop the kernel servers the session's builds started (they would otherwise stay idle for
+    minutes, report/forkserver.py) and keep the session's fits for the next session (the
+    controller only, under pytest-xdist)."""
     folder = getattr(config, "gpucompare_session_cache", None)
+    if folder is not None:
+        from gpucompare.report import forkserver
+
+        forkserver.stop_servers()
     kept = _kept_fits(config) if folder is not None else None
     if kept is None or not (folder / "fits").is_dir():
         return

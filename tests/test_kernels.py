@@ -16,7 +16,7 @@ from jupyter_client.kernelspec import KernelSpec
 from gpucompare import params
 from gpucompare.core import paths
 from gpucompare.report import execute as ex
-from gpucompare.report import kernels
+from gpucompare.report import forkserver, kernels
 from tests.tiny_sections import write_section
 
 KEY = "inputs-a"
@@ -253,20 +253,26 @@ def test_the_pool_loads_no_papermill_nor_nbformat():
     assert out.stdout.strip() == "[]"
 
 
-def test_the_pools_kernels_run_without_the_debugger():
+@pytest.mark.parametrize("fork", [False, True], ids=["new-interpreter", "forked"])
+def test_the_pools_kernels_run_without_the_debugger(fork):
     """ipykernel loads debugpy (~0.3 s a kernel) unless ``import debugpy`` fails; the pool's kernels
-    start through :mod:`gpucompare.report.kernel_launcher`, where it does. debugpy is installed
-    here (ipykernel requires it), so its absence in the kernel is the launcher's doing. That the
-    sections' outputs are those of a stock kernel is
+    start through :mod:`gpucompare.report.kernel_launcher`, or as forks of the kernel server
+    (:mod:`gpucompare.report.forkserver`), where it does. debugpy is installed here (ipykernel
+    requires it), so its absence in the kernel is the launcher's doing. That the sections' outputs
+    are those of a stock kernel is
     :func:`test_real_sections_are_the_same_alone_first_and_last_in_a_warm_kernel`."""
     import importlib.util
 
     from jupyter_core.utils import run_sync
 
     assert importlib.util.find_spec("debugpy") is not None
-    kernel = kernels.start_kernel(KEY)
+    kernel = kernels.start_kernel(KEY, fork=fork)
     try:
-        assert kernel.km.kernel_spec.argv[1:3] == ["-m", "gpucompare.report.kernel_launcher"]
+        started_as = kernel.km.kernel_spec.argv
+        if fork:
+            assert started_as[1:3] == ["-S", str(forkserver.LAUNCHER)]
+        else:
+            assert started_as[1:3] == ["-m", "gpucompare.report.kernel_launcher"]
         kernel.run_silently("import sys\nassert sys.modules.get('debugpy') is None")
         msg_id = kernel.kc.kernel_info()
         while True:

@@ -45,6 +45,8 @@ from jupyter_client.manager import KernelManager
 from jupyter_core.utils import run_sync
 from traitlets.config import Config
 
+from gpucompare.report import forkserver, handshake
+
 #: Seconds to wait for a kernel to start and answer (papermill's own default).
 START_TIMEOUT_S = 60
 #: Seconds to wait for the reset between sections and for the warm-up imports.
@@ -106,20 +108,24 @@ KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
 KERNEL_NAME = "gpucompare-python3"
 
 
+#: The command of a kernel started as a new interpreter.
+KERNEL_ARGV = [sys.executable, "-m", "gpucompare.report.kernel_launcher", "-f", "{connection_file}"]
+
+
 class _KernelSpecs(KernelSpecManager):
-    """The installed kernel specs, and :data:`KERNEL_NAME` (defined here, never installed)."""
+    """The installed kernel specs, and :data:`KERNEL_NAME` (defined here, never installed), whose
+    command is ``argv``: a new interpreter (:data:`KERNEL_ARGV`) or a fork of the fork server
+    (:meth:`gpucompare.report.forkserver.ForkServer.kernel_argv`)."""
+
+    def __init__(self, argv: list[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kernel_argv = list(argv)
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         if kernel_name != KERNEL_NAME:
             return super().get_kernel_spec(kernel_name)
         return KernelSpec(
-            argv=[
-                sys.executable,
-                "-m",
-                "gpucompare.report.kernel_launcher",
-                "-f",
-                "{connection_file}",
-            ],
+            argv=self.kernel_argv,
             display_name="Python 3",
             language="python",
             interrupt_mode="signal",
@@ -191,27 +197,46 @@ def kernel_config(socket_dir: Path) -> Config:
     return Config({"KernelManager": {"transport": "ipc", "ip": str(socket_dir / "kernel")}})
 
 
-def start_kernel(key: str, spawned: Callable[[KernelManager], None] | None = None) -> WarmKernel:
+def start_kernel(
+    key: str, spawned: Callable[[KernelManager], None] | None = None, fork: bool = True
+) -> WarmKernel:
     """Start a kernel (Unix-socket transport, :func:`kernel_config`), wait until it answers, and
-    import the library in it. ``spawned`` is called with its manager as soon as its process
-    exists (:class:`KernelPool` stops a kernel still starting when it closes)."""
+    import the library in it. With ``fork``, it is a fork of the kernel server for ``key``
+    (:mod:`gpucompare.report.forkserver`) where there can be one; a new interpreter where there
+    cannot, or when the forked kernel does not come up. ``spawned`` is called with its manager as
+    soon as its process exists (:class:`KernelPool` stops a kernel still starting when it
+    closes)."""
+    server = forkserver.connect(key) if fork else None
+    if server is not None:
+        try:
+            return _start(key, spawned, server.kernel_argv())
+        except Exception:
+            pass  # a kernel of its own, as without the server
+    return _start(key, spawned, KERNEL_ARGV)
+
+
+def _start(
+    key: str, spawned: Callable[[KernelManager], None] | None, argv: list[str]
+) -> WarmKernel:
+    """:func:`start_kernel` with the kernel's command ``argv``."""
     sockets = tempfile.TemporaryDirectory(prefix="gpucompare-kernel-")
     km = KernelManager(
         kernel_name=KERNEL_NAME,
-        kernel_spec_manager=_KernelSpecs(),
+        kernel_spec_manager=_KernelSpecs(argv),
         config=kernel_config(Path(sockets.name)),
     )
     try:
         km.start_kernel(extra_arguments=KERNEL_ARGUMENTS)
         if spawned is not None:
             spawned(km)
+        handshake.wait_for_sockets(km, START_TIMEOUT_S)
         # An asynchronous client, as nbclient makes for itself: with a blocking one, nbclient's
         # wait for output blocks its event loop, so a cell's timeout never fires.
         kc = AsyncKernelClient(
             **km.get_connection_info(session=True), connection_file=km.connection_file, parent=km
         )
         kc.start_channels()
-        run_sync(kc.wait_for_ready)(timeout=START_TIMEOUT_S)
+        handshake.handshake(km, kc, START_TIMEOUT_S, ALIVE_CHECK_S)
         kc.allow_stdin = False
     except BaseException:
         if km.has_kernel:
