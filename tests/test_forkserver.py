@@ -165,6 +165,7 @@ def test_the_key_follows_what_imports_may_read(monkeypatch):
     assert forkserver.server_key("other inputs") != base
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")  # changes with every test
     monkeypatch.setenv(paths.CACHE_DIR_ENV, "/somewhere/else")  # read on use, not on import
+    monkeypatch.setenv(paths.DATA_DIR_ENV, "/other/data")  # its content is in the inputs
     assert forkserver.server_key("inputs") == base
     monkeypatch.setenv("MPLBACKEND", "agg")  # matplotlib reads it when imported
     assert forkserver.server_key("inputs") != base

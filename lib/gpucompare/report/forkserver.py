@@ -96,8 +96,10 @@ VOLATILE_ENV = (
     "SHLVL",
     "_",
     IDLE_ENV,
-    # Read when a cache is used, never on import: builds with their own cache share a server.
+    # Read when used, never on import: builds with their own cache share a server, and the data
+    # folder's content is in the key through the inputs fingerprint.
     paths.CACHE_DIR_ENV,
+    paths.DATA_DIR_ENV,
 )
 
 
@@ -286,7 +288,11 @@ def _start(path: Path, key: str, family: str, idle: float, note: Path) -> bool:
             err.close()
     with process.stdout:
         process.wait()  # the first process only detaches the server and ends
-        return _read_ready(process.stdout, READY_TIMEOUT_S)
+        ready = _read_ready(process.stdout, READY_TIMEOUT_S)
+    if not ready:
+        with contextlib.suppress(OSError):
+            log.unlink()  # no one reads it: the kernels start as new interpreters and say why
+    return ready
 
 
 def _read_ready(stream, timeout_s: float) -> bool:
