@@ -15,7 +15,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with $(CURDIR)/tests/nbval_sanitize.cfg
 
-.PHONY: help env report pdf notebooks check-data test test-fast lint format bench lab clean
+.PHONY: help env report pdf notebooks check-data test test-fast screenshots lint format bench lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ notebooks: $(STAMP) ## re-execute the committed notebooks so their outputs match
 test: $(STAMP) ## data validation, unit tests, notebook tests (nbval) and the end-to-end build
 	$(BIN)/gpucompare check-data
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) -n auto --dist loadgroup --no-loadscope-reorder
+
+screenshots: $(STAMP) ## the browser tests, saving a full-page screenshot of every page (folders printed)
+	$(BIN)/python -m pytest tests/test_browser.py --screenshots -rA -q | grep -E "screenshots of|passed|failed"
 
 check-data: $(STAMP) ## validate data/: schema, units, sources and cross-field sanity
 	$(BIN)/gpucompare check-data

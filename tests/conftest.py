@@ -59,6 +59,15 @@ XDIST_GROUPS = dict.fromkeys(
 )
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--screenshots",
+        action="store_true",
+        help="save a full-page screenshot of every page the browser tests open "
+        "(tests/test_browser.py; the folders are printed, see them with -rA): ~35 s more",
+    )
+
+
 def pytest_collection_modifyitems(config, items):
     """Long files first (:data:`SLOW_FIRST`); the order within a file is kept."""
     rank = {path: i for i, path in enumerate(SLOW_FIRST)}
