@@ -42,7 +42,7 @@ test: $(STAMP) ## data validation, unit tests, notebook tests (nbval) and the en
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) -n auto --dist loadgroup --no-loadscope-reorder
 
 screenshots: $(STAMP) ## the browser tests, saving a full-page screenshot of every page (folders printed)
-	$(BIN)/python -m pytest tests/test_browser.py --screenshots -rA -q | grep -E "screenshots of|passed|failed"
+	$(BIN)/python -m pytest tests/test_browser.py --screenshots -rA -q | grep -E "screenshots|passed|failed"
 
 check-data: $(STAMP) ## validate data/: schema, units, sources and cross-field sanity
 	$(BIN)/gpucompare check-data

@@ -306,6 +306,8 @@ def test_light_and_dark_colours_and_print_rules(report, browser, screenshots):
             seen["print-" + scheme, rel] = page.evaluate(style_js)
             page.close()
         context.close()
+    if shots is not None:
+        print(f"\nscreenshots in dark mode: {shots}")
     for rel in ("index.html", "parameters.html", section):
         light, dark = seen["light", rel], seen["dark", rel]
         assert _luminance(light["bg"]) > 0.9 and _luminance(light["fg"]) < 0.1, (rel, light)

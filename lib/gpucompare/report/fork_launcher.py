@@ -28,6 +28,8 @@ RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.
 KERNEL_ARGV0 = "gpucompare-forked-kernel"
 
 
+# The same as gpucompare.report.forkserver._exactly: this script runs without site-packages and
+# must not import the package (module docstring), so it keeps its own copy.
 def _exactly(sock: socket.socket, size: int) -> bytes:
     data = b""
     while len(data) < size:
