@@ -75,6 +75,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: $(STAMP) ## open the notebooks in JupyterLab (headless: make lab LAB_ARGS=--no-browser)
 	$(BIN)/jupyter lab notebooks $(LAB_ROOT) $(LAB_ARGS)
 
-clean: ## remove the virtual environment, caches and built reports
+clean: ## stop this checkout's kernel servers; remove the virtual environment, caches and built reports
+	if [ -x $(BIN)/python ]; then $(BIN)/python -c 'from gpucompare.report import forkserver; forkserver.stop_servers()'; fi
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis bench/results
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -164,6 +164,9 @@ def test_the_key_follows_what_imports_may_read(monkeypatch):
     base = forkserver.server_key("inputs")
     assert forkserver.server_key("other inputs") != base
     monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")  # changes with every test
+    monkeypatch.setenv("MAKELEVEL", "1")  # `make report` and the command line share a server
+    monkeypatch.setenv("MAKEFLAGS", " -- OUT=reports/q4")  # make report OUT=reports/q4
+    monkeypatch.setenv("OUT", "reports/q4")
     monkeypatch.setenv(paths.CACHE_DIR_ENV, "/somewhere/else")  # read on use, not on import
     monkeypatch.setenv(paths.DATA_DIR_ENV, "/other/data")  # its content is in the inputs
     assert forkserver.server_key("inputs") == base

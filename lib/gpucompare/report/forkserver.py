@@ -91,6 +91,10 @@ VOLATILE_ENV = (
     "PYTEST_XDIST_TESTRUNUID",
     "COLUMNS",  # set by terminal tools (pytest's workers); read when printing
     "LINES",
+    "MAKEFLAGS",  # set by make for its recipes: `make report` and the command line share
+    "MAKELEVEL",
+    "MFLAGS",
+    "MAKEOVERRIDES",
     "OLDPWD",
     "PWD",
     "SHLVL",
@@ -153,8 +157,16 @@ def family_key() -> str:
     """What a server's imports may depend on besides the build's inputs: the interpreter, the
     installed packages, the working directory and the environment (but :data:`VOLATILE_ENV`).
     Servers of one family differ only by their inputs (an edited data file)."""
-    env = {k: v for k, v in os.environ.items() if k not in VOLATILE_ENV}
+    volatile = {*VOLATILE_ENV, *_make_variables()}
+    env = {k: v for k, v in os.environ.items() if k not in volatile}
     return _digest(sys.executable, _site_packages(), os.getcwd(), json.dumps(env, sort_keys=True))
+
+
+def _make_variables() -> set[str]:
+    """Variables set on make's command line (``make report OUT=...``): make exports them to its
+    recipes, and lists them in ``MAKEFLAGS`` after `` -- ``; they are make's, not the library's."""
+    _, _, assigned = os.environ.get("MAKEFLAGS", "").partition(" -- ")
+    return {word.split("=", 1)[0] for word in assigned.split() if "=" in word}
 
 
 def server_key(inputs: str, family: str | None = None) -> str:
