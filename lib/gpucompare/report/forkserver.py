@@ -194,25 +194,16 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def _receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict, list[int]]:
-    """One framed message and the file descriptors sent with it."""
-    data, fds, _flags, _addr = (
-        socket.recv_fds(sock, 1 << 16, max_fds)
-        if max_fds
-        else (
-            sock.recv(1 << 16),
-            [],
-            0,
-            None,
-        )
-    )
+def _receive(sock: socket.socket, first: bytes | None = None) -> dict:
+    """One framed message (its start ``first`` when already read)."""
+    data = sock.recv(1 << 16) if first is None else first
     if len(data) < 4:
         data += _exactly(sock, 4 - len(data))
     (size,) = struct.unpack("!I", data[:4])
     body = data[4:]
     if len(body) < size:
         body += _exactly(sock, size - len(body))
-    return json.loads(body.decode("utf-8", "surrogateescape")), fds
+    return json.loads(body.decode("utf-8", "surrogateescape"))
 
 
 def _ask(path: Path, message: dict) -> dict | None:
@@ -222,7 +213,7 @@ def _ask(path: Path, message: dict) -> dict | None:
             sock.settimeout(ANSWER_TIMEOUT_S)
             sock.connect(str(path))
             _send(sock, message)
-            return _receive(sock)[0]
+            return _receive(sock)
     except (OSError, ValueError):
         return None
 

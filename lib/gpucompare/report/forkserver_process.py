@@ -123,26 +123,31 @@ class _Server:
                 self.kernels.discard(pid)
 
     def answer(self, conn: socket.socket, sel: selectors.BaseSelector) -> None:
+        """Answer one request: ``hello`` (the key; counts as use), ``stop`` (end once idle for its
+        ``grace_s``), ``fork`` (a kernel, with the launcher's three standard streams)."""
         conn.settimeout(ANSWER_TIMEOUT_S)
-        request, fds = _receive(conn, max_fds=3)
-        op = request.get("op")
-        if op == "hello":
-            self.last_request = time.monotonic()
-            _send(conn, {"key": self.key, "pid": os.getpid()})
-        elif op == "stop":
-            self.idle = min(self.idle, max(0.0, float(request.get("grace_s", 0.0))))
-            _send(conn, {"idle_s": self.idle})
-        elif op == "fork" and len(fds) == 3:
-            self.last_request = time.monotonic()
-            pid = os.fork()
-            if pid == 0:
-                sel.close()
-                self.listener.close()
-                conn.settimeout(None)
-                _become_kernel(conn, request, fds)
-            self.kernels.add(pid)
-        for fd in fds:
-            os.close(fd)
+        data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        try:
+            request = _receive(conn, first=data)
+            op = request.get("op")
+            if op == "hello":
+                self.last_request = time.monotonic()
+                _send(conn, {"key": self.key, "pid": os.getpid()})
+            elif op == "stop":
+                self.idle = min(self.idle, max(0.0, float(request.get("grace_s", 0.0))))
+                _send(conn, {"idle_s": self.idle})
+            elif op == "fork" and len(fds) == 3:
+                self.last_request = time.monotonic()
+                pid = os.fork()
+                if pid == 0:
+                    sel.close()
+                    self.listener.close()
+                    conn.settimeout(None)
+                    _become_kernel(conn, request, fds)
+                self.kernels.add(pid)
+        finally:
+            for fd in fds:  # the kernel has its own copies
+                os.close(fd)
 
     def close(self) -> None:
         """Remove the socket and the note if still this server's, and the log if empty."""
