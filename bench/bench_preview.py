@@ -66,6 +66,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="gpucompare-bench-") as tmp:
         os.environ["GPUCOMPARE_CACHE_DIR"] = f"{tmp}/cache"
+        # The kernel server the preview starts ends a minute after the run, not ten.
+        os.environ["GPUCOMPARE_KERNEL_SERVER_IDLE_S"] = "60"
         from gpucompare.report import preview
 
         prices = Path(tmp) / "prices.yaml"

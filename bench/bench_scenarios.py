@@ -52,6 +52,8 @@ def main() -> None:
             "PYTHONPATH": str(root / "lib"),
             "GPUCOMPARE_CACHE_DIR": f"{tmp}/cache",
             "OPENBLAS_NUM_THREADS": "1",
+            # The kernel server the builds start ends a minute after the run, not ten.
+            "GPUCOMPARE_KERNEL_SERVER_IDLE_S": "60",
         }
         # A as a file for --compare: one default value set again, so A's report is the defaults'.
         a_file = Path(tmp) / "defaults.yaml"
