@@ -20,7 +20,7 @@ from jupyter_core.utils import run_sync
 from gpucompare.core import paths
 from gpucompare.report import forkserver, forkserver_process, kernels
 
-pytestmark = pytest.mark.skipif(not forkserver.supported(), reason="kernels are forked on Unix")
+pytestmark = pytest.mark.skipif(not forkserver.supported(), reason="kernels are forked on Linux")
 
 
 @pytest.fixture

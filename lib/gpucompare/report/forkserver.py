@@ -11,7 +11,7 @@ started it, like a build tool's daemon, and ends on its own after :data:`IDLE_S`
 request (``GPUCOMPARE_KERNEL_SERVER_IDLE_S``; ``0`` turns the server off: kernels start as new
 interpreters, as before).
 
-How (Unix; elsewhere kernels start as before):
+How (Linux; elsewhere kernels start as before, :func:`supported`):
 
 * :func:`connect` finds the server for this build's inputs, or starts it and waits until it is
   ready: :mod:`gpucompare.report.forkserver_process` detaches itself (its own session, no
@@ -108,8 +108,11 @@ VOLATILE_ENV = (
 
 
 def supported() -> bool:
-    """Whether kernels can be forked here (Unix sockets that pass file descriptors, ``fork``)."""
-    return os.name == "posix" and hasattr(socket, "send_fds") and hasattr(os, "fork")
+    """Whether kernels are forked here: on Linux (Unix sockets that pass file descriptors,
+    ``fork``). Not on macOS, where a process that loaded Apple's frameworks (numpy's Accelerate
+    BLAS, through the server's imports) must not fork without exec; Python's multiprocessing
+    spawns there for the same reason."""
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
 
 
 def idle_s() -> float:
@@ -319,7 +322,7 @@ def stop_servers(family: str | None = None, keep: str | None = None, grace_s: fl
     one named ``keep``, to stop: each ends once no kernel of its own runs and it was asked nothing
     for ``grace_s`` seconds. Returns how many were told. What a server that did not end cleanly
     left (its note, socket and log) is removed on the way."""
-    folder = runtime_dir()
+    folder = runtime_dir() if supported() else None
     if folder is None:
         return 0
     family = family or family_key()
