@@ -177,14 +177,11 @@ def server_key(inputs: str, family: str | None = None) -> str:
     return _digest(family or family_key(), inputs)
 
 
-def _send(sock: socket.socket, message: dict, fds: tuple[int, ...] = ()) -> None:
+def _send(sock: socket.socket, message: dict) -> None:
+    """One framed message: its length (4 bytes, network order), then its JSON (the launcher sends
+    its request, with its standard streams, the same way)."""
     body = json.dumps(message).encode("utf-8", "surrogateescape")
-    framed = struct.pack("!I", len(body)) + body
-    if fds:
-        sent = socket.send_fds(sock, [framed], list(fds))
-        sock.sendall(framed[sent:])
-    else:
-        sock.sendall(framed)
+    sock.sendall(struct.pack("!I", len(body)) + body)
 
 
 def _exactly(sock: socket.socket, size: int) -> bytes:
@@ -295,9 +292,8 @@ def _start(path: Path, key: str, family: str, idle: float, note: Path) -> bool:
     with process.stdout:
         process.wait()  # the first process only detaches the server and ends
         ready = _read_ready(process.stdout, READY_TIMEOUT_S)
-    if not ready:
-        with contextlib.suppress(OSError):
-            log.unlink()  # no one reads it: the kernels start as new interpreters and say why
+    # A server that did not come up leaves its log (its error) beside its socket; the next
+    # start for the same key writes over it.
     return ready
 
 

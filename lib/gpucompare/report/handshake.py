@@ -19,6 +19,23 @@ from jupyter_core.utils import run_sync
 SOCKETS_CHECK_S = 0.005
 
 
+class KernelDied(RuntimeError):
+    """The kernel's process ended while a message from it was awaited."""
+
+
+def next_message(km: KernelManager, get, until: float, alive_check_s: float):
+    """The next message that ``get`` (a client's ``get_shell_msg`` or ``get_iopub_msg``) returns
+    before the monotonic time ``until``, else None; :class:`KernelDied` as soon as the kernel's
+    process is found gone (looked for every ``alive_check_s`` seconds of silence)."""
+    while (left_s := until - time.monotonic()) > 0:
+        try:
+            return run_sync(get)(timeout=min(alive_check_s, left_s))
+        except queue.Empty:
+            if not km.is_alive():
+                raise KernelDied("the kernel died") from None
+    return None
+
+
 def wait_for_sockets(km: KernelManager, timeout_s: float) -> None:
     """Wait until the kernel listens on its Unix sockets (their files exist), so that the client
     connects once. Connected earlier, ZeroMQ retries only every 100 ms, and the first status
@@ -62,14 +79,10 @@ def handshake(
     deadline = time.monotonic() + timeout_s
 
     def next_msg(get, until: float, what: str):
-        """The next message from ``get``, or None at ``until``; raises if the kernel died."""
-        while (left_s := until - time.monotonic()) > 0:
-            try:
-                return run_sync(get)(timeout=min(alive_check_s, left_s))
-            except queue.Empty:
-                if not km.is_alive():
-                    raise RuntimeError(f"Kernel died before {what}") from None
-        return None
+        try:
+            return next_message(km, get, until, alive_check_s)
+        except KernelDied:
+            raise KernelDied(f"Kernel died before {what}") from None
 
     if not _welcomes():
         run_sync(kc.wait_for_ready)(timeout=timeout_s)
@@ -79,13 +92,12 @@ def handshake(
             break
     else:
         raise RuntimeError(f"Kernel didn't respond in {timeout_s} seconds")
-    asked: set[str] = set()
     reply = None
     while reply is None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"Kernel didn't respond in {timeout_s} seconds")
         # Asked again every second, as jupyter_client does.
-        asked.add(kc.kernel_info())
+        kc.kernel_info()
         until = min(deadline, time.monotonic() + 1.0)
         while (msg := next_msg(kc.get_shell_msg, until, "replying to kernel_info")) is not None:
             if msg["msg_type"] == "kernel_info_reply":

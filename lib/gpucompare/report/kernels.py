@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import sys
 import tempfile
@@ -42,7 +41,6 @@ from pathlib import Path
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
-from jupyter_core.utils import run_sync
 from traitlets.config import Config
 
 from gpucompare.report import forkserver, handshake
@@ -154,22 +152,18 @@ class WarmKernel:
         kernel dies meanwhile, or after ``timeout_s`` without an answer."""
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         deadline = time.monotonic() + timeout_s
-        while True:
-            left_s = deadline - time.monotonic()
-            try:
-                reply = run_sync(self.kc.get_shell_msg)(
-                    timeout=max(0.0, min(ALIVE_CHECK_S, left_s))
+        try:
+            while (
+                reply := handshake.next_message(
+                    self.km, self.kc.get_shell_msg, deadline, ALIVE_CHECK_S
                 )
-            except queue.Empty:
-                if not self.km.is_alive():
-                    raise KernelSetupError("the kernel died while running setup code") from None
-                if left_s <= 0:
-                    raise KernelSetupError(
-                        f"no answer to setup code within {timeout_s} s"
-                    ) from None
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
+            ) is not None:
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    break
+            else:
+                raise KernelSetupError(f"no answer to setup code within {timeout_s} s")
+        except handshake.KernelDied:
+            raise KernelSetupError("the kernel died while running setup code") from None
         content = reply["content"]
         if content.get("status") != "ok":
             raise KernelSetupError(
